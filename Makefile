@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= .demo
+
+.PHONY: install lint format test demo sample-data bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("curate needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+lint: install
+	$(BIN)/ruff check curate tests bench scripts
+	$(BIN)/ruff format --check curate tests bench scripts
+
+format: install
+	$(BIN)/ruff check --fix curate tests bench scripts
+	$(BIN)/ruff format curate tests bench scripts
+
+test: lint
+	$(BIN)/pytest -q
+
+# Regenerate the bundled sample logs (seeded: the same files every time).
+sample-data: install
+	$(BIN)/python scripts/make_sample_data.py sample_data
+
+# The main job on the bundled sample data, in a throwaway workspace under $(DEMO)/.
+demo: install
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cp sample_data/curate.toml $(DEMO)/curate.toml
+	cd $(DEMO) && ../$(BIN)/curate init .
+	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/entity_match_chat.jsonl.gz --task entity_match \
+		--references ../sample_data/entity_match_references.csv
+	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/ticket_batch_output.jsonl ../sample_data/ticket_batch_input.jsonl \
+		--task ticket_topic --references ../sample_data/ticket_references.csv
+	cd $(DEMO) && ../$(BIN)/curate status
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

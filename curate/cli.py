@@ -1,0 +1,357 @@
+"""The `curate` command: a thin layer over the library that parses, calls, and renders.
+
+Heavy imports happen inside the commands so that `curate --help` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curate import __version__
+from curate.errors import CurateError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class State:
+    def __init__(self, workspace: str | None, config: str | None):
+        self.workspace_arg = workspace
+        self.config_arg = config
+
+    def workspace(self):
+        from curate.workspace import Workspace
+
+        return Workspace.locate(self.workspace_arg, self.config_arg)
+
+    def config(self):
+        from curate.config import load_config
+
+        return load_config(self.workspace().config_path)
+
+
+def _console(json_mode: bool = False):
+    from rich.console import Console
+
+    # With --json, stdout carries only the JSON object; everything for people goes to stderr.
+    return Console(stderr=True) if json_mode else Console()
+
+
+def _emit_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+class CurateGroup(click.Group):
+    """Turns the library's errors into a clear message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CurateError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=CurateGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="curate")
+@click.option(
+    "--workspace",
+    "-w",
+    metavar="DIR",
+    envvar="CURATE_WORKSPACE",
+    help="Workspace folder (default: .curate next to curate.toml). Env: CURATE_WORKSPACE.",
+)
+@click.option(
+    "--config",
+    "-c",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="curate.toml to use (default: the nearest one in this folder or above).",
+)
+@click.pass_context
+def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
+    """Train on what broke: mine LLM failures from production logs into fine-tuning data.
+
+    \b
+    The pipeline, one command per stage:
+      curate init                      write curate.toml and the workspace
+      curate ingest LOGS...            read logs into canonical records
+      curate status                    what the workspace holds
+
+    Run `curate COMMAND --help` for each command's options and examples.
+    """
+    ctx.obj = State(workspace, config)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def init(state: State, directory: str, json_mode: bool) -> None:
+    """Write a commented curate.toml and an empty workspace in DIRECTORY.
+
+    An existing curate.toml is left as it is.
+    """
+    from curate.config import CONFIG_TEMPLATE
+    from curate.workspace import CONFIG_NAME, DEFAULT_DIRNAME, Workspace, atomic_write_bytes
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / CONFIG_NAME
+    wrote_config = not config_path.exists()
+    if wrote_config:
+        atomic_write_bytes(config_path, CONFIG_TEMPLATE.encode())
+    root = Path(state.workspace_arg) if state.workspace_arg else folder / DEFAULT_DIRNAME
+    created = Workspace(root, config_path).create()
+    if json_mode:
+        _emit_json(
+            {
+                "config": str(config_path.resolve()),
+                "config_written": wrote_config,
+                "workspace": str(root.resolve()),
+                "workspace_created": created,
+            }
+        )
+        return
+    console = _console()
+    console.print(
+        f"{'wrote' if wrote_config else 'kept existing'} {config_path}\n"
+        f"{'created' if created else 'found existing'} workspace {root}\n"
+        "next: describe your tasks in curate.toml, then `curate ingest LOGS... --task NAME`"
+    )
+
+
+def _parse_map(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        field, sep, column = value.partition("=")
+        if not sep or not field or not column:
+            raise click.BadParameter(
+                f"{value!r}: write FIELD=COLUMN, e.g. output=answer", param_hint="--map"
+            )
+        out[field.strip()] = column.strip()
+    return out
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--format",
+    "format_name",
+    default="auto",
+    show_default=True,
+    metavar="NAME",
+    help="Log format; `auto` detects it from the content. See `curate formats`.",
+)
+@click.option(
+    "--task", metavar="NAME", help="Task of these records (a [tasks.NAME] in curate.toml)."
+)
+@click.option(
+    "--references",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="CSV/JSONL/Parquet with columns id, reference: the known answer per source_id.",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Read any JSONL/CSV/Parquet as a table: --map input=question --map output=answer.",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def ingest(
+    state: State,
+    paths: tuple[str, ...],
+    format_name: str,
+    task: str | None,
+    references: str | None,
+    maps: tuple[str, ...],
+    json_mode: bool,
+) -> None:
+    """Read log files into canonical records (gzip fine; formats detected from content).
+
+    \b
+    Formats: OpenAI chat completions logs, OpenAI Batch API output (+ its input file),
+    Langfuse and LangSmith exports, OpenTelemetry GenAI spans (OTLP JSON), LiteLLM
+    StandardLoggingPayload, VCR cassettes, and any JSONL/CSV/Parquet with --map.
+
+    \b
+    Lines that cannot be read go to the quarantine table with file, line and reason; ingest
+    goes on and counts them. Ingesting the same file again adds nothing.
+
+    \b
+    Examples:
+      curate ingest logs/2026-11-*.jsonl.gz --task entity_match
+      curate ingest batch_output.jsonl batch_input.jsonl --references answers.csv
+      curate ingest reviews.csv --map input=question --map output=answer --map reference=label
+    """
+    from curate.ingest import ingest as run_ingest
+
+    state_config = state.config()
+    workspace = state.workspace()
+    console = _console(json_mode)
+    with _progress(console, disable=json_mode) as on_progress:
+        result = run_ingest(
+            workspace,
+            paths,
+            config=state_config,
+            format_name=format_name,
+            task=task,
+            references=references,
+            field_map=_parse_map(maps),
+            progress=on_progress,
+        )
+    if json_mode:
+        _emit_json(result.to_dict())
+        return
+    _render_ingest(console, result, workspace)
+
+
+def _progress(console, disable: bool):
+    """A context manager giving a progress callback (name, advance, total) drawn with rich."""
+    import contextlib
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    @contextlib.contextmanager
+    def manager():
+        if disable:
+            yield lambda name, n, total: None
+            return
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+        )
+        tasks: dict[str, Any] = {}
+        with Progress(*columns, console=console, transient=True) as progress:
+
+            def advance(name: str, n: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=total)
+                progress.advance(tasks[name], n)
+
+            yield advance
+
+    return manager()
+
+
+def _render_ingest(console, result, workspace) -> None:
+    from rich.table import Table
+
+    table = Table(title="ingest", show_lines=False)
+    for column in ("source", "format", "ingested", "duplicates", "quarantined", "skipped"):
+        table.add_column(column, justify="right" if column not in ("source", "format") else "left")
+    for s in result.sources:
+        skipped = sum(s.skipped.values())
+        note = f"{s.requests} requests" if s.requests else ""
+        table.add_row(
+            Path(s.path).name,
+            s.format,
+            note or str(s.ingested),
+            str(s.duplicates),
+            str(s.quarantined),
+            str(skipped),
+        )
+    console.print(table)
+    console.print(
+        f"[bold]{result.ingested}[/] records added, {result.duplicates} duplicates not added, "
+        f"{result.quarantined} rows quarantined."
+    )
+    for name, counts in (("task", result.by_task), ("model", result.by_model)):
+        if counts:
+            parts = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+            console.print(f"  by {name}: {parts}")
+    for reason, n in result.skipped.items():
+        console.print(f"  skipped {n} {reason}")
+    if result.references:
+        r = result.references
+        console.print(f"  references: {r['matched']} of {r['given']} matched a record")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if result.quarantined:
+        console.print(
+            f"  see the quarantined rows: curate quarantine  (workspace {workspace.root})"
+        )
+    if result.duplicates and not result.ingested:
+        console.print("  nothing new: every record was already in the workspace")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def status(state: State, json_mode: bool) -> None:
+    """What the workspace holds: records by format, task and model; quarantine; sources."""
+    from curate.status import workspace_status
+
+    data = workspace_status(state.workspace())
+    if json_mode:
+        _emit_json(data)
+        return
+    console = _console()
+    console.print(f"workspace [bold]{data['workspace']}[/]")
+    console.print(
+        f"  {data['records']} records, {data['quarantined']} quarantined rows, "
+        f"{len(data['sources'])} sources ingested"
+    )
+    for key in ("by_format", "by_task", "by_model"):
+        if data[key]:
+            parts = ", ".join(f"{k}: {v}" for k, v in data[key].items())
+            console.print(f"  {key.replace('_', ' ')}: {parts}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--limit", default=20, show_default=True, help="How many rows to show.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def quarantine(state: State, limit: int, json_mode: bool) -> None:
+    """Show the input rows that could not be read, with file, line and reason."""
+    from curate.status import quarantine_rows
+
+    total, rows = quarantine_rows(state.workspace(), limit)
+    if json_mode:
+        _emit_json({"quarantined": total, "rows": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"quarantine ({total} rows; showing {len(rows)})")
+    for column in ("source", "line", "reason", "raw"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        raw = (row["raw"] or "")[:120]
+        table.add_row(row["source"], str(row["line"]), row["reason"], raw)
+    _console().print(table)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+def formats(json_mode: bool) -> None:
+    """List the log formats `curate ingest` reads, and what each expects."""
+    from curate.formats import FORMATS
+
+    rows = [{"name": f.name, "detected": f.sniffed, "expects": f.expects} for f in FORMATS.values()]
+    if json_mode:
+        _emit_json({"formats": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title="log formats")
+    table.add_column("name")
+    table.add_column("detected")
+    table.add_column("expects", overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["name"], "auto" if row["detected"] else "--map / --format", row["expects"]
+        )
+    _console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

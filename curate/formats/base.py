@@ -1,0 +1,318 @@
+"""What every log format shares: the source file, its sample, batches, and quarantine rows."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import orjson
+import polars as pl
+
+from curate.errors import InputError
+from curate.records import MAX_RAW_CHARS
+
+GZIP_MAGIC = b"\x1f\x8b"
+SAMPLE_BYTES = 1 << 20  # enough to see a few lines of any log, and whole small documents
+
+
+@dataclass
+class Quarantined:
+    """One input line or item that could not be read."""
+
+    line: int
+    reason: str
+    raw: str | None
+
+
+class Source:
+    """An input file, gzip or not, read once; its sha256 is of the decompressed content."""
+
+    def __init__(self, path: str | Path, progress: Callable[[int], None] | None = None):
+        self.path = Path(path)
+        self.display = str(path)
+        if not self.path.exists():
+            raise InputError(f"{self.display}: no such file. Check the path (and the folder).")
+        if self.path.is_dir():
+            raise InputError(f"{self.display}: is a folder; give the log files inside it.")
+        try:
+            with open(self.path, "rb") as fh:
+                self.gzipped = fh.read(2) == GZIP_MAGIC
+        except OSError as exc:
+            raise InputError(f"{self.display}: cannot be read ({exc.strerror}).") from None
+        self.size = self.path.stat().st_size
+        self._progress = progress or (lambda n: None)
+        self._hasher = hashlib.sha256()
+        self._sha256: str | None = None
+        self._sample: Sample | None = None
+
+    @property
+    def name(self) -> str:
+        name = self.path.name
+        return name[:-3] if name.endswith(".gz") else name
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+        raw = open(self.path, "rb")  # noqa: SIM115 - closed below, and read by position
+        try:
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if self.gzipped else raw  # type: ignore[assignment]
+            yield stream, raw
+        finally:
+            raw.close()
+
+    def iter_chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+        """The content in chunks of about `chunk_bytes` that end on a line break.
+
+        Hashes what it reads and reports progress in bytes of the file on disk.
+        """
+        done = 0
+        try:
+            with self._open() as (stream, raw):
+                rest = b""
+                while True:
+                    block = stream.read(chunk_bytes)
+                    if not block:
+                        break
+                    self._hasher.update(block)
+                    block = rest + block
+                    cut = block.rfind(b"\n") + 1
+                    if cut == 0:
+                        rest = block
+                        continue
+                    rest = block[cut:]
+                    position = raw.tell()
+                    self._progress(position - done)
+                    done = position
+                    yield block[:cut]
+                if rest:
+                    yield rest + b"\n"
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(
+                f"{self.display}: cannot be read past byte {done} ({exc}). "
+                "If it is gzip, the archive may be cut short: copy it again."
+            ) from None
+        self._progress(self.size - done)
+        self._sha256 = self._hasher.hexdigest()
+
+    def read_all(self) -> bytes:
+        """The whole (decompressed) content; for formats that are one document."""
+        return b"".join(self.iter_chunks(1 << 24))
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            for _ in self.iter_chunks(1 << 24):
+                pass
+        assert self._sha256 is not None
+        return self._sha256
+
+    def sample(self) -> Sample:
+        """The file's first megabyte, parsed as far as it goes, for format detection."""
+        if self._sample is None:
+            try:
+                with self._open() as (stream, _):
+                    head = stream.read(SAMPLE_BYTES + 1)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise InputError(f"{self.display}: cannot be read ({exc}).") from None
+            self._sample = Sample.of(head[:SAMPLE_BYTES], complete=len(head) <= SAMPLE_BYTES)
+        return self._sample
+
+
+@dataclass
+class Sample:
+    """The head of a file: raw text, JSON lines parsed from it, or the whole JSON document."""
+
+    head: bytes
+    complete: bool
+    lines: list[Any] = field(default_factory=list)  # parsed objects of the first lines
+    document: Any = None  # the parsed document when the file is one JSON value
+
+    @classmethod
+    def of(cls, head: bytes, complete: bool) -> Sample:
+        sample = cls(head=head, complete=complete)
+        stripped = head.lstrip()
+        if stripped[:1] in (b"{", b"["):
+            if complete:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    sample.document = orjson.loads(head)
+            for line in head.splitlines()[:20]:
+                if not line.strip():
+                    continue
+                try:
+                    sample.lines.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    if len(sample.lines) == 0 and sample.document is None:
+                        sample.lines = []
+                        break
+                    continue
+                if len(sample.lines) >= 5:
+                    break
+        return sample
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        """The first JSON objects of the file, whether it is JSON lines or one document."""
+        one_document = self.document is not None and len(self.lines) == 1
+        if self.lines and all(isinstance(o, dict) for o in self.lines) and not one_document:
+            return self.lines
+        doc = self.document
+        if isinstance(doc, dict):
+            return [doc]
+        if isinstance(doc, list):
+            return [o for o in doc[:5] if isinstance(o, dict)]
+        return [o for o in self.lines if isinstance(o, dict)]
+
+
+@dataclass
+class ReadContext:
+    """What a format's reader may need beyond the file itself."""
+
+    chunk_bytes: int = 64 << 20
+    field_map: dict[str, str] = field(default_factory=dict)  # --map FIELD=SOURCE_FIELD
+    batch_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # custom_id -> body
+
+
+@dataclass
+class Batch:
+    """Records read from part of a source (canonical columns, `_raw`, `source_line`)."""
+
+    records: pl.DataFrame
+    quarantined: list[Quarantined] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count: read, not records
+    warnings: list[str] = field(default_factory=list)  # kept, but a person should know
+
+
+class LogFormat:
+    """A log format: knows its files when it sees them, and reads them into canonical records.
+
+    Subclasses set `name`, `expects` (one line for people: what the format's rows look like)
+    and implement `sniff` and `read`. Register them in curate/formats/__init__.py.
+    """
+
+    name: ClassVar[str]
+    expects: ClassVar[str]
+    sniffed: ClassVar[bool] = True  # False: used only when asked for by --format or --map
+
+    def sniff(self, sample: Sample) -> bool:
+        raise NotImplementedError
+
+    def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
+        raise NotImplementedError
+
+
+# -- helpers shared by the readers ------------------------------------------------------------
+
+
+def cut_raw(text: str | bytes | None) -> str | None:
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return text if len(text) <= MAX_RAW_CHARS else text[:MAX_RAW_CHARS]
+
+
+def read_lines_frame(chunk: bytes) -> pl.Series:
+    """The lines of a chunk as a String series, one row per line (None for a blank line).
+
+    polars' CSV reader with a separator that valid JSON cannot contain splits lines ~5x faster
+    than Python; a chunk it cannot split (a stray control byte) is split in Python.
+    """
+    expected = chunk.count(b"\n")
+    try:
+        lines = pl.read_csv(
+            io.BytesIO(chunk),
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            new_columns=["line"],
+            schema={"line": pl.String},
+            encoding="utf8-lossy",
+        )["line"]
+        if lines.len() == expected:
+            return lines
+    except pl.exceptions.PolarsError:
+        pass
+    text = chunk.decode("utf-8", errors="replace").split("\n")[:expected]
+    return pl.Series("line", [t.rstrip("\r") or None for t in text], dtype=pl.String)
+
+
+def iter_json_items(source: Source, ctx: ReadContext) -> Iterator[tuple[int, str, Any]]:
+    """(item number, raw text, parsed value or the exception) for every item of a JSON source.
+
+    A file that is one JSON array yields its elements; one JSON object yields itself; JSON lines
+    yield one item per non-blank line, numbered by line.
+    """
+    sample = source.sample()
+    if sample.document is not None or (sample.head.lstrip()[:1] == b"[" and not sample.lines):
+        data = source.read_all()
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{source.display}: not valid JSON ({exc}).") from None
+        items = doc if isinstance(doc, list) else [doc]
+        for number, item in enumerate(items, start=1):
+            yield number, "", item
+        return
+    number = 0
+    for chunk in source.iter_chunks(ctx.chunk_bytes):
+        for raw in chunk.split(b"\n")[: chunk.count(b"\n")]:
+            number += 1
+            if not raw.strip():
+                continue
+            try:
+                yield number, raw.decode("utf-8", errors="replace"), orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                yield number, raw.decode("utf-8", errors="replace"), exc
+
+
+def dotted(obj: Any, path: str) -> Any:
+    """obj['a']['b'] for 'a.b' (None where a step is missing)."""
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Records built in Python (dicts of canonical fields, `_raw`, `source_line`) as a frame.
+
+    `timestamp` may be ISO text, epoch seconds, or a datetime; it is parsed here for all.
+    """
+    from curate.records import RAW, RECORD_SCHEMA
+
+    schema = {name: dtype for name, dtype in RECORD_SCHEMA.items() if name != "timestamp"}
+    schema |= {"timestamp": pl.String, RAW: pl.String}
+    for row in rows:
+        stamp = row.get("timestamp")
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            stamp = float(stamp)
+            if stamp > 1e17:
+                stamp /= 1e9  # nanoseconds (OTel)
+            elif stamp > 1e14:
+                stamp /= 1e6
+            elif stamp > 1e11:
+                stamp /= 1e3
+            row["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
+        elif stamp is not None and not isinstance(stamp, str):
+            row["timestamp"] = str(stamp)
+    frame = pl.DataFrame(
+        [{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row"
+    )
+    return frame.with_columns(parse_timestamps(pl.col("timestamp")))
+
+
+def parse_timestamps(expr: pl.Expr) -> pl.Expr:
+    """ISO-8601 text (with or without zone; naive means UTC) as UTC datetimes; junk -> null."""
+    text = expr.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
+    with_zone = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    return pl.coalesce(
+        with_zone.dt.convert_time_zone("UTC"), naive.dt.replace_time_zone("UTC")
+    ).alias("timestamp")

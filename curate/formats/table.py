@@ -1,0 +1,235 @@
+"""Any JSONL, CSV or Parquet file, read through a column mapping (--map FIELD=COLUMN).
+
+FIELD is a canonical field (output, reference, model, task, timestamp, feedback_score, ...) or
+one of: `input` (the user message), `system` (the system prompt), `messages` (a list of
+{role, content}, or its JSON text), `id` (the native id). COLUMN may be dotted to reach into
+JSON objects (`request.question`). Columns not mapped are kept in `metadata`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import polars as pl
+
+from curate.errors import InputError
+from curate.formats.base import (
+    Batch,
+    LogFormat,
+    Quarantined,
+    ReadContext,
+    Source,
+    cut_raw,
+    parse_timestamps,
+    read_lines_frame,
+)
+from curate.formats.messages import read_messages
+from curate.records import MESSAGE, RAW, RECORD_SCHEMA
+
+ALIASES = {"id": "source_id"}
+SPECIAL = {"input", "system", "messages"}
+NOT_MAPPABLE = {"record_id", "source", "source_format", "source_line"}
+CHUNK_ROWS = 100_000
+
+
+def mappable_fields() -> list[str]:
+    return sorted((set(RECORD_SCHEMA.names()) - NOT_MAPPABLE) | SPECIAL | set(ALIASES))
+
+
+def check_map(field_map: dict[str, str]) -> dict[str, str]:
+    """The mapping with aliases resolved; an InputError for fields that do not exist."""
+    out = {}
+    for field_name, column in field_map.items():
+        target = ALIASES.get(field_name, field_name)
+        if target not in set(mappable_fields()) | set(ALIASES.values()):
+            raise InputError(
+                f"--map {field_name}={column}: {field_name!r} is not a field curate knows. "
+                f"Map one of: {', '.join(mappable_fields())}"
+            )
+        out[target] = column
+    if not ({"input", "messages"} & set(out)):
+        raise InputError(
+            "--map needs the model's input: --map input=COLUMN or --map messages=COLUMN"
+        )
+    if not ({"output", "error", "tool_calls"} & set(out)):
+        raise InputError("--map needs the model's answer: --map output=COLUMN")
+    return out
+
+
+def _column(frame: pl.DataFrame, path: str, field_name: str, source: Source) -> pl.Expr:
+    head, *rest = path.split(".")
+    if head not in frame.columns:
+        raise InputError(
+            f"{source.display}: --map {field_name}={path}: no column {head!r}. "
+            f"Columns: {', '.join(frame.columns)}"
+        )
+    expr = pl.col(head)
+    for part in rest:
+        expr = expr.struct.field(part)
+    return expr
+
+
+def _as(expr: pl.Expr, dtype: pl.DataType, frame_dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String and isinstance(frame_dtype, pl.Struct | pl.List):
+        return (
+            expr.struct.json_encode()
+            if isinstance(frame_dtype, pl.Struct)
+            else expr.cast(pl.String)
+        )
+    if dtype == pl.String and frame_dtype == pl.Boolean:
+        return expr.cast(pl.String)
+    return expr.cast(dtype, strict=False)
+
+
+def map_frame(frame: pl.DataFrame, field_map: dict[str, str], source: Source) -> pl.DataFrame:
+    """Canonical columns (plus `_raw`, `source_line`) from a frame of the user's columns."""
+    exprs = []
+    used = {path.split(".")[0] for path in field_map.values()}
+    resolved = frame.select(
+        _column(frame, path, f, source).alias(f) for f, path in field_map.items()
+    )
+    for field_name, dtype in RECORD_SCHEMA.items():
+        if field_name in field_map and field_name not in ("messages", "timestamp", "metadata"):
+            exprs.append(
+                _as(pl.col(field_name), dtype, resolved.schema[field_name]).alias(field_name)
+            )
+    mapped = resolved.select(exprs) if exprs else pl.DataFrame(height=resolved.height)
+    mapped = mapped.with_columns(pl.Series("source_line", frame["_row"]))
+    if "timestamp" in field_map:
+        stamp = resolved["timestamp"]
+        if isinstance(stamp.dtype, pl.Datetime):
+            zone = stamp.dtype.time_zone
+            stamp = stamp.dt.convert_time_zone("UTC") if zone else stamp.dt.replace_time_zone("UTC")
+        else:
+            stamp = pl.select(parse_timestamps(pl.lit(stamp.cast(pl.String)))).to_series()
+        mapped = mapped.with_columns(stamp.cast(RECORD_SCHEMA["timestamp"]).alias("timestamp"))
+    mapped = mapped.with_columns(_messages(resolved, field_map).alias("messages"))
+    rest = [c for c in frame.columns if c not in used and c != "_row"]
+    metadata = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
+    if "metadata" in field_map:
+        metadata = _as(pl.col("metadata"), pl.String, resolved.schema["metadata"])
+        metadata = resolved.select(metadata.alias("m"))["m"]
+        mapped = mapped.with_columns(metadata.alias("metadata"))
+    else:
+        mapped = mapped.with_columns(frame.select(metadata.alias("metadata"))["metadata"])
+    raw = frame.drop("_row").select(pl.struct(pl.all()).struct.json_encode().alias(RAW))[RAW]
+    return mapped.with_columns(raw)
+
+
+def _messages(resolved: pl.DataFrame, field_map: dict[str, str]) -> pl.Series:
+    if "messages" in field_map:
+        values = resolved["messages"].to_list()
+        return pl.Series("messages", [read_messages(v) for v in values], dtype=pl.List(MESSAGE))
+    user = resolved["input"].cast(pl.String)
+    system = resolved["system"].cast(pl.String) if "system" in field_map else None
+    frame = pl.DataFrame(
+        {"user": user, "system": system if system is not None else [None] * len(user)}
+    )
+    return frame.select(
+        pl.concat_list(
+            pl.struct(
+                role=pl.lit("system"), content=pl.col("system"), name=None, tool_call_id=None
+            ),
+            pl.struct(role=pl.lit("user"), content=pl.col("user"), name=None, tool_call_id=None),
+        )
+        .list.eval(pl.element().filter(pl.element().struct.field("content").is_not_null()))
+        .cast(pl.List(MESSAGE))
+        .alias("messages")
+    )["messages"]
+
+
+def _kind(source: Source) -> str:
+    name = source.name.lower()
+    if source.sample().head[:4] == b"PAR1" or name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    return "jsonl"
+
+
+class Table(LogFormat):
+    name: ClassVar[str] = "table"
+    expects: ClassVar[str] = "any JSONL, CSV or Parquet file, read with --map FIELD=COLUMN"
+    sniffed: ClassVar[bool] = False
+
+    def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
+        if not ctx.field_map:
+            raise InputError(
+                f"{source.display}: the table format needs a column mapping, e.g. "
+                "--map input=question --map output=answer --map reference=label"
+            )
+        field_map = check_map(ctx.field_map)
+        kind = _kind(source)
+        if kind == "jsonl":
+            yield from self._read_jsonl(source, ctx, field_map)
+            return
+        if kind == "parquet":
+            lazy = pl.scan_parquet(source.path)
+            source.read_all()  # for its sha256
+        else:
+            data = source.read_all()
+            separator = "\t" if source.name.lower().endswith(".tsv") else ","
+            try:
+                lazy = pl.read_csv(data, infer_schema=False, separator=separator).lazy()
+            except pl.exceptions.PolarsError as exc:
+                raise InputError(f"{source.display}: not a readable CSV file ({exc}).") from None
+        total = lazy.select(pl.len()).collect().item()
+        for offset in range(0, max(total, 1), CHUNK_ROWS):
+            frame = lazy.slice(offset, CHUNK_ROWS).collect()
+            frame = frame.with_row_index("_row", offset=offset + 1).with_columns(
+                pl.col("_row").cast(pl.Int64)
+            )
+            yield _batch(map_frame(frame, field_map, source), field_map)
+
+    def _read_jsonl(
+        self, source: Source, ctx: ReadContext, field_map: dict[str, str]
+    ) -> Iterator[Batch]:
+        first = 1
+        for chunk in source.iter_chunks(ctx.chunk_bytes):
+            lines = read_lines_frame(chunk)
+            numbers = pl.int_range(first, first + lines.len(), eager=True, dtype=pl.Int64)
+            first += lines.len()
+            frame = pl.DataFrame({"line": lines, "_row": numbers}).filter(
+                pl.col("line").str.strip_chars().str.len_bytes() > 0
+            )
+            rows, quarantined = _decode_objects(frame)
+            if rows.height:
+                batch = _batch(map_frame(rows, field_map, source), field_map)
+                batch.quarantined = quarantined + batch.quarantined
+                yield batch
+            else:
+                yield Batch(pl.DataFrame(), quarantined)
+
+
+def _decode_objects(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Quarantined]]:
+    import orjson
+
+    quarantined, good, numbers = [], [], []
+    for line, number in frame.iter_rows():
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            quarantined.append(Quarantined(number, f"not valid JSON: {exc}", cut_raw(line)))
+            continue
+        if not isinstance(obj, dict):
+            quarantined.append(Quarantined(number, "expected a JSON object", cut_raw(line)))
+            continue
+        good.append(obj)
+        numbers.append(number)
+    if not good:
+        return pl.DataFrame(), quarantined
+    rows = pl.from_dicts(good, infer_schema_length=None)
+    return rows.with_columns(pl.Series("_row", numbers, dtype=pl.Int64)), quarantined
+
+
+def _batch(records: pl.DataFrame, field_map: dict[str, str]) -> Batch:
+    """Rows without an input go to quarantine, with the column that was empty."""
+    has_input = pl.col("messages").list.len() > 0
+    empty = records.filter(~has_input)
+    column = field_map.get("input") or field_map.get("messages")
+    quarantined = [
+        Quarantined(number, f"the input column {column!r} is empty", cut_raw(raw))
+        for number, raw in empty.select("source_line", RAW).iter_rows()
+    ]
+    return Batch(records.filter(has_input), quarantined)

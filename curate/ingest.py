@@ -1,0 +1,367 @@
+"""The ingest stage: log files in, canonical records out (workspace tables records/, quarantine/).
+
+Each source is read in chunks (memory stays bounded), its records deduplicated by record_id
+against the workspace, and committed atomically when the source is done: an interrupted run
+leaves no half-written source, and re-running it adds only what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from curate.config import Config
+from curate.errors import InputError
+from curate.formats import FORMATS, detect_format, get_format
+from curate.formats.base import Quarantined, ReadContext, Source
+from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
+from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
+from curate.workspace import Workspace, now_utc
+
+# (source display name, bytes just read, total bytes of the source)
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class SourceSummary:
+    path: str
+    format: str
+    sha256: str = ""
+    ingested: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    requests: int = 0  # Batch input files: requests read to join with their outputs
+
+
+@dataclass
+class IngestResult:
+    """What one `curate ingest` did, in numbers (the CLI prints it; --json dumps it)."""
+
+    ingested: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    by_format: dict[str, int] = field(default_factory=dict)
+    by_task: dict[str, int] = field(default_factory=dict)
+    by_model: dict[str, int] = field(default_factory=dict)
+    references: dict[str, int] = field(default_factory=dict)
+    sources: list[SourceSummary] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "skipped": self.skipped,
+            "by_format": self.by_format,
+            "by_task": self.by_task,
+            "by_model": self.by_model,
+            "references": self.references,
+            "sources": [vars(s) for s in self.sources],
+            "warnings": self.warnings,
+        }
+
+
+def load_references(path: str | Path) -> pl.DataFrame:
+    """A references file (CSV, JSONL or Parquet with columns id, reference) as (id, reference)."""
+    source = Source(path)
+    name = source.name.lower()
+    try:
+        if name.endswith(".parquet") or source.sample().head[:4] == b"PAR1":
+            frame = pl.read_parquet(source.path)
+        elif name.endswith((".jsonl", ".ndjson", ".json")):
+            frame = pl.read_ndjson(source.read_all(), infer_schema_length=None)
+        else:
+            frame = pl.read_csv(source.read_all(), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"{source.display}: cannot be read as a references table ({exc})."
+        ) from None
+    missing = {"id", "reference"} - set(frame.columns)
+    if missing:
+        raise InputError(
+            f"{source.display}: a references file needs the columns `id` and `reference`; "
+            f"missing {', '.join(sorted(missing))} (found: {', '.join(frame.columns)})."
+        )
+    frame = frame.select(
+        pl.col("id").cast(pl.String).alias("source_id"),
+        pl.col("reference").cast(pl.String).alias("_ref"),
+    ).filter(pl.col("source_id").is_not_null())
+    duplicated = frame.filter(pl.col("source_id").is_duplicated())
+    if duplicated.height:
+        first = duplicated["source_id"][0]
+        raise InputError(
+            f"{source.display}: id {first!r} appears more than once "
+            f"({duplicated['source_id'].n_unique()} ids do); keep one reference per id."
+        )
+    return frame
+
+
+class _Staging:
+    """Parquet parts written aside, moved into their table only when a source is complete."""
+
+    def __init__(self, workspace: Workspace, table: str, schema: pl.Schema):
+        self.workspace, self.table, self.schema = workspace, table, schema
+        self.folder = workspace.table_dir(table) / f".staging-{uuid.uuid4().hex[:12]}"
+        self.writer: pq.ParquetWriter | None = None
+        self.path: Path | None = None
+        self.rows = 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        table = frame.select(self.schema.names()).to_arrow()
+        if self.writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.path = self.folder / "part.parquet"
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.writer.write_table(table)
+        self.rows += frame.height
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            assert self.path is not None
+            os.replace(self.path, self.workspace.part_path(self.table))
+        self.discard()
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _clear_stale_staging(workspace: Workspace) -> None:
+    """Remove what an interrupted run left aside (its sources were not committed)."""
+    for table in ("records", "quarantine"):
+        for stale in workspace.table_dir(table).glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _count(counter: dict[str, int], values: pl.Series) -> None:
+    for value, n in values.fill_null("(none)").value_counts().iter_rows():
+        counter[value] = counter.get(value, 0) + n
+
+
+def ingest(
+    workspace: Workspace,
+    paths: Iterable[str | Path],
+    *,
+    config: Config | None = None,
+    format_name: str = "auto",
+    task: str | None = None,
+    references: str | Path | None = None,
+    field_map: dict[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Read log files into the workspace's records; bad rows go to quarantine, none are lost.
+
+    Files in one call that are OpenAI Batch input files are joined to the Batch output files of
+    the same call. Records whose record_id is already in the workspace are counted as duplicates
+    and not added again.
+    """
+    config = config or Config()
+    if task is not None:
+        config.require_task(task)
+    chunk_mb = config.section("ingest").get("chunk_mb", 64)
+    ctx = ReadContext(chunk_bytes=int(chunk_mb * (1 << 20)), field_map=dict(field_map or {}))
+    refs = load_references(references) if references is not None else None
+    progress = progress or (lambda name, n, total: None)
+
+    def source_of(path: str | Path) -> Source:
+        holder: dict[str, Source] = {}
+        src = Source(path, progress=lambda n: progress(holder["s"].display, n, holder["s"].size))
+        holder["s"] = src
+        return src
+
+    sources = [source_of(p) for p in paths]
+    if not sources:
+        raise InputError("no input files given: curate ingest PATH [PATH ...]")
+    if field_map:
+        formats = [get_format("table")] * len(sources)
+    elif format_name != "auto":
+        formats = [get_format(format_name)] * len(sources)
+    else:
+        formats = [detect_format(s) for s in sources]
+
+    workspace.create()
+    result = IngestResult()
+    with workspace.lock("ingest"):
+        started = now_utc()
+        _clear_stale_staging(workspace)
+        seen = [workspace.record_ids()]
+        quarantine_keys = workspace.scan("quarantine").select("source_sha256", "line").collect()
+        batch_inputs = [
+            (s, f) for s, f in zip(sources, formats, strict=True) if isinstance(f, OpenAIBatchInput)
+        ]
+        for source, _ in batch_inputs:
+            requests, bad = read_batch_requests(source, ctx)
+            ctx.batch_requests.update(requests)
+            summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
+            summary.quarantined = _store_quarantine(
+                workspace, source, "openai_batch_input", bad, quarantine_keys
+            )
+            summary.requests = len(requests)
+            _finish_source(workspace, source, summary, task, result)
+        outputs = [
+            (s, f)
+            for s, f in zip(sources, formats, strict=True)
+            if not isinstance(f, OpenAIBatchInput)
+        ]
+        if batch_inputs and not any(f.name == "openai_batch" for _, f in outputs):
+            raise InputError(
+                f"{batch_inputs[0][0].display} is an OpenAI Batch API input file (requests only); "
+                "give its output file in the same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+            )
+        matched_refs: set[str] = set()
+        for source, fmt in outputs:
+            summary = SourceSummary(source.display, fmt.name)
+            staging = _Staging(workspace, "records", RECORD_SCHEMA)
+            quarantined: list[Quarantined] = []
+            skipped: Counter[str] = Counter()
+            try:
+                for batch in fmt.read(source, ctx):
+                    quarantined += batch.quarantined
+                    skipped.update(batch.skipped)
+                    result.warnings += batch.warnings
+                    if batch.records.height == 0:
+                        continue
+                    records = finalize(batch.records, source_format=fmt.name, task=task)
+                    records = records.with_columns(pl.lit(source.name).alias("source"))
+                    if refs is not None:
+                        records, matched = _apply_references(records, refs)
+                        matched_refs.update(matched)
+                    unique = records.unique("record_id", keep="first", maintain_order=True)
+                    new = unique.join(pl.concat(seen, rechunk=False), on="record_id", how="anti")
+                    summary.duplicates += records.height - new.height
+                    summary.ingested += new.height
+                    seen.append(new.select("record_id"))
+                    staging.write(new)
+                    _count(result.by_format, new["source_format"])
+                    _count(result.by_task, new["task"])
+                    _count(result.by_model, new["model"])
+                summary.sha256 = source.sha256
+                summary.quarantined = _store_quarantine(
+                    workspace, source, fmt.name, quarantined, quarantine_keys
+                )
+                summary.skipped = {k: v for k, v in skipped.items() if v}
+                staging.commit()
+            except BaseException:
+                staging.discard()
+                raise
+            _finish_source(workspace, source, summary, task, result)
+        if refs is not None:
+            result.references = {
+                "given": refs.height,
+                "matched": len(matched_refs),
+                "unmatched": refs.height - len(matched_refs),
+            }
+            if refs.height - len(matched_refs):
+                result.warnings.append(
+                    f"{refs.height - len(matched_refs)} of {refs.height} references match no "
+                    "record ingested in this run (their ids are not a source_id here)"
+                )
+        workspace.record_run(
+            "ingest",
+            started,
+            _args(paths, format_name, task, references, field_map),
+            result.to_dict() | {"sources": len(result.sources)},
+        )
+    return result
+
+
+def _args(paths, format_name, task, references, field_map) -> dict[str, Any]:
+    return {
+        "paths": [str(p) for p in paths],
+        "format": format_name,
+        "task": task,
+        "references": str(references) if references else None,
+        "map": field_map or None,
+    }
+
+
+def _apply_references(records: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    joined = records.join(refs, on="source_id", how="left")
+    matched = joined.filter(pl.col("_ref").is_not_null())["source_id"].to_list()
+    joined = joined.with_columns(
+        pl.coalesce(pl.col("_ref"), pl.col("reference")).alias("reference")
+    )
+    return joined.drop("_ref"), matched
+
+
+def _store_quarantine(
+    workspace: Workspace,
+    source: Source,
+    format_name: str,
+    rows: list[Quarantined],
+    existing: pl.DataFrame,
+) -> int:
+    """Write a source's unreadable rows, each once across re-runs; returns how many it had."""
+    if not rows:
+        return 0
+    frame = pl.DataFrame(
+        {
+            "source": [source.display] * len(rows),
+            "source_sha256": [source.sha256] * len(rows),
+            "source_format": [format_name] * len(rows),
+            "line": [q.line for q in rows],
+            "reason": [q.reason for q in rows],
+            "raw": [q.raw for q in rows],
+            "quarantined_at": [now_utc()] * len(rows),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    new = frame.join(existing, on=["source_sha256", "line"], how="anti")
+    if new.height:
+        path = workspace.part_path("quarantine")
+        tmp = path.with_name(f".{path.name}.tmp")
+        new.write_parquet(tmp)
+        os.replace(tmp, path)
+    return len(rows)
+
+
+def _finish_source(
+    workspace: Workspace,
+    source: Source,
+    summary: SourceSummary,
+    task: str | None,
+    result: IngestResult,
+) -> None:
+    manifest = workspace.manifest()
+    manifest["sources"].append(
+        {
+            "path": str(source.path.resolve()),
+            "sha256": summary.sha256,
+            "format": summary.format,
+            "task": task,
+            "rows": summary.ingested,
+            "duplicates": summary.duplicates,
+            "quarantined": summary.quarantined,
+            "skipped": summary.skipped,
+            "requests": summary.requests or None,
+            "ingested_at": now_utc().isoformat(),
+        }
+    )
+    workspace.write_manifest(manifest)
+    result.sources.append(summary)
+    result.ingested += summary.ingested
+    result.duplicates += summary.duplicates
+    result.quarantined += summary.quarantined
+    for reason, n in summary.skipped.items():
+        result.skipped[reason] = result.skipped.get(reason, 0) + n
+
+
+__all__ = ["FORMATS", "IngestResult", "ingest", "load_references"]

@@ -1,0 +1,165 @@
+"""The canonical record: its polars schema, and the derived columns every format shares.
+
+Every log format is read into frames of `RECORD_SCHEMA` (see schemas/record.schema.json, which
+says the same thing for people and validators). Formats fill what their source has; `finalize`
+derives the rest (record_id, prompt_version) the same way for all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+import polars_hash as plh
+
+MESSAGE = pl.Struct(
+    {"role": pl.String, "content": pl.String, "name": pl.String, "tool_call_id": pl.String}
+)
+TOOL_CALL = pl.Struct({"id": pl.String, "name": pl.String, "arguments": pl.String})
+
+RECORD_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "source_id": pl.String,
+        "source": pl.String,
+        "source_format": pl.String,
+        "source_line": pl.Int64,
+        "timestamp": pl.Datetime("us", "UTC"),
+        "task": pl.String,
+        "model": pl.String,
+        "prompt_version": pl.String,
+        "messages": pl.List(MESSAGE),
+        "output": pl.String,
+        "tool_calls": pl.List(TOOL_CALL),
+        "tools": pl.String,
+        "refusal": pl.String,
+        "finish_reason": pl.String,
+        "error": pl.String,
+        "status_code": pl.Int64,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "latency_ms": pl.Float64,
+        "cost": pl.Float64,
+        "feedback_score": pl.Float64,
+        "feedback_comment": pl.String,
+        "correction": pl.String,
+        "reference": pl.String,
+        "confidence": pl.Float64,
+        "metadata": pl.String,
+    }
+)
+
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "source": pl.String,
+        "source_sha256": pl.String,
+        "source_format": pl.String,
+        "line": pl.Int64,
+        "reason": pl.String,
+        "raw": pl.String,
+        "quarantined_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+# Columns a format may hand to `finalize` besides the record's own.
+RAW = "_raw"  # the row's raw text: hashed into record_id when there is no native id
+
+MAX_RAW_CHARS = 100_000
+
+
+def empty_records() -> pl.DataFrame:
+    """A frame with no rows and the canonical schema."""
+    return pl.DataFrame(schema=RECORD_SCHEMA)
+
+
+def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.DataFrame:
+    """Derive record_id and prompt_version, apply --task, and put columns in canonical order.
+
+    `df` holds any subset of the canonical columns plus `_raw`. record_id is the first 32 hex
+    digits of sha256(format, native id), or of (format, raw text) when there is no native id, so
+    re-reading the same source gives the same ids.
+    """
+    for name, dtype in RECORD_SCHEMA.items():
+        if name not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    if RAW not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
+    key = pl.concat_str(
+        pl.lit(source_format + "\x1f"),
+        pl.coalesce(pl.lit("id:") + pl.col("source_id"), pl.lit("raw:") + pl.col(RAW)),
+    )
+    system = (
+        pl.col("messages")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("role") == "system")
+            .struct.field("content")
+        )
+        .list.join("\n")
+    )
+    # xxh3: stable across versions, and ~10x cheaper than sha256 on long system prompts.
+    system_hash = pl.lit("sys-") + (plh.col("_system").nchash.xxh3_64() // (1 << 24)).cast(
+        pl.String
+    )
+    df = df.with_columns(key.alias("_key"), system.alias("_system")).with_columns(
+        plh.col("_key").chash.sha2_256().str.slice(0, 32).alias("record_id"),
+        pl.coalesce(
+            pl.col("prompt_version"),
+            pl.when(pl.col("_system").str.len_bytes() > 0).then(system_hash),
+        ).alias("prompt_version"),
+        pl.lit(source_format).alias("source_format"),
+    )
+    if task is not None:
+        df = df.with_columns(pl.lit(task).alias("task"))
+    return df.select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA))
+
+
+def coerce(value: Any, dtype: pl.DataType) -> Any:
+    """Fit a decoded JSON value to a polars dtype, the way a lenient reader would.
+
+    Used on rows polars' strict JSON decoder rejects: objects where text is expected become
+    their JSON text, numbers in strings become numbers, anything that cannot fit becomes None.
+    """
+    if value is None:
+        return None
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return None
+        return {f.name: coerce(value.get(f.name), f.dtype) for f in dtype.fields}
+    if isinstance(dtype, pl.List):
+        if not isinstance(value, list):
+            return None
+        return [coerce(v, dtype.inner) for v in value]
+    if dtype == pl.String:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict | list):
+            return orjson.dumps(value).decode()
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+    if dtype.is_integer():
+        if isinstance(value, bool):
+            return int(value)
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if dtype.is_float():
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    if dtype == pl.Boolean:
+        return value if isinstance(value, bool) else None
+    return value
+
+
+def to_json(value: Any) -> str | None:
+    """JSON text of a value, None for None; for metadata and tool definitions."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, default=str).decode()

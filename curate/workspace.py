@@ -1,0 +1,212 @@
+"""The workspace: a folder of Parquet tables and a manifest, shared by every stage.
+
+Stages never call each other; they meet here. Writes are atomic (temp file + rename) and a
+lock keeps two curate processes from writing one workspace at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+import polars as pl
+
+from curate.errors import WorkspaceError, WorkspaceLocked
+from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA
+
+SCHEMA_VERSION = 1
+DEFAULT_DIRNAME = ".curate"
+CONFIG_NAME = "curate.toml"
+ENV_WORKSPACE = "CURATE_WORKSPACE"
+ENV_LOCK_TIMEOUT = "CURATE_LOCK_TIMEOUT"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old content or the new, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest curate.toml in `start` or its parents, or None."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Workspace:
+    """A workspace folder: `records/`, `quarantine/`, ... and `manifest.json`."""
+
+    def __init__(self, root: Path | str, config_path: Path | None = None):
+        self.root = Path(root).resolve()
+        self.config_path = config_path
+
+    # -- where things are --------------------------------------------------------------------
+    @classmethod
+    def locate(
+        cls, workspace: str | Path | None = None, config: str | Path | None = None
+    ) -> Workspace:
+        """Resolve the workspace: --workspace, else CURATE_WORKSPACE, else next to curate.toml.
+
+        curate.toml is --config, else the nearest one in the current folder or its parents.
+        Without either, the workspace is ./.curate.
+        """
+        config_path = Path(config).resolve() if config else find_config()
+        if workspace is None:
+            workspace = os.environ.get(ENV_WORKSPACE) or None
+        if workspace is not None:
+            return cls(Path(workspace), config_path)
+        if config_path is not None:
+            return cls(config_path.parent / DEFAULT_DIRNAME, config_path)
+        return cls(Path.cwd() / DEFAULT_DIRNAME, None)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def table_dir(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def create(self) -> bool:
+        """Create the folder and an empty manifest; False when it existed already."""
+        if self.exists:
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        for table in ("records", "quarantine"):
+            self.table_dir(table).mkdir(exist_ok=True)
+        self.write_manifest(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "created_at": now_utc().isoformat(),
+                "sources": [],
+                "runs": [],
+            }
+        )
+        return True
+
+    def require(self) -> None:
+        if not self.exists:
+            raise WorkspaceError(
+                f"no curate workspace at {self.root}: run `curate init` in your project folder, "
+                f"or point --workspace / {ENV_WORKSPACE} at an existing one"
+            )
+
+    # -- manifest ------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        self.require()
+        try:
+            manifest = json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise WorkspaceError(
+                f"{self.manifest_path} cannot be read ({exc}); restore it from a backup or move "
+                "the workspace aside and re-run `curate init` and `curate ingest`"
+            ) from exc
+        version = manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{self.manifest_path} has schema_version {version!r}; this curate reads "
+                f"{SCHEMA_VERSION}. Use the curate version that wrote it, or start a new workspace."
+            )
+        return manifest
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode() + b"\n"
+        atomic_write_bytes(self.manifest_path, data)
+
+    def record_run(self, stage: str, started: datetime, args: dict[str, Any], counts: dict) -> None:
+        """Append a stage run to the manifest (who ran what, when, with which result)."""
+        manifest = self.manifest()
+        manifest["runs"].append(
+            {
+                "stage": stage,
+                "started_at": started.isoformat(),
+                "finished_at": now_utc().isoformat(),
+                "args": args,
+                "counts": counts,
+            }
+        )
+        self.write_manifest(manifest)
+
+    # -- lock ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, command: str, timeout: float | None = None) -> Iterator[None]:
+        """Hold the workspace lock; wait up to `timeout` seconds, then fail with who holds it."""
+        if timeout is None:
+            timeout = float(os.environ.get(ENV_LOCK_TIMEOUT, "10"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        info_path = self.root / "lock.info"
+        lock = filelock.FileLock(str(self.root / ".lock"), timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            holder = "another curate process"
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                info = json.loads(info_path.read_text())
+                holder = f"`curate {info['command']}` (pid {info['pid']}, since {info['since']})"
+            raise WorkspaceLocked(
+                f"the workspace {self.root} is locked by {holder}. Wait for it to finish and "
+                f"run this again (or raise {ENV_LOCK_TIMEOUT}, now {timeout:g} s, to wait longer)."
+            ) from None
+        try:
+            info = {"pid": os.getpid(), "command": command, "since": now_utc().isoformat()}
+            atomic_write_bytes(info_path, json.dumps(info).encode())
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                info_path.unlink()
+            lock.release()
+
+    # -- tables --------------------------------------------------------------------------------
+    def part_path(self, table: str) -> Path:
+        """A fresh, sortable file name for a new part of an append-only table."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        return self.table_dir(table) / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+
+    def parts(self, table: str) -> list[Path]:
+        folder = self.table_dir(table)
+        return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """Lazy scan of an append-only table (empty, with its schema, when it has no parts)."""
+        schema = {"records": RECORD_SCHEMA, "quarantine": QUARANTINE_SCHEMA}[table]
+        parts = self.parts(table)
+        if not parts:
+            return pl.LazyFrame(schema=schema)
+        return pl.scan_parquet(parts, schema=schema)
+
+    def scan_records(self) -> pl.LazyFrame:
+        return self.scan("records")
+
+    def record_ids(self) -> pl.DataFrame:
+        """Every record_id in the workspace, as a one-column frame (for anti-joins)."""
+        return self.scan_records().select("record_id").collect()
