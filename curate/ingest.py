@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -27,6 +29,8 @@ from curate.formats.base import Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
 from curate.workspace import Workspace, now_utc
+
+T = TypeVar("T")
 
 # (source display name, bytes just read, total bytes of the source)
 ProgressCallback = Callable[[str, int, int], None]
@@ -151,6 +155,45 @@ def _clear_stale_staging(workspace: Workspace) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Produce the next item in a background thread while the caller handles this one.
+
+    Reading and decoding a chunk (pyarrow, I/O, hashing) then overlaps with finalizing and
+    writing the previous one; both release the GIL, so two cores stay busy.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="curate-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _count(counter: dict[str, int], values: pl.Series) -> None:
     for value, n in values.fill_null("(none)").value_counts().iter_rows():
         counter[value] = counter.get(value, 0) + n
@@ -233,7 +276,7 @@ def ingest(
             quarantined: list[Quarantined] = []
             skipped: Counter[str] = Counter()
             try:
-                for batch in fmt.read(source, ctx):
+                for batch in prefetch(fmt.read(source, ctx)):
                     quarantined += batch.quarantined
                     skipped.update(batch.skipped)
                     result.warnings += batch.warnings

@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 import orjson
 import polars as pl
+import pyarrow as pa
+import pyarrow.json as pa_json
 
 from curate.errors import RowError
 from curate.formats.base import (
@@ -33,6 +35,7 @@ from curate.formats.base import (
     Sample,
     Source,
     cut_raw,
+    ordered_map,
     parse_timestamps,
     read_lines_frame,
 )
@@ -91,6 +94,22 @@ EXCHANGE = pl.Struct(
         "reference": pl.String,
         "feedback": _FEEDBACK,
     }
+)
+
+
+def _arrow_type(dtype: pa.DataType) -> pa.DataType:
+    # pyarrow's JSON reader converts to plain (not large / view) strings and lists only
+    if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
+        return pa.list_(_arrow_type(dtype.value_type))
+    if pa.types.is_struct(dtype):
+        return pa.struct([pa.field(f.name, _arrow_type(f.type)) for f in dtype])
+    if pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+        return pa.string()
+    return dtype
+
+
+_ARROW_EXCHANGE = pa.schema(
+    list(_arrow_type(pl.DataFrame(schema={"x": EXCHANGE}).to_arrow().schema.field("x").type))
 )
 
 THUMBS = {"thumbs_up": 1.0, "thumbs_down": 0.0, "up": 1.0, "down": 0.0, "👍": 1.0, "👎": 0.0}
@@ -342,9 +361,13 @@ def _json_path_where(lines: pl.Series, needle: str, paths: list[str]) -> pl.Seri
         return out
     idx = mask.arg_true()
     subset = lines.filter(mask)
-    values = pl.Series(subset.name, [None] * subset.len(), dtype=pl.String)
-    for path in paths:
-        values = values.fill_null(subset.str.json_path_match(path))
+    values = subset.str.json_path_match(paths[0])
+    for path in paths[1:]:
+        missing = values.is_null()
+        if missing.any():
+            values = values.scatter(
+                missing.arg_true(), subset.filter(missing).str.json_path_match(path)
+            )
     return out.scatter(idx, values)
 
 
@@ -371,13 +394,19 @@ class OpenAIChat(LogFormat):
         return False
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
+        # Chunks decode in parallel (pyarrow and polars release the GIL); results come in order.
         stream_chunks: dict[str, tuple[int, list[Any]]] = {}
-        first_line = 1
-        for chunk in source.iter_chunks(ctx.chunk_bytes):
-            lines = read_lines_frame(chunk)
-            numbers = pl.int_range(first_line, first_line + lines.len(), eager=True)
-            first_line += lines.len()
-            yield decode_exchange_lines(lines, numbers, stream_chunks)
+        offset = 0  # lines before this chunk
+        for line_count, batch, streams in ordered_map(
+            _decode_chunk, source.iter_chunks(ctx.chunk_bytes)
+        ):
+            batch.records = batch.records.with_columns(pl.col("source_line") + offset)
+            for q in batch.quarantined:
+                q.line += offset
+            for key, (number, chunks) in streams.items():
+                stream_chunks.setdefault(key, (number + offset, []))[1].extend(chunks)
+            offset += line_count
+            yield batch
         if stream_chunks:
             rows = [
                 (number, normalize_exchange({"response": assemble_stream(chunks)}))
@@ -385,6 +414,14 @@ class OpenAIChat(LogFormat):
             ]
             raws = [orjson.dumps(chunks).decode() for _, chunks in stream_chunks.values()]
             yield _finish(exchange_rows_to_frame(rows, raws), [])
+
+
+def _decode_chunk(chunk: bytes) -> tuple[int, Batch, dict[str, tuple[int, list[Any]]]]:
+    """(lines in the chunk, its batch numbered from line 1, its streamed-chunk lines)."""
+    lines = read_lines_frame(chunk)
+    numbers = pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64)
+    streams: dict[str, tuple[int, list[Any]]] = {}
+    return lines.len(), decode_exchange_lines(lines, numbers, streams, chunk), streams
 
 
 def exchange_rows_to_frame(rows: list[tuple[int, dict[str, Any]]], raws: list[str]) -> pl.DataFrame:
@@ -426,13 +463,25 @@ def normalize_line(raw: str, obj: Any) -> dict[str, Any]:
 
 
 def decode_exchange_lines(
-    lines: pl.Series, numbers: pl.Series, stream_chunks: dict[str, tuple[int, list[Any]]]
+    lines: pl.Series,
+    numbers: pl.Series,
+    stream_chunks: dict[str, tuple[int, list[Any]]],
+    chunk: bytes | None = None,
 ) -> Batch:
-    """Decode a chunk of log lines in bulk; the lines polars rejects take the Python path."""
+    """Decode a chunk of log lines in bulk; the lines the bulk decoders reject take Python's.
+
+    `chunk` (the raw bytes of `lines`) lets pyarrow's multi-threaded JSON reader decode the
+    whole chunk at once, about 2x faster than polars' decoder; a chunk it rejects (a bad
+    line, a number where text is expected) is decoded by polars, bisecting to the odd lines.
+    """
     frame = pl.DataFrame({"line": lines, "source_line": numbers}).filter(
-        pl.col("line").str.strip_chars().str.len_bytes() > 0
+        pl.col("line").is_not_null()
     )
-    good, odd = _bulk_decode(frame)
+    decoded = _arrow_decode(chunk, frame.height) if chunk is not None else None
+    if decoded is not None:
+        good, odd = frame.with_columns(decoded), frame.clear()
+    else:
+        good, odd = _bulk_decode(frame)
     is_chunk = good["x"].struct.field("object") == "chat.completion.chunk"
     if is_chunk.any():
         odd = pl.concat([odd, good.filter(is_chunk).select("line", "source_line")])
@@ -446,6 +495,8 @@ def decode_exchange_lines(
     quarantined: list[Quarantined] = []
     rows, raws = [], []
     for raw, number in odd.iter_rows():
+        if not raw.strip():
+            continue  # a line of spaces is a blank line
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -481,6 +532,24 @@ def _finish(frame: pl.DataFrame, quarantined: list[Quarantined]) -> Batch:
         )
     records = records.filter(~no_response).drop("_has_choice", "_has_error")
     return Batch(records, quarantined)
+
+
+def _arrow_decode(chunk: bytes, expected_rows: int) -> pl.Series | None:
+    """The chunk's lines as EXCHANGE structs, or None when pyarrow cannot read all of them."""
+    try:
+        table = pa_json.read_json(
+            pa.BufferReader(chunk),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_ARROW_EXCHANGE, unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != expected_rows:  # blank-ish lines or two objects on one line
+        return None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.struct(pl.all()).cast(EXCHANGE).alias("x")).to_series().rechunk()
 
 
 def _bulk_decode(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -62,7 +62,7 @@ def _column(frame: pl.DataFrame, path: str, field_name: str, source: Source) -> 
     if head not in frame.columns:
         raise InputError(
             f"{source.display}: --map {field_name}={path}: no column {head!r}. "
-            f"Columns: {', '.join(frame.columns)}"
+            f"Columns: {', '.join(c for c in frame.columns if c != '_row')}"
         )
     expr = pl.col(head)
     for part in rest:

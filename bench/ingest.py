@@ -1,0 +1,207 @@
+"""Benchmark: `curate ingest` against a bare polars pipeline and a `datasets` pipeline.
+
+    python bench/ingest.py [--lines 1000000] [--skip-datasets]
+
+Generates N lines of OpenAI chat logs (about 2 KB each, a long shared system prompt; cached in
+bench/_data/), then runs in this one process, each pipeline in a child process of its own so
+that each peak RSS is its own:
+  - curate:   curate.ingest.ingest() into a fresh workspace
+  - polars:   the fastest bare polars pipeline for the same work: scan lines, str.json_decode
+              with a schema, select the same fields, sink Parquet (streaming engine)
+  - datasets: datasets.load_dataset("json") + the same selection, written to Parquet
+and prints rows/s, MB/s, peak RSS and the ratios. Targets (issue #2, 2 cores): curate within
+1.5x of polars, at least 3x faster than datasets, peak RSS under 1.5 GB at 1M lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+DATA = Path(__file__).parent / "_data"
+SYSTEM = (
+    "You are a careful assistant for an insurance company's claims desk. "
+    + "Follow the policy handbook strictly, cite the section you rely on, never invent facts, "
+    "and answer in JSON with the keys decision, section and reason. " * 10
+)
+
+
+def make_logs(path: Path, lines: int, seed: int = 7) -> None:
+    """Write `lines` chat-completions log lines (request, response, timestamp, metadata)."""
+    rng = random.Random(seed)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        for i in range(lines):
+            claim = rng.randrange(10**6, 10**7)
+            user = f"Claim {claim}: water damage in the kitchen on day {rng.randrange(1, 28)}; " * 3
+            decision = rng.choice(["approve", "deny", "escalate"])
+            line = {
+                "timestamp": f"2026-10-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                "latency_ms": round(rng.uniform(300, 1500), 1),
+                "request": {
+                    "model": "gpt-4o-mini",
+                    "messages": [
+                        {"role": "system", "content": SYSTEM},
+                        {"role": "user", "content": user},
+                    ],
+                },
+                "response": {
+                    "id": f"chatcmpl-{i:012d}{rng.getrandbits(32):08x}",
+                    "object": "chat.completion",
+                    "created": 1790000000 + i,
+                    "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": json.dumps(
+                                    {"decision": decision, "section": "4.2", "reason": "policy"}
+                                ),
+                            },
+                            "finish_reason": "stop" if rng.random() > 0.03 else "length",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 420, "completion_tokens": 24},
+                },
+                "metadata": {"claim": claim, "desk": rng.choice(["north", "south"])},
+            }
+            fh.write(json.dumps(line) + "\n")
+    tmp.rename(path)
+
+
+def run_curate(path: str, out: str) -> int:
+    from curate.ingest import ingest
+    from curate.workspace import Workspace
+
+    result = ingest(Workspace(Path(out) / ".curate"), [path])
+    return result.ingested
+
+
+def run_polars(path: str, out: str) -> int:
+    import polars as pl
+
+    from curate.formats.openai_chat import EXCHANGE
+
+    x = pl.col("line").str.json_decode(EXCHANGE)
+    resp = x.struct.field("response")
+    choice = resp.struct.field("choices").list.first()
+    lazy = pl.scan_csv(
+        path,
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        new_columns=["line"],
+        schema={"line": pl.String},
+    ).select(
+        resp.struct.field("id").alias("source_id"),
+        x.struct.field("timestamp").alias("timestamp"),
+        resp.struct.field("model").alias("model"),
+        x.struct.field("request").struct.field("messages").alias("messages"),
+        choice.struct.field("message").struct.field("content").alias("output"),
+        choice.struct.field("finish_reason").alias("finish_reason"),
+        resp.struct.field("usage").struct.field("prompt_tokens").alias("prompt_tokens"),
+        resp.struct.field("usage").struct.field("completion_tokens").alias("completion_tokens"),
+        x.struct.field("latency_ms").alias("latency_ms"),
+        pl.col("line").str.json_path_match("$.metadata").alias("metadata"),
+    )
+    target = Path(out) / "polars.parquet"
+    lazy.sink_parquet(target)
+    return pl.scan_parquet(target).select(pl.len()).collect().item()
+
+
+def run_datasets(path: str, out: str) -> int:
+    import datasets
+
+    datasets.disable_progress_bars()
+    ds = datasets.load_dataset("json", data_files=path, split="train", cache_dir=out)
+
+    def select(batch):
+        responses = batch["response"]
+        requests = batch["request"]
+        return {
+            "source_id": [r["id"] for r in responses],
+            "model": [r["model"] for r in responses],
+            "messages": [r["messages"] for r in requests],
+            "output": [r["choices"][0]["message"]["content"] for r in responses],
+            "finish_reason": [r["choices"][0]["finish_reason"] for r in responses],
+            "prompt_tokens": [r["usage"]["prompt_tokens"] for r in responses],
+            "completion_tokens": [r["usage"]["completion_tokens"] for r in responses],
+            "metadata": [json.dumps(m) for m in batch["metadata"]],
+        }
+
+    ds = ds.map(select, batched=True, remove_columns=ds.column_names)
+    ds.to_parquet(str(Path(out) / "datasets.parquet"))
+    return len(ds)
+
+
+PIPELINES = {"curate": run_curate, "polars": run_polars, "datasets": run_datasets}
+
+
+def _child(name: str, path: str, out: str, queue) -> None:
+    start = time.perf_counter()
+    rows = PIPELINES[name](path, out)
+    queue.put((rows, time.perf_counter() - start))
+
+
+def measure(name: str, path: Path) -> dict:
+    """Run one pipeline in a fresh child process: rows, seconds, peak RSS of that child."""
+    ctx = get_context("spawn")
+    queue = ctx.Queue()
+    out = tempfile.mkdtemp(prefix=f"bench-{name}-", dir=DATA)
+    try:
+        proc = ctx.Process(target=_child, args=(name, str(path), out, queue))
+        proc.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise SystemExit(f"{name} pipeline failed (status {status})")
+        rows, seconds = queue.get()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"rows": rows, "seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--skip-datasets", action="store_true", help="it is the slow one")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"chat_{args.lines}.jsonl"
+    if not path.exists():
+        print(f"generating {args.lines:,} lines into {path} ...", file=sys.stderr)
+        make_logs(path, args.lines)
+    size_mb = path.stat().st_size / 1e6
+    print(f"input: {path.name}, {args.lines:,} lines, {size_mb:,.0f} MB, {os.cpu_count()} cores")
+    names = ["polars", "curate"] + ([] if args.skip_datasets else ["datasets"])
+    results = {}
+    for name in names:
+        results[name] = r = measure(name, path)
+        print(
+            f"{name:>9}: {r['seconds']:7.2f} s  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
+            f"{size_mb / r['seconds']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB  "
+            f"({r['rows']:,} rows)"
+        )
+    base = results["polars"]["seconds"]
+    curate = results["curate"]["seconds"]
+    print(f"curate / polars   = {curate / base:.2f}x time   (target <= 1.5x)")
+    if "datasets" in results:
+        ratio = results["datasets"]["seconds"] / curate
+        print(f"datasets / curate = {ratio:.2f}x time   (target >= 3x)")
+    rss = results["curate"]["peak_rss_mb"]
+    print(f"curate peak RSS   = {rss:.0f} MB   (target < 1500 MB at 1M lines)")
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

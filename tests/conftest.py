@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from curate.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data; in CI its absence is a failure, not a skip."""
+    if not SHARED.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED} is missing: CI must have shared/ beside the clone")
+        pytest.skip("../shared/data is not here")
+    return SHARED
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / ".curate")
+    ws.create()
+    return ws
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def write_jsonl(path: Path, rows: list[Any], compress: bool = False) -> Path:
+    text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def records(ws: Workspace) -> pl.DataFrame:
+    return ws.scan_records().collect().sort("source", "source_line")
+
+
+def quarantine(ws: Workspace) -> pl.DataFrame:
+    return ws.scan("quarantine").collect().sort("source", "line")
+
+
+def chat_line(
+    i: int,
+    content: str | None = '{"decision": "match"}',
+    *,
+    finish: str = "stop",
+    system: str = "You compare person records.",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An OpenAI chat-completions log line: request beside response."""
+    line = {
+        "request": {
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"pair {i}"},
+            ],
+        },
+        "response": {
+            "id": f"chatcmpl-{i}",
+            "object": "chat.completion",
+            "created": 1_790_000_000 + i,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 5},
+        },
+    }
+    line.update(extra)
+    return line

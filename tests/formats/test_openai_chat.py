@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from curate.formats.base import read_lines_frame
+from curate.formats.openai_chat import assemble_stream, decode_exchange_lines
+from curate.ingest import ingest
+from tests.conftest import chat_line, quarantine, records, write_jsonl
+
+
+def test_request_beside_response(tmp_path, workspace):
+    path = write_jsonl(
+        tmp_path / "chat.jsonl",
+        [
+            chat_line(
+                1,
+                timestamp="2026-10-01T12:00:00Z",
+                latency_ms=812.5,
+                metadata={"left": {"name": "Bob"}},
+            )
+        ],
+    )
+    result = ingest(workspace, [path])
+    assert result.ingested == 1
+    row = records(workspace).row(0, named=True)
+    assert row["source_format"] == "openai_chat"
+    assert row["source_id"] == "chatcmpl-1"
+    assert row["model"] == "gpt-4o-mini-2024-07-18"
+    assert [m["role"] for m in row["messages"]] == ["system", "user"]
+    assert row["messages"][1]["content"] == "pair 1"
+    assert row["output"] == '{"decision": "match"}'
+    assert row["finish_reason"] == "stop"
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (20, 5)
+    assert row["latency_ms"] == 812.5
+    assert row["timestamp"].isoformat() == "2026-10-01T12:00:00+00:00"
+    assert json.loads(row["metadata"]) == {"left": {"name": "Bob"}}
+    assert row["prompt_version"].startswith("sys-")
+    assert len(row["record_id"]) == 32
+
+
+def test_flat_completion_with_messages_and_created_time(tmp_path, workspace):
+    line = chat_line(2)
+    flat = {**line["response"], "messages": line["request"]["messages"]}
+    ingest(workspace, [write_jsonl(tmp_path / "flat.jsonl", [flat])])
+    row = records(workspace).row(0, named=True)
+    assert row["messages"][1]["content"] == "pair 2"
+    assert row["timestamp"].timestamp() == 1_790_000_002
+
+
+def test_same_system_prompt_same_prompt_version(tmp_path, workspace):
+    rows = [chat_line(1), chat_line(2), chat_line(3, system="Another prompt.")]
+    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", rows)])
+    versions = records(workspace)["prompt_version"].to_list()
+    assert versions[0] == versions[1] != versions[2]
+
+
+def test_explicit_prompt_version_wins(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1, prompt_version="matcher@7")])
+    ingest(workspace, [path])
+    assert records(workspace)["prompt_version"].to_list() == ["matcher@7"]
+
+
+def test_content_parts_refusal_tool_calls_and_errors(tmp_path, workspace):
+    parts = chat_line(1)
+    parts["request"]["messages"][1]["content"] = [
+        {"type": "text", "text": "compare"},
+        {"type": "image_url", "image_url": {"url": "x"}},
+    ]
+    refused = chat_line(2, content=None)
+    refused["response"]["choices"][0]["message"]["refusal"] = "I can't help with that."
+    tools = chat_line(3, content=None, finish="tool_calls")
+    tools["response"]["choices"][0]["message"]["tool_calls"] = [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "lookup", "arguments": '{"q": 1}'},
+        }
+    ]
+    tools["request"]["tools"] = [{"type": "function", "function": {"name": "lookup"}}]
+    legacy = chat_line(4, content=None, finish="function_call")
+    legacy["response"]["choices"][0]["message"]["function_call"] = {
+        "name": "old",
+        "arguments": "{}",
+    }
+    failed = {"request": parts["request"], "error": "Rate limit reached", "status_code": 429}
+    path = write_jsonl(tmp_path / "c.jsonl", [parts, refused, tools, legacy, failed])
+    result = ingest(workspace, [path])
+    assert result.ingested == 5 and result.quarantined == 0
+    rows = records(workspace).rows_by_key("source_line", named=True, unique=True)
+    assert rows[1]["messages"][1]["content"] == "compare\n[image_url]"
+    assert rows[2]["refusal"] == "I can't help with that." and rows[2]["output"] is None
+    assert rows[3]["tool_calls"] == [{"id": "call_1", "name": "lookup", "arguments": '{"q": 1}'}]
+    assert json.loads(rows[3]["tools"])[0]["function"]["name"] == "lookup"
+    assert rows[4]["tool_calls"][0]["name"] == "old"
+    assert rows[5]["error"] == "Rate limit reached" and rows[5]["status_code"] == 429
+
+
+def test_multiple_choices_become_records(tmp_path, workspace):
+    line = chat_line(1)
+    second = {**line["response"]["choices"][0], "index": 1}
+    second["message"] = {"role": "assistant", "content": "other"}
+    line["response"]["choices"].append(second)
+    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", [line, chat_line(2)])])
+    got = records(workspace).select("source_id", "output").rows()
+    assert ("chatcmpl-1#1", "other") in got and len(got) == 3
+
+
+def test_streamed_chunk_lines_are_assembled(tmp_path, workspace):
+    chunks = [
+        {"id": "s1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+        {"id": "s1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"content": "lo"}}]},
+        {"id": "s1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+    ]  # fmt: skip
+    ingest(workspace, [write_jsonl(tmp_path / "s.jsonl", chunks)])
+    row = records(workspace).row(0, named=True)
+    assert (row["source_id"], row["output"], row["finish_reason"]) == ("s1", "Hello", "length")
+
+
+def test_response_as_list_of_chunks_with_tool_call_deltas():
+    chunks = [
+        {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "t1", "function": {"name": "get", "arguments": '{"a"'}}]}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}, "finish_reason": "tool_calls"}]},
+    ]  # fmt: skip
+    completion = assemble_stream(chunks)
+    call = completion["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"] == {"name": "get", "arguments": '{"a": 1}'} and call["id"] == "t1"
+    assert completion["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_bad_lines_go_to_quarantine_and_the_rest_is_kept(tmp_path, workspace):
+    rows = [chat_line(1), "{not json", chat_line(2), "", "[1, 2]", {"request": {}}, chat_line(3)]
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    result = ingest(workspace, [path])
+    assert result.ingested == 3 and result.quarantined == 3
+    q = quarantine(workspace)
+    assert q["line"].to_list() == [2, 5, 6]
+    reasons = q["reason"].to_list()
+    assert reasons[0].startswith("not valid JSON")
+    assert "expected a JSON object" in reasons[1]
+    assert reasons[2].startswith("no response")
+    assert q["raw"][0] == "{not json"
+    assert records(workspace)["source_line"].to_list() == [1, 3, 7]
+
+
+def test_bulk_decoders_agree_with_python_path():
+    """pyarrow (fast path), polars (fallback) and the Python path give the same records."""
+    odd = chat_line(9)
+    odd["response"]["choices"][0]["message"]["content"] = [{"type": "text", "text": "x"}]
+    lines = [json.dumps(chat_line(i, metadata={"k": i})) for i in range(5)] + [json.dumps(odd)]
+    chunk = ("\n".join(lines) + "\n").encode()
+    series = read_lines_frame(chunk)
+    numbers = pl.int_range(1, series.len() + 1, eager=True)
+    fast = decode_exchange_lines(series, numbers, {}, chunk).records
+    slow = decode_exchange_lines(series, numbers, {}, None).records
+    assert fast.equals(slow)
+    assert fast["output"][-1] == "x"
+    only_clean = read_lines_frame(("\n".join(lines[:5]) + "\n").encode())
+    clean_numbers = pl.int_range(1, 6, eager=True)
+    arrow = decode_exchange_lines(
+        only_clean, clean_numbers, {}, ("\n".join(lines[:5]) + "\n").encode()
+    )
+    polars = decode_exchange_lines(only_clean, clean_numbers, {}, None)
+    assert arrow.records.equals(polars.records)
+    assert json.loads(arrow.records["metadata"][4]) == {"k": 4}
+
+
+def test_feedback_shapes(tmp_path, workspace):
+    rows = [
+        chat_line(1, feedback={"score": 0, "comment": "wrong", "correction": "non_match"}),
+        chat_line(2, feedback="thumbs_down"),
+        chat_line(3, feedback=1),
+    ]
+    ingest(workspace, [write_jsonl(tmp_path / "f.jsonl", rows)])
+    got = records(workspace).select("feedback_score", "feedback_comment", "correction").rows()
+    assert got == [(0.0, "wrong", "non_match"), (0.0, None, None), (1.0, None, None)]
+
+
+def test_logprobs_give_confidence(tmp_path, workspace):
+    line = chat_line(1)
+    line["response"]["choices"][0]["logprobs"] = {
+        "content": [{"token": "a", "logprob": -0.1}, {"token": "b", "logprob": -0.3}]
+    }
+    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", [line])])
+    assert abs(records(workspace)["confidence"][0] - 0.8187307) < 1e-6

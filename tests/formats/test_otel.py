@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+
+from curate.ingest import ingest
+from tests.conftest import records
+
+
+def _attr(key, value):
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, list):
+        return {
+            "key": key,
+            "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}},
+        }
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def _otlp(spans):
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attr("service.name", "matcher")]},
+                "scopeSpans": [{"scope": {"name": "test"}, "spans": spans}],
+            }
+        ]
+    }
+
+
+def _span(span_id, attrs, status=None):
+    return {
+        "traceId": "t" * 32,
+        "spanId": span_id,
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": "1790000000000000000",
+        "endTimeUnixNano": "1790000000750000000",
+        "attributes": [_attr(k, v) for k, v in attrs.items()],
+        "status": status or {"code": 1},
+    }
+
+
+def test_current_and_deprecated_genai_attributes(tmp_path, workspace):
+    current = _span(
+        "s1",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
+            "gen_ai.input.messages": json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": "weather?"}]}]
+            ),
+            "gen_ai.output.messages": json.dumps(
+                [
+                    {
+                        "role": "assistant",
+                        "parts": [
+                            {
+                                "type": "tool_call",
+                                "id": "c1",
+                                "name": "weather",
+                                "arguments": {"city": "Oslo"},
+                            }
+                        ],
+                        "finish_reason": "tool_call",
+                    }
+                ]
+            ),
+            "gen_ai.usage.input_tokens": 12,
+            "gen_ai.usage.output_tokens": 7,
+        },
+    )
+    deprecated = _span(
+        "s2",
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-3.5-turbo",
+            "gen_ai.prompt.0.role": "system",
+            "gen_ai.prompt.0.content": "Classify.",
+            "gen_ai.prompt.1.role": "user",
+            "gen_ai.prompt.1.content": "refund please",
+            "gen_ai.completion.0.role": "assistant",
+            "gen_ai.completion.0.content": "billing",
+            "gen_ai.completion.0.finish_reason": "length",
+            "gen_ai.completion.0.tool_calls.0.name": "lookup",
+            "gen_ai.completion.0.tool_calls.0.arguments": '{"id": 3}',
+        },
+    )
+    failed = _span(
+        "s3",
+        {"gen_ai.request.model": "gpt-4o", "error.type": "RateLimitError"},
+        status={"code": 2, "message": "429 Too Many Requests"},
+    )
+    http = {
+        "traceId": "t",
+        "spanId": "h",
+        "name": "GET /",
+        "attributes": [_attr("http.method", "GET")],
+    }
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(_otlp([current, deprecated, failed, http])))
+    result = ingest(workspace, [path])
+    assert result.ingested == 3
+    assert result.skipped == {"spans without gen_ai.* attributes": 1}
+    got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
+    s1, s2, s3 = got["s1"], got["s2"], got["s3"]
+    assert [(m["role"], m["content"]) for m in s1["messages"]] == [
+        ("system", "Be brief."),
+        ("user", "weather?"),
+    ]
+    assert s1["tool_calls"] == [{"id": "c1", "name": "weather", "arguments": '{"city":"Oslo"}'}]
+    assert s1["model"] == "gpt-4o-2024-08-06" and s1["prompt_tokens"] == 12
+    assert s1["latency_ms"] == 750 and s1["timestamp"].timestamp() == 1_790_000_000
+    assert [m["content"] for m in s2["messages"]] == ["Classify.", "refund please"]
+    assert s2["output"] == "billing" and s2["finish_reason"] == "length"
+    assert s2["tool_calls"] == [{"id": None, "name": "lookup", "arguments": '{"id": 3}'}]
+    assert s3["error"] == "429 Too Many Requests"
+
+
+def test_one_export_request_per_line(tmp_path, workspace):
+    span = _span("a", {"gen_ai.request.model": "m", "gen_ai.completion.0.content": "ok"})
+    path = tmp_path / "spans.jsonl"
+    path.write_text(
+        json.dumps(_otlp([span])) + "\n" + json.dumps(_otlp([{**span, "spanId": "b"}])) + "\n"
+    )
+    assert ingest(workspace, [path]).ingested == 2

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from curate.errors import InputError
+from curate.ingest import ingest
+from tests.conftest import quarantine, records, write_jsonl
+
+MAP = {"input": "question", "output": "answer", "reference": "label", "id": "qid"}
+
+
+def test_csv_with_column_mapping(tmp_path, workspace):
+    path = tmp_path / "qa.csv"
+    path.write_text(
+        "qid,question,answer,label,team\n1,Is it billing?,billing,billing,a\n2,,x,y,b\n"
+    )
+    result = ingest(workspace, [path], field_map=MAP)
+    assert result.ingested == 1 and result.quarantined == 1
+    row = records(workspace).row(0, named=True)
+    assert row["source_format"] == "table" and row["source_id"] == "1"
+    assert row["messages"] == [
+        {"role": "user", "content": "Is it billing?", "name": None, "tool_call_id": None}
+    ]
+    assert (row["output"], row["reference"]) == ("billing", "billing")
+    assert json.loads(row["metadata"]) == {"team": "a"}
+    assert "'question' is empty" in quarantine(workspace)["reason"][0]
+
+
+def test_jsonl_and_parquet_with_nested_columns(tmp_path, workspace):
+    rows = [
+        {"qid": 1, "q": {"text": "hello"}, "answer": "hi", "label": 1, "ts": "2026-10-01T00:00:00Z"}
+    ]
+    jsonl = write_jsonl(tmp_path / "a.jsonl", [*rows, "not json"])
+    field_map = {
+        "input": "q.text",
+        "output": "answer",
+        "reference": "label",
+        "id": "qid",
+        "timestamp": "ts",
+    }
+    result = ingest(workspace, [jsonl], field_map=field_map)
+    assert (result.ingested, result.quarantined) == (1, 1)
+    parquet = tmp_path / "b.parquet"
+    pl.DataFrame({"qid": [2], "question": ["q2"], "answer": ["a2"], "label": ["l2"]}).write_parquet(
+        parquet
+    )
+    assert ingest(workspace, [parquet], field_map=MAP).ingested == 1
+    got = records(workspace).select("source_id", "reference", "timestamp").sort("source_id").rows()
+    assert got[0][:2] == ("1", "1") and got[0][2].isoformat() == "2026-10-01T00:00:00+00:00"
+    assert got[1][:2] == ("2", "l2")
+
+
+def test_mapping_errors_name_the_field_and_the_choices(tmp_path, workspace):
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer\nq,a\n")
+    with pytest.raises(InputError, match="'answr' is not a field"):
+        ingest(workspace, [path], field_map={"input": "question", "answr": "answer"})
+    with pytest.raises(InputError, match=r"no column 'anser'.*Columns: question, answer"):
+        ingest(workspace, [path], field_map={"input": "question", "output": "anser"})
+    with pytest.raises(InputError, match="needs the model's answer"):
+        ingest(workspace, [path], field_map={"input": "question"})

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curate import ingest as ingest_module
+from curate.config import Config
+from curate.errors import ConfigError, InputError, UnknownFormat
+from curate.ingest import ingest
+from tests.conftest import chat_line, quarantine, records, write_jsonl
+
+
+def test_reingest_adds_nothing_and_says_so(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), "oops", chat_line(2)])
+    first = ingest(workspace, [path])
+    again = ingest(workspace, [path])
+    assert (first.ingested, first.duplicates, first.quarantined) == (2, 0, 1)
+    assert (again.ingested, again.duplicates) == (0, 2)
+    assert records(workspace).height == 2
+    assert quarantine(workspace).height == 1  # the bad line is kept once, not twice
+    sources = workspace.manifest()["sources"]
+    assert len(sources) == 2 and sources[0]["sha256"] == sources[1]["sha256"]
+
+
+def test_duplicates_within_one_file_are_counted(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), chat_line(1), chat_line(2)])
+    result = ingest(workspace, [path])
+    assert (result.ingested, result.duplicates) == (2, 1)
+
+
+def test_gzip_is_read_like_plain(tmp_path, workspace):
+    plain = write_jsonl(tmp_path / "a.jsonl", [chat_line(1)])
+    packed = write_jsonl(tmp_path / "b.jsonl.gz", [chat_line(1), chat_line(2)], compress=True)
+    ingest(workspace, [plain])
+    result = ingest(workspace, [packed])
+    assert (result.ingested, result.duplicates) == (1, 1)
+    assert records(workspace)["source"].to_list() == ["a.jsonl", "b.jsonl"]
+
+
+def test_small_chunks_keep_line_numbers(tmp_path, workspace):
+    rows = [chat_line(i) for i in range(50)]
+    rows[33] = "broken"
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    config = Config(data={"ingest": {"chunk_mb": 0.002}})  # ~2 KB chunks: many chunk boundaries
+    result = ingest(workspace, [path], config=config)
+    assert result.ingested == 49 and quarantine(workspace)["line"].to_list() == [34]
+    got = records(workspace)
+    assert got["source_line"].to_list() == [i + 1 for i in range(50) if i != 33]
+    assert got["source_id"].to_list() == [f"chatcmpl-{i}" for i in range(50) if i != 33]
+
+
+def test_record_ids_are_stable_across_workspaces(tmp_path, workspace):
+    from curate.workspace import Workspace
+
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), {"request": {}, "error": "boom"}])
+    other = Workspace(tmp_path / "other")
+    ingest(workspace, [path])
+    ingest(other, [path])
+    assert records(workspace)["record_id"].to_list() == records(other)["record_id"].to_list()
+
+
+def test_unknown_format_lists_what_was_tried(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"question": "q", "answer": "a"}])
+    with pytest.raises(UnknownFormat) as err:
+        ingest(workspace, [path])
+    message = str(err.value)
+    assert "x.jsonl" in message and "openai_chat:" in message and "langfuse:" in message
+    assert "--map input=COLUMN" in message
+
+
+def test_missing_file_empty_file_and_unknown_names(tmp_path, workspace):
+    with pytest.raises(InputError, match=r"nope\.jsonl: no such file"):
+        ingest(workspace, [tmp_path / "nope.jsonl"])
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        ingest(workspace, [tmp_path / "empty.jsonl"])
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
+    with pytest.raises(InputError, match=r"did you mean 'openai_chat'"):
+        ingest(workspace, [path], format_name="openai_chta")
+    with pytest.raises(ConfigError, match="unknown task 'matcher'"):
+        ingest(workspace, [path], task="matcher")
+
+
+def test_task_and_references(tmp_path, workspace):
+    config = Config(
+        data={"tasks": {"em": {"kind": "pair_match", "labels": ["match", "non_match"]}}}
+    )
+    refs = tmp_path / "refs.jsonl"
+    write_jsonl(refs, [{"id": "chatcmpl-1", "reference": "non_match"}])
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), chat_line(2)])
+    ingest(workspace, [path], config=config, task="em", references=refs)
+    got = records(workspace).select("task", "reference").rows()
+    assert got == [("em", "non_match"), ("em", None)]
+
+
+def test_bad_references_file(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
+    refs = tmp_path / "refs.csv"
+    refs.write_text("record,label\n1,x\n")
+    with pytest.raises(InputError, match="needs the columns `id` and `reference`"):
+        ingest(workspace, [path], references=refs)
+    refs.write_text("id,reference\n1,x\n1,y\n")
+    with pytest.raises(InputError, match="'1' appears more than once"):
+        ingest(workspace, [path], references=refs)
+
+
+def test_an_interrupted_source_leaves_nothing_behind(tmp_path, workspace, monkeypatch):
+    good = write_jsonl(tmp_path / "a.jsonl", [chat_line(1)])
+    bad = write_jsonl(tmp_path / "b.jsonl", [chat_line(i) for i in range(2, 40)])
+    real_finalize = ingest_module.finalize
+    calls = {"n": 0}
+
+    def failing_finalize(df, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # b.jsonl's second chunk: its first chunk was already staged
+            raise KeyboardInterrupt
+        return real_finalize(df, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "finalize", failing_finalize)
+    config = Config(data={"ingest": {"chunk_mb": 0.002}})
+    with pytest.raises(KeyboardInterrupt):
+        ingest(workspace, [good, bad], config=config)
+    assert records(workspace)["source"].unique().to_list() == ["a.jsonl"]
+    assert not list(workspace.table_dir("records").glob(".staging-*"))
+    monkeypatch.setattr(ingest_module, "finalize", real_finalize)
+    result = ingest(workspace, [good, bad])
+    assert (result.ingested, result.duplicates) == (38, 1)
+
+
+def test_manifest_records_sources_and_runs(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
+    ingest(workspace, [path])
+    manifest = json.loads(workspace.manifest_path.read_text())
+    source = manifest["sources"][0]
+    assert source["format"] == "openai_chat" and source["rows"] == 1 and len(source["sha256"]) == 64
+    assert manifest["runs"][0]["stage"] == "ingest"
+    assert manifest["runs"][0]["counts"]["ingested"] == 1

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+
+import pytest
+
+from curate.config import load_config, load_schema
+from curate.errors import ConfigError, WorkspaceError, WorkspaceLocked
+from curate.workspace import Workspace, atomic_write_bytes
+
+
+def test_locate_prefers_flag_then_env_then_config(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "curate.toml").write_text("")
+    monkeypatch.chdir(project / "sub")
+    monkeypatch.delenv("CURATE_WORKSPACE", raising=False)
+    assert Workspace.locate().root == (project / ".curate").resolve()
+    monkeypatch.setenv("CURATE_WORKSPACE", str(tmp_path / "env"))
+    assert Workspace.locate().root == (tmp_path / "env").resolve()
+    assert Workspace.locate(workspace=tmp_path / "flag").root == (tmp_path / "flag").resolve()
+
+
+def test_missing_and_damaged_workspace(tmp_path):
+    ws = Workspace(tmp_path / ".curate")
+    with pytest.raises(WorkspaceError, match="run `curate init`"):
+        ws.manifest()
+    ws.create()
+    ws.manifest_path.write_text("{broken")
+    with pytest.raises(WorkspaceError, match="cannot be read"):
+        ws.manifest()
+    ws.manifest_path.write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(WorkspaceError, match="schema_version 99"):
+        ws.manifest()
+
+
+def _hold_lock(root: str, ready, release) -> None:
+    with Workspace(root).lock("ingest big.jsonl"):
+        ready.set()
+        release.wait(10)
+
+
+def test_second_process_gets_a_clear_lock_message(tmp_path):
+    ws = Workspace(tmp_path / ".curate")
+    ws.create()
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(ws.root), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(20)
+        start = time.monotonic()
+        locked = r"locked by `curate ingest big.jsonl` \(pid \d+"
+        with pytest.raises(WorkspaceLocked, match=locked), ws.lock("status", timeout=0.3):
+            pass
+        assert time.monotonic() - start < 5
+    finally:
+        release.set()
+        holder.join(20)
+    with ws.lock("status", timeout=1):  # free again once the holder is gone
+        pass
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "f.json"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_config_validation_names_the_field(tmp_path):
+    path = tmp_path / "curate.toml"
+    path.write_text('[tasks.em]\nkind = "pair_matching"\nlabels = []\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "tasks.em.kind" in message and "tasks.em.labels" in message
+    path.write_text("[tasks\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    path.write_text('[tsks.em]\nkind = "pair_match"\n')
+    with pytest.raises(ConfigError, match="'tsks' was unexpected"):
+        load_config(path)
+
+
+def test_sample_config_is_valid():
+    from tests.conftest import SAMPLE
+
+    config = load_config(SAMPLE / "curate.toml")
+    assert set(config.tasks) == {"entity_match", "ticket_topic"}
+
+
+def test_schemas_ship_with_the_package():
+    assert load_schema("record")["title"] == "curate canonical record"
+    assert "reason" in load_schema("quarantine")["properties"]
