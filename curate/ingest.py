@@ -134,11 +134,20 @@ class _Staging:
         self.writer.write_table(table)
         self.rows += frame.height
 
-    def commit(self) -> None:
+    def commit(self, finish: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> None:
+        """Move the staged part into the table, through `finish` (a lazy transform) if given."""
         if self.writer is not None:
             self.writer.close()
             assert self.path is not None
-            os.replace(self.path, self.workspace.part_path(self.table))
+            target = self.workspace.part_path(self.table)
+            if finish is None:
+                os.replace(self.path, target)
+            else:
+                tmp = target.with_name(f".{target.name}.tmp")
+                finished = finish(pl.scan_parquet(self.path)).collect()
+                if finished.height:
+                    finished.write_parquet(tmp)
+                    os.replace(tmp, target)
         self.discard()
 
     def discard(self) -> None:
@@ -254,10 +263,10 @@ def ingest(
             requests, bad = read_batch_requests(source, ctx)
             ctx.batch_requests.update(requests)
             summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
-            summary.quarantined = _store_quarantine(
-                workspace, source, "openai_batch_input", bad, quarantine_keys
-            )
-            summary.requests = len(requests)
+            summary.quarantined, summary.requests = len(bad), len(requests)
+            staged = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
+            staged.write(_quarantine_frame(source, "openai_batch_input", bad))
+            staged.commit(_new_quarantine_rows(source.sha256, quarantine_keys))
             _finish_source(workspace, source, summary, task, result)
         outputs = [
             (s, f)
@@ -273,11 +282,12 @@ def ingest(
         for source, fmt in outputs:
             summary = SourceSummary(source.display, fmt.name)
             staging = _Staging(workspace, "records", RECORD_SCHEMA)
-            quarantined: list[Quarantined] = []
+            staged_quarantine = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
             skipped: Counter[str] = Counter()
             try:
                 for batch in prefetch(fmt.read(source, ctx)):
-                    quarantined += batch.quarantined
+                    summary.quarantined += len(batch.quarantined)
+                    staged_quarantine.write(_quarantine_frame(source, fmt.name, batch.quarantined))
                     skipped.update(batch.skipped)
                     result.warnings += batch.warnings
                     if batch.records.height == 0:
@@ -297,14 +307,20 @@ def ingest(
                     _count(result.by_task, new["task"])
                     _count(result.by_model, new["model"])
                 summary.sha256 = source.sha256
-                summary.quarantined = _store_quarantine(
-                    workspace, source, fmt.name, quarantined, quarantine_keys
-                )
                 summary.skipped = {k: v for k, v in skipped.items() if v}
+                staged_quarantine.commit(_new_quarantine_rows(source.sha256, quarantine_keys))
                 staging.commit()
             except BaseException:
                 staging.discard()
+                staged_quarantine.discard()
                 raise
+            read = summary.ingested + summary.duplicates + summary.quarantined
+            if summary.quarantined and summary.quarantined >= 0.2 * read:
+                result.warnings.append(
+                    f"{source.display}: {summary.quarantined} of {read} rows could not be read "
+                    f"as {fmt.name}; if that format is wrong, name the right one with --format "
+                    "(see `curate formats`), and see the reasons with `curate quarantine`"
+                )
             _finish_source(workspace, source, summary, task, result)
         if refs is not None:
             result.references = {
@@ -345,20 +361,12 @@ def _apply_references(records: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.Dat
     return joined.drop("_ref"), matched
 
 
-def _store_quarantine(
-    workspace: Workspace,
-    source: Source,
-    format_name: str,
-    rows: list[Quarantined],
-    existing: pl.DataFrame,
-) -> int:
-    """Write a source's unreadable rows, each once across re-runs; returns how many it had."""
-    if not rows:
-        return 0
-    frame = pl.DataFrame(
+def _quarantine_frame(source: Source, format_name: str, rows: list[Quarantined]) -> pl.DataFrame:
+    """Unreadable rows as a quarantine frame; the file's sha256 is filled in at commit."""
+    return pl.DataFrame(
         {
             "source": [source.display] * len(rows),
-            "source_sha256": [source.sha256] * len(rows),
+            "source_sha256": [""] * len(rows),
             "source_format": [format_name] * len(rows),
             "line": [q.line for q in rows],
             "reason": [q.reason for q in rows],
@@ -367,13 +375,16 @@ def _store_quarantine(
         },
         schema=QUARANTINE_SCHEMA,
     )
-    new = frame.join(existing, on=["source_sha256", "line"], how="anti")
-    if new.height:
-        path = workspace.part_path("quarantine")
-        tmp = path.with_name(f".{path.name}.tmp")
-        new.write_parquet(tmp)
-        os.replace(tmp, path)
-    return len(rows)
+
+
+def _new_quarantine_rows(sha256: str, existing: pl.DataFrame):
+    """At commit: stamp the file's sha256, keep only rows not quarantined by an earlier run."""
+
+    def finish(staged: pl.LazyFrame) -> pl.LazyFrame:
+        stamped = staged.with_columns(pl.lit(sha256).alias("source_sha256"))
+        return stamped.join(existing.lazy(), on=["source_sha256", "line"], how="anti")
+
+    return finish
 
 
 def _finish_source(
