@@ -298,7 +298,12 @@ def ingest(
                         records, matched = _apply_references(records, refs)
                         matched_refs.update(matched)
                     unique = records.unique("record_id", keep="first", maintain_order=True)
-                    new = unique.join(pl.concat(seen, rechunk=False), on="record_id", how="anti")
+                    new = unique.join(
+                        pl.concat(seen, rechunk=False),
+                        on="record_id",
+                        how="anti",
+                        maintain_order="left",
+                    )
                     summary.duplicates += records.height - new.height
                     summary.ingested += new.height
                     seen.append(new.select("record_id"))
@@ -353,7 +358,7 @@ def _args(paths, format_name, task, references, field_map) -> dict[str, Any]:
 
 
 def _apply_references(records: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
-    joined = records.join(refs, on="source_id", how="left")
+    joined = records.join(refs, on="source_id", how="left", maintain_order="left")
     matched = joined.filter(pl.col("_ref").is_not_null())["source_id"].to_list()
     joined = joined.with_columns(
         pl.coalesce(pl.col("_ref"), pl.col("reference")).alias("reference")
@@ -382,7 +387,9 @@ def _new_quarantine_rows(sha256: str, existing: pl.DataFrame):
 
     def finish(staged: pl.LazyFrame) -> pl.LazyFrame:
         stamped = staged.with_columns(pl.lit(sha256).alias("source_sha256"))
-        return stamped.join(existing.lazy(), on=["source_sha256", "line"], how="anti")
+        return stamped.join(
+            existing.lazy(), on=["source_sha256", "line"], how="anti", maintain_order="left"
+        )
 
     return finish
 

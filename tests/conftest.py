@@ -49,7 +49,7 @@ def write_jsonl(path: Path, rows: list[Any], compress: bool = False) -> Path:
 
 
 def records(ws: Workspace) -> pl.DataFrame:
-    return ws.scan_records().collect().sort("source", "source_line")
+    return ws.scan_records().collect().sort("source", "source_line", maintain_order=True)
 
 
 def quarantine(ws: Workspace) -> pl.DataFrame:
