@@ -85,10 +85,12 @@ def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.Da
             df = df.with_columns(pl.lit(None, dtype=dtype).alias(name))
     if RAW not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
-    key = pl.concat_str(
-        pl.lit(source_format + "\x1f"),
-        pl.coalesce(pl.lit("id:") + pl.col("source_id"), pl.lit("raw:") + pl.col(RAW)),
-    )
+    key = pl.lit(source_format + "\x1fid:") + pl.col("source_id")
+    no_id = df["source_id"].is_null()
+    if no_id.any():
+        # Only rows without a native id pay for hashing their (long) raw text.
+        raw_keys = df.filter(no_id).select(pl.lit(source_format + "\x1fraw:") + pl.col(RAW))
+        key = pl.lit(df.select(key).to_series().scatter(no_id.arg_true(), raw_keys.to_series()))
     # The system prompt is the first message when it is one (cheaper than searching the list).
     first = pl.col("messages").list.first()
     system = pl.when(first.struct.field("role") == "system").then(first.struct.field("content"))
@@ -103,6 +105,7 @@ def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.Da
             pl.when(pl.col("_system").is_not_null()).then(system_hash),
         ).alias("prompt_version"),
         pl.lit(source_format).alias("source_format"),
+        pl.col("messages").fill_null(pl.lit([], dtype=RECORD_SCHEMA["messages"])),
     )
     if task is not None:
         df = df.with_columns(pl.lit(task).alias("task"))

@@ -136,3 +136,10 @@ def test_manifest_records_sources_and_runs(tmp_path, workspace):
     assert source["format"] == "openai_chat" and source["rows"] == 1 and len(source["sha256"]) == 64
     assert manifest["runs"][0]["stage"] == "ingest"
     assert manifest["runs"][0]["counts"]["ingested"] == 1
+
+
+def test_a_broken_first_line_does_not_hide_the_format(tmp_path, workspace):
+    path = write_jsonl(tmp_path / "c.jsonl", ["DEBUG starting logger", chat_line(1), chat_line(2)])
+    result = ingest(workspace, [path])
+    assert result.sources[0].format == "openai_chat"
+    assert (result.ingested, result.quarantined) == (2, 1)

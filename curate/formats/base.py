@@ -25,6 +25,16 @@ R = TypeVar("R")
 
 GZIP_MAGIC = b"\x1f\x8b"
 SAMPLE_BYTES = 1 << 20  # enough to see a few lines of any log, and whole small documents
+MAX_DOCUMENT_BYTES = 512 << 20  # larger single JSON documents must be JSON lines instead
+
+
+def _first_line_is_json(head: bytes) -> bool:
+    first = head.lstrip().split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 @dataclass
@@ -53,7 +63,6 @@ class Source:
             raise InputError(f"{self.display}: cannot be read ({exc.strerror}).") from None
         self.size = self.path.stat().st_size
         self._progress = progress or (lambda n: None)
-        self._hasher = hashlib.sha256()
         self._sha256: str | None = None
         self._sample: Sample | None = None
 
@@ -77,6 +86,7 @@ class Source:
         Hashes what it reads and reports progress in bytes of the file on disk.
         """
         done = 0
+        hasher = hashlib.sha256()  # each full read hashes afresh
         try:
             with self._open() as (stream, raw):
                 rest = b""
@@ -84,7 +94,7 @@ class Source:
                     block = stream.read(chunk_bytes)
                     if not block:
                         break
-                    self._hasher.update(block)
+                    hasher.update(block)
                     block = rest + block
                     cut = block.rfind(b"\n") + 1
                     if cut == 0:
@@ -103,7 +113,7 @@ class Source:
                 "If it is gzip, the archive may be cut short: copy it again."
             ) from None
         self._progress(self.size - done)
-        self._sha256 = self._hasher.hexdigest()
+        self._sha256 = hasher.hexdigest()
 
     def read_all(self) -> bytes:
         """The whole (decompressed) content; for formats that are one document."""
@@ -125,7 +135,18 @@ class Source:
                     head = stream.read(SAMPLE_BYTES + 1)
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise InputError(f"{self.display}: cannot be read ({exc}).") from None
-            self._sample = Sample.of(head[:SAMPLE_BYTES], complete=len(head) <= SAMPLE_BYTES)
+            complete = len(head) <= SAMPLE_BYTES
+            looks_like_document = head.lstrip()[:1] in (b"{", b"[")
+            if not complete and looks_like_document and not _first_line_is_json(head):
+                # one large JSON document (a pretty-printed export): it must be parsed whole
+                if self.size > MAX_DOCUMENT_BYTES:
+                    raise InputError(
+                        f"{self.display}: one JSON document of {self.size / 1e6:,.0f} MB; curate "
+                        f"reads single documents up to {MAX_DOCUMENT_BYTES / 1e6:,.0f} MB. Convert "
+                        "it to JSON lines (one record per line), e.g. with jq -c '.[]'."
+                    )
+                head, complete = self.read_all(), True
+            self._sample = Sample.of(head if complete else head[:SAMPLE_BYTES], complete=complete)
         return self._sample
 
 
@@ -141,23 +162,17 @@ class Sample:
     @classmethod
     def of(cls, head: bytes, complete: bool) -> Sample:
         sample = cls(head=head, complete=complete)
-        stripped = head.lstrip()
-        if stripped[:1] in (b"{", b"["):
-            if complete:
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    sample.document = orjson.loads(head)
-            for line in head.splitlines()[:20]:
-                if not line.strip():
-                    continue
-                try:
-                    sample.lines.append(orjson.loads(line))
-                except orjson.JSONDecodeError:
-                    if len(sample.lines) == 0 and sample.document is None:
-                        sample.lines = []
-                        break
-                    continue
-                if len(sample.lines) >= 5:
-                    break
+        if complete and head.lstrip()[:1] in (b"{", b"["):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                sample.document = orjson.loads(head)
+        # A broken first line (or a stray log line) must not hide the format of the rest.
+        for line in head.splitlines()[:50]:
+            if not line.strip():
+                continue
+            with contextlib.suppress(orjson.JSONDecodeError):
+                sample.lines.append(orjson.loads(line))
+            if len(sample.lines) >= 5:
+                break
         return sample
 
     @property

@@ -31,6 +31,7 @@ from curate.formats.base import (
 from curate.formats.messages import maybe_json, normalize_finish, read_messages, read_output
 from curate.records import to_json
 
+BATCH_ROWS = 20_000
 FEEDBACK_NAMES = ("user-feedback", "user_feedback", "feedback", "thumbs", "rating", "correctness")
 
 
@@ -177,4 +178,7 @@ class Langfuse(LogFormat):
                 if not own and position == len(generations) - 1:
                     own = [s for s in trace_scores if not s.get("observationId")]
                 rows.append(generation_record(obs, trace, own, number))
+            if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
+                yield Batch(records_frame(rows), quarantined, dict(skipped))
+                rows, quarantined, skipped = [], [], Counter()
         yield Batch(records_frame(rows), quarantined, skipped)

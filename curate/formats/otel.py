@@ -27,6 +27,8 @@ from curate.formats.base import (
 from curate.formats.messages import maybe_json, normalize_finish, parts_text, read_messages
 from curate.records import to_json
 
+BATCH_ROWS = 20_000
+
 
 def any_value(value: Any) -> Any:
     """The Python value of an OTLP AnyValue ({"stringValue": ...}, {"arrayValue": ...}, ...)."""
@@ -193,4 +195,7 @@ class OTelGenAI(LogFormat):
                             rows.append(span_record(span, resource, number))
                         else:
                             skipped["spans without gen_ai.* attributes"] += 1
+            if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
+                yield Batch(records_frame(rows), quarantined, dict(skipped))
+                rows, quarantined, skipped = [], [], Counter()
         yield Batch(records_frame(rows), quarantined, dict(skipped))

@@ -109,3 +109,12 @@ def test_conformance_real_langfuse_exports(shared_data, workspace):
     assert got["2cc13e77781787fd"]["tool_calls"][0]["arguments"] == '{"city":"Berlin"}'
     feedback = got["371496f71d82baed"]  # claude-agent: correctness 0 is the trace's verdict
     assert feedback["feedback_score"] == 0 and feedback["feedback_comment"]
+
+
+def test_pretty_printed_export_larger_than_the_sniffed_head(tmp_path, workspace):
+    doc = _trace()
+    doc["observations"][1]["metadata"] = json.dumps({"padding": "x" * 1_500_000})
+    path = tmp_path / "big.trace.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result = ingest(workspace, [path])
+    assert result.sources[0].format == "langfuse" and result.ingested == 2
