@@ -33,12 +33,14 @@ sample-data: install
 # The main job on the bundled sample data, in a throwaway workspace under $(DEMO)/.
 demo: install
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	cp sample_data/curate.toml $(DEMO)/curate.toml
+	cp sample_data/curate.toml sample_data/entity_match_output.schema.json $(DEMO)/
 	cd $(DEMO) && ../$(BIN)/curate init .
 	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/entity_match_chat.jsonl.gz --task entity_match \
 		--references ../sample_data/entity_match_references.csv
 	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/ticket_batch_output.jsonl ../sample_data/ticket_batch_input.jsonl \
 		--task ticket_topic --references ../sample_data/ticket_references.csv
+	cd $(DEMO) && ../$(BIN)/curate detect
+	cd $(DEMO) && ../$(BIN)/curate failures --detector reference_mismatch --limit 3
 	cd $(DEMO) && ../$(BIN)/curate status
 
 bench: install

@@ -80,6 +80,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
     The pipeline, one command per stage:
       curate init                      write curate.toml and the workspace
       curate ingest LOGS...            read logs into canonical records
+      curate detect                    find what broke (curate failures shows it)
       curate status                    what the workspace holds
 
     Run `curate COMMAND --help` for each command's options and examples.
@@ -244,6 +245,7 @@ def _progress(console, disable: bool):
 
 
 def _render_ingest(console, result, workspace) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="ingest", show_lines=False)
@@ -270,18 +272,161 @@ def _render_ingest(console, result, workspace) -> None:
             parts = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
             console.print(f"  by {name}: {parts}")
     for reason, n in result.skipped.items():
-        console.print(f"  skipped {n} {reason}")
+        console.print(f"  skipped {n} {escape(reason)}")
     if result.references:
         r = result.references
         console.print(f"  references: {r['matched']} of {r['given']} matched a record")
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if result.quarantined:
         console.print(
             f"  see the quarantined rows: curate quarantine  (workspace {workspace.root})"
         )
     if result.duplicates and not result.ingested:
         console.print("  nothing new: every record was already in the workspace")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--only",
+    metavar="NAME,...",
+    help="Run only these detectors (their earlier findings are replaced, the others kept).",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def detect(state: State, only: str | None, json_mode: bool) -> None:
+    """Run the failure detectors over the ingested records and write `findings`.
+
+    \b
+    Each detector checks the records of the tasks it applies to (see `curate detectors`;
+    settings under [detectors.NAME] in curate.toml). Prints, per detector, how many records
+    failed and at what rate, then the same by task, model and prompt_version.
+
+    \b
+    Examples:
+      curate detect
+      curate detect --only truncated,refusal --json
+      curate failures --detector label_out_of_vocab
+    """
+    from curate.detect import find_failures
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    result = find_failures(state.workspace(), state.config(), only=names)
+    if json_mode:
+        _emit_json(result.to_dict())
+        return
+    _render_detect(_console(), result)
+
+
+def _render_detect(console, result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"detect: {result.records} records")
+    for column in ("detector", "severity", "failing", "checked", "rate"):
+        table.add_column(column, justify="left" if column in ("detector", "severity") else "right")
+    for name, d in sorted(result.detectors.items(), key=lambda kv: -kv[1]["count"]):
+        rate = "n/a" if d["rate"] is None else f"{d['rate']:.1%}"
+        table.add_row(name, d["severity"], str(d["count"]), str(d["checked"]), rate)
+    console.print(table)
+    share = result.failing_records / result.records if result.records else 0
+    console.print(
+        f"[bold]{result.failing_records}[/] of {result.records} records ({share:.1%}) have at "
+        f"least one finding; {result.findings} findings in all."
+    )
+    for title, groups in (
+        ("task", result.by_task),
+        ("model", result.by_model),
+        ("prompt_version", result.by_prompt_version),
+    ):
+        breakdown = Table(title=f"by {title}")
+        for column in (title, "records", "failing", "rate", "top detectors"):
+            breakdown.add_column(
+                column, justify="right" if column in ("records", "failing", "rate") else "left"
+            )
+        for key, g in groups.items():
+            top = ", ".join(f"{d} {n}" for d, n in list(g["detectors"].items())[:3])
+            breakdown.add_row(
+                key, str(g["records"]), str(g["failing_records"]), f"{g['failure_rate']:.1%}", top
+            )
+        console.print(breakdown)
+    for item in result.not_applicable:
+        console.print(
+            f"  [dim]{item['detector']} not run on task {item['task']!r} "
+            f"({item['records']} records): {escape(item['reason'])}[/]"
+        )
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    console.print(escape("  read them: curate failures [--detector NAME]"))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--detector", "detector", metavar="NAME", help="Only this detector's findings.")
+@click.option("--task", metavar="NAME", help="Only records of this task.")
+@click.option("--limit", default=10, show_default=True, help="How many findings to show.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def failures(
+    state: State, detector: str | None, task: str | None, limit: int, json_mode: bool
+) -> None:
+    """Show findings with the record's input, output and evidence, for a person to read."""
+    from curate.failures import list_failures
+
+    total, rows = list_failures(state.workspace(), detector=detector, task=task, limit=limit)
+    if json_mode:
+        _emit_json({"total": total, "failures": rows})
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    console = _console()
+    for row in rows:
+        output = row["output"] if row["output"] is not None else "(none)"
+        body = (
+            f"[bold]evidence[/]  {escape(row['evidence'])}\n"
+            f"[bold]input[/]     {escape(row['input'] or '(none)')}\n"
+            f"[bold]output[/]    {escape(output)}"
+        )
+        if row.get("reference") is not None:
+            body += f"\n[bold]reference[/] {escape(row['reference'])}"
+        title = f"{row['detector']} · {row['severity']} · task {row['task']} · {row['record_id']}"
+        title = escape(title)
+        console.print(Panel(body, title=title, title_align="left"))
+    console.print(f"showing {len(rows)} of {total} findings")
+
+
+@main.command(name="detectors", context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+def list_detectors(json_mode: bool) -> None:
+    """List the registered detectors, what each finds, and its config keys."""
+    from curate.detectors import available
+
+    rows = [
+        {
+            "name": cls.name,
+            "description": cls.description,
+            "failure_type": cls.failure_type,
+            "severity": cls.severity,
+            "applies_to": list(cls.kinds) if cls.kinds else "any task",
+            "requires": cls.requires,
+            "options": {k: {"default": o.default, "help": o.help} for k, o in cls.options.items()},
+            "module": cls.__module__,
+        }
+        for cls in available().values()
+    ]
+    if json_mode:
+        _emit_json({"detectors": rows})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape("detectors (settings go under [detectors.NAME] in curate.toml)"))
+    for column in ("name", "finds", "config keys (default)"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        keys = "\n".join(f"{k} = {o['default']!r}: {o['help']}" for k, o in row["options"].items())
+        table.add_row(row["name"], escape(row["description"]), escape(keys or "-"))
+    _console().print(table)
 
 
 @main.command(context_settings=CONTEXT)
@@ -319,6 +464,7 @@ def quarantine(state: State, limit: int, json_mode: bool) -> None:
     if json_mode:
         _emit_json({"quarantined": total, "rows": rows})
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"quarantine ({total} rows; showing {len(rows)})")
@@ -326,7 +472,7 @@ def quarantine(state: State, limit: int, json_mode: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         raw = (row["raw"] or "")[:120]
-        table.add_row(row["source"], str(row["line"]), row["reason"], raw)
+        table.add_row(escape(row["source"]), str(row["line"]), escape(row["reason"]), escape(raw))
     _console().print(table)
 
 

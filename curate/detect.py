@@ -1,0 +1,200 @@
+"""The detect stage: run the failure detectors over the records, write `findings`.
+
+Records are grouped by task; each detector runs on the tasks it applies to (and says once why
+it does not apply to the others). All detector plans are collected together, so polars shares
+the scan of the records and runs them on all cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import polars_hash as plh
+
+from curate.config import Config
+from curate.detectors import FINDINGS_SCHEMA, Detector, build_detectors
+from curate.detectors.inconsistent import INPUT_KEY
+from curate.tasks import Task, assign_tasks, load_tasks
+from curate.workspace import Workspace, atomic_write_bytes, now_utc
+
+FINDINGS_FILE = "findings.parquet"
+
+
+def input_key() -> pl.Expr:
+    """A hash of the input as the model saw it, less the system prompt, case and spacing folded."""
+    text = (
+        pl.col("messages")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("role") != "system")
+            .struct.field("content")
+            .fill_null("")
+        )
+        .list.join("\n")
+    )
+    folded = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return plh.col("_text").nchash.xxh3_64().alias(INPUT_KEY), folded.alias("_text")
+
+
+def prepared_records(workspace: Workspace, tasks: dict[str, Task]) -> pl.LazyFrame:
+    """The records with their task assigned and the input key the detectors share."""
+    key, text = input_key()
+    records = assign_tasks(workspace.scan_records(), tasks)
+    return records.with_columns(text).with_columns(key).drop("_text")
+
+
+@dataclass
+class DetectResult:
+    """What `curate detect` found, in numbers (the CLI prints it; --json dumps it)."""
+
+    records: int = 0
+    failing_records: int = 0
+    findings: int = 0
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_task: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_prompt_version: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_applicable: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def find_failures(
+    workspace: Workspace, config: Config, only: list[str] | None = None
+) -> DetectResult:
+    """Run the detectors (all, or `only` these) and write the findings table.
+
+    With `only`, the findings of the other detectors from earlier runs are kept.
+    """
+    workspace.require()
+    tasks = load_tasks(config)
+    detectors = build_detectors(config, only)
+    result = DetectResult()
+    with workspace.lock("detect"):
+        started = now_utc()
+        records = prepared_records(workspace, tasks)
+        per_task = records.group_by("task").len().collect()
+        result.records = int(per_task["len"].sum())
+        plans: list[pl.LazyFrame] = []
+        checked: dict[str, int] = {d.name: 0 for d in detectors}
+        for name, count in per_task.sort("task", nulls_last=True).iter_rows():
+            task = tasks.get(name) if name is not None else None
+            subset = records.filter(
+                pl.col("task").is_null() if name is None else pl.col("task") == name
+            )
+            if name is not None and task is None:
+                result.warnings.append(
+                    f"{count} records have task {name!r}, which curate.toml does not define: only "
+                    "the detectors that need no task ran on them. Add [tasks." + name + "]."
+                )
+            if task is not None and task.has_labels:
+                subset = subset.with_columns(task.label_columns())
+            plans += _plans(detectors, subset, task, name, count, checked, result)
+        found = pl.collect_all(plans) if plans else []
+        findings = pl.concat([FINDINGS_SCHEMA.to_frame(), *found], how="vertical_relaxed")
+        if only:
+            previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
+            findings = pl.concat([previous, findings])
+        findings = findings.sort("record_id", "detector")
+        path = workspace.root / FINDINGS_FILE
+        tmp = path.with_name(f".{path.name}.tmp")
+        findings.write_parquet(tmp)
+        atomic_write_bytes(path, tmp.read_bytes())
+        tmp.unlink()
+        _summarize(result, findings, records, detectors, checked)
+        workspace.record_run(
+            "detect",
+            started,
+            {"only": only},
+            {
+                "records": result.records,
+                "findings": result.findings,
+                "failing_records": result.failing_records,
+            },
+        )
+    return result
+
+
+def _plans(
+    detectors: list[Detector],
+    subset: pl.LazyFrame,
+    task: Task | None,
+    name: str | None,
+    count: int,
+    checked: dict[str, int],
+    result: DetectResult,
+) -> list[pl.LazyFrame]:
+    plans = []
+    for detector in detectors:
+        reason = detector.not_applicable(task)
+        if reason is not None:
+            result.not_applicable.append(
+                {"detector": detector.name, "task": name, "records": count, "reason": reason}
+            )
+            continue
+        checked[detector.name] += count
+        plans.append(detector.run(subset, task))
+    return plans
+
+
+def read_findings(workspace: Workspace) -> pl.DataFrame:
+    """The findings table (empty when detect has not run)."""
+    path = workspace.root / FINDINGS_FILE
+    return pl.read_parquet(path) if path.exists() else FINDINGS_SCHEMA.to_frame()
+
+
+def _breakdown(findings: pl.DataFrame, records: pl.DataFrame, column: str) -> dict[str, Any]:
+    sizes = records.group_by(column).len()
+    failing = (
+        findings.join(records, on="record_id")
+        .group_by(column)
+        .agg(pl.col("record_id").n_unique().alias("failing"))
+    )
+    counts = findings.join(records, on="record_id").group_by(column, "detector").len()
+    out: dict[str, Any] = {}
+    for key, size in sizes.sort(column, nulls_last=True).iter_rows():
+        label = key if key is not None else "(none)"
+        mine_failing = failing.filter(pl.col(column).eq_missing(key))["failing"]
+        mine = counts.filter(pl.col(column).eq_missing(key))
+        n_failing = int(mine_failing[0]) if mine_failing.len() else 0
+        out[label] = {
+            "records": int(size),
+            "failing_records": n_failing,
+            "failure_rate": round(n_failing / size, 4) if size else 0.0,
+            "detectors": dict(
+                sorted(
+                    ((d, int(n)) for d, n in mine.select("detector", "len").iter_rows()),
+                    key=lambda kv: -kv[1],
+                )
+            ),
+        }
+    return out
+
+
+def _summarize(
+    result: DetectResult,
+    findings: pl.DataFrame,
+    records: pl.LazyFrame,
+    detectors: list[Detector],
+    checked: dict[str, int],
+) -> None:
+    result.findings = findings.height
+    result.failing_records = findings["record_id"].n_unique()
+    counts = dict(findings.group_by("detector").len().iter_rows())
+    for detector in detectors:
+        n = int(counts.get(detector.name, 0))
+        result.detectors[detector.name] = {
+            "failure_type": detector.failure_type,
+            "severity": detector.severity,
+            "count": n,
+            "checked": checked[detector.name],
+            "rate": round(n / checked[detector.name], 4) if checked[detector.name] else None,
+        }
+    meta = records.select("record_id", "task", "model", "prompt_version").collect()
+    result.by_task = _breakdown(findings, meta, "task")
+    result.by_model = _breakdown(findings, meta, "model")
+    result.by_prompt_version = _breakdown(findings, meta, "prompt_version")

@@ -1,0 +1,126 @@
+"""The detector base class: a name, declared options, one method; the rest is derived.
+
+A detector looks at the records of one task (a polars LazyFrame with the canonical columns, the
+label columns of curate.tasks and `_input_key`) and returns the failing ones with evidence a
+person can read. It never imports an execution engine: it is a polars transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from curate.errors import ConfigError
+from curate.tasks import Task
+
+SEVERITIES = ("low", "medium", "high")
+
+FINDINGS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "task": pl.String,
+        "detector": pl.String,
+        "failure_type": pl.String,
+        "severity": pl.String,
+        "evidence": pl.String,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One config key of a detector: `[detectors.NAME] key = value` in curate.toml."""
+
+    default: Any
+    help: str
+
+
+class Detector:
+    """Subclass, set `name`, `description` (one line), `options`, and implement `find`.
+
+    - `failure_type` defaults to `name`; `severity` to "medium".
+    - `kinds`: the task kinds it applies to; None means any task, and records with no task.
+    - `requires`: a property of the task it needs ("labels", "json", "schema"), if any.
+    Register it under the entry point group `curate.detectors` (built-ins do the same).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    failure_type: ClassVar[str]
+    severity: ClassVar[str] = "medium"
+    options: ClassVar[dict[str, Option]] = {}
+    kinds: ClassVar[tuple[str, ...] | None] = None
+    requires: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "failure_type" not in cls.__dict__:
+            cls.failure_type = cls.name
+        if cls.severity not in SEVERITIES:
+            raise TypeError(f"{cls.__name__}.severity must be one of {SEVERITIES}")
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        settings = dict(settings or {})
+        unknown = sorted(set(settings) - set(self.options))
+        if unknown:
+            valid = ", ".join(sorted(self.options)) or "none"
+            raise ConfigError(
+                f"[detectors.{self.name}] has no key {', '.join(map(repr, unknown))}; "
+                f"its keys: {valid}"
+            )
+        self.settings = {key: settings.get(key, opt.default) for key, opt in self.options.items()}
+        for key, value in settings.items():
+            default = self.options[key].default
+            widened = isinstance(default, float) and isinstance(value, int)
+            if default is not None and not isinstance(value, type(default)) and not widened:
+                raise ConfigError(
+                    f"[detectors.{self.name}] {key} = {value!r}: expected a "
+                    f"{type(default).__name__}, like the default {default!r}"
+                )
+
+    def not_applicable(self, task: Task | None) -> str | None:
+        """Why this detector does not apply to the task's records, or None when it does."""
+        if self.kinds is not None:
+            if task is None:
+                return "records have no task (set one with curate ingest --task)"
+            if task.kind not in self.kinds:
+                return f"applies to {' and '.join(self.kinds)} tasks, not {task.kind}"
+        if self.requires == "labels" and (task is None or not task.has_labels):
+            return "the task has no label vocabulary"
+        if self.requires == "json" and (task is None or not task.wants_json):
+            return "the task does not ask for JSON output"
+        if self.requires == "schema" and (task is None or task.output_schema is None):
+            return "the task has no output_schema"
+        return None
+
+    def find(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
+        """The failing records: a frame with `record_id` and `evidence` (and, optionally,
+        `severity` per row)."""
+        raise NotImplementedError
+
+    def run(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
+        """find() with the detector's columns added, in the findings schema."""
+        found = self.find(records, task)
+        severity = (
+            pl.col("severity") if "severity" in found.collect_schema() else pl.lit(self.severity)
+        )
+        return found.select(
+            pl.col("record_id"),
+            pl.lit(task.name if task else None, pl.String).alias("task"),
+            pl.lit(self.name).alias("detector"),
+            pl.lit(self.failure_type).alias("failure_type"),
+            severity.alias("severity"),
+            pl.col("evidence").cast(pl.String),
+        )
+
+
+def quote(expr: pl.Expr, limit: int = 80) -> pl.Expr:
+    """A value for evidence text: quoted, cut at `limit` characters."""
+    cut = (
+        pl.when(expr.str.len_chars() > limit)
+        .then(expr.str.slice(0, limit) + pl.lit("…"))
+        .otherwise(expr)
+    )
+    return pl.lit("'") + cut + pl.lit("'")

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import polars as pl
+
+from curate.detectors.base import Detector
+from curate.tasks import Task
+
+
+def json_valid(output: pl.Expr) -> pl.Expr:
+    """The output parses as JSON (surrounding white space allowed)."""
+    text = output.str.strip_chars()
+    return text.str.json_path_match("$").is_not_null() | (text == "null")
+
+
+def json_error(text: str) -> str:
+    """The parser's own message, with line, column and position."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
+    return "parses as JSON"
+
+
+class InvalidJson(Detector):
+    name: ClassVar[str] = "invalid_json"
+    description: ClassVar[str] = "the task wants JSON and the output does not parse"
+    severity: ClassVar[str] = "high"
+    requires: ClassVar[str | None] = "json"
+
+    def find(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
+        output = pl.col("output")
+        present = output.is_not_null() & (output.str.strip_chars().str.len_chars() > 0)
+        return records.filter(present & ~json_valid(output)).select(
+            "record_id",
+            (
+                pl.lit("not valid JSON: ") + output.map_elements(json_error, return_dtype=pl.String)
+            ).alias("evidence"),
+        )

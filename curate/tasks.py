@@ -1,0 +1,213 @@
+"""Tasks: what a correct output looks like, read from curate.toml.
+
+A task names its kind, its label vocabulary (with synonyms), how to read the label out of an
+output (a JSON field, a prefix, or a regex), an optional JSON Schema for structured outputs and,
+for pair_match, where the two records are. Records carry their task from ingest, or get it here
+from a `[tasks.NAME.match]` rule.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curate.config import Config
+from curate.errors import ConfigError
+
+KINDS = ("classification", "pair_match", "extraction", "generation")
+LABEL_KINDS = ("classification", "pair_match")
+MATCH_KEYS = ("model", "prompt_version", "source", "source_format")
+
+# Columns the label reader adds to a records frame.
+LABEL_RAW, LABEL, LABEL_STATUS = "_label_raw", "_label", "_label_status"
+
+
+def normalize_text(expr: pl.Expr, case_sensitive: bool = False) -> pl.Expr:
+    """Case, punctuation and white space folded: 'Non-Match!' -> 'non match'."""
+    if not case_sensitive:
+        expr = expr.str.to_lowercase()
+    return expr.str.replace_all(r"[\W_]+", " ").str.strip_chars()
+
+
+def normalize_term(text: str, case_sensitive: bool = False) -> str:
+    """normalize_text for one Python string (the vocabulary side)."""
+    return pl.select(normalize_text(pl.lit(text), case_sensitive)).item()
+
+
+@dataclass
+class Task:
+    name: str
+    kind: str
+    labels: list[str] = field(default_factory=list)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    parse_mode: str = "prefix"
+    parse_field: str | None = None
+    parse_pattern: str | None = None
+    case_sensitive: bool = False
+    output_schema: dict[str, Any] | None = None
+    output_schema_path: str | None = None
+    pair: dict[str, Any] = field(default_factory=dict)
+    match: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(self.labels)
+
+    @property
+    def wants_json(self) -> bool:
+        """The output must be JSON: labels read from a JSON field, or a schema to follow."""
+        return self.parse_mode == "json" or self.output_schema is not None
+
+    def terms(self) -> dict[str, str]:
+        """Normalized spelling -> label, for every label and synonym."""
+        out: dict[str, str] = {}
+        for label in self.labels:
+            for spelling in [label, *self.synonyms.get(label, [])]:
+                out[normalize_term(spelling, self.case_sensitive)] = label
+        return out
+
+    def label_columns(self) -> list[pl.Expr]:
+        """_label_raw (what was read), _label (a vocabulary label or null), _label_status.
+
+        _label_status is "ok", "out_of_vocab" (something was read, but no label or synonym),
+        "unparseable" (nothing could be read), or null where there is no output to read.
+        """
+        output = pl.col("output")
+        has_output = output.is_not_null() & (output.str.strip_chars().str.len_chars() > 0)
+        terms = self.terms()
+        if self.parse_mode == "prefix":
+            folded = normalize_text(output, self.case_sensitive)
+            label = pl.lit(None, pl.String)
+            # longest spelling first, so that "non match" wins over "non"
+            for term in sorted(terms, key=len, reverse=True):
+                hit = (folded == term) | folded.str.starts_with(term + " ")
+                label = pl.when(hit).then(pl.lit(terms[term])).otherwise(label)
+            raw = output.str.strip_chars().str.split("\n").list.first().str.slice(0, 200)
+            readable = folded.str.len_chars() > 0
+        else:
+            if self.parse_mode == "json":
+                raw = output.str.strip_chars().str.json_path_match(f"$.{self.parse_field}")
+            else:
+                flags = "" if self.case_sensitive else "(?i)"
+                raw = output.str.extract(flags + (self.parse_pattern or ""), 1)
+            label = normalize_text(raw, self.case_sensitive).replace_strict(
+                terms, default=None, return_dtype=pl.String
+            )
+            readable = raw.is_not_null()
+        status = (
+            pl.when(~has_output)
+            .then(None)
+            .when(~readable)
+            .then(pl.lit("unparseable"))
+            .when(label.is_null())
+            .then(pl.lit("out_of_vocab"))
+            .otherwise(pl.lit("ok"))
+        )
+        return [
+            pl.when(has_output & readable).then(raw).alias(LABEL_RAW),
+            pl.when(has_output).then(label).alias(LABEL),
+            status.alias(LABEL_STATUS),
+        ]
+
+
+def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:
+    base = config.path.parent if config.path else Path.cwd()
+    full = (base / path).resolve()
+    try:
+        schema = json.loads(full.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"[tasks.{task}] output_schema = {path!r}: no file at {full} (paths are relative to "
+            "curate.toml)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"[tasks.{task}] output_schema {full}: not valid JSON ({exc})") from None
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ConfigError(
+            f"[tasks.{task}] output_schema {full}: not a valid JSON Schema: {exc.message}"
+        ) from None
+    return schema
+
+
+def load_tasks(config: Config) -> dict[str, Task]:
+    """The tasks of curate.toml, checked beyond what the config schema can say."""
+    tasks: dict[str, Task] = {}
+    for name, spec in config.tasks.items():
+        parse = spec.get("parse", {})
+        labels = list(spec.get("labels", []))
+        mode = parse.get("mode", "json" if spec.get("kind") == "extraction" else "prefix")
+        synonyms = dict(spec.get("synonyms", {}))
+        unknown = sorted(set(synonyms) - set(labels))
+        if unknown:
+            raise ConfigError(
+                f"[tasks.{name}.synonyms] names {', '.join(unknown)}, which are not in labels "
+                f"({', '.join(labels) or 'none'}). Synonyms are keyed by the label they mean."
+            )
+        if spec["kind"] in LABEL_KINDS and not labels:
+            raise ConfigError(f"[tasks.{name}] is a {spec['kind']} task: give its labels = [...]")
+        if mode == "json" and labels and not parse.get("field"):
+            raise ConfigError(
+                f'[tasks.{name}.parse] mode = "json" needs field = "..." (the label\'s key)'
+            )
+        if mode == "regex":
+            pattern = parse.get("pattern")
+            if not pattern:
+                raise ConfigError(f"[tasks.{name}.parse] mode = \"regex\" needs pattern = '...'")
+            import re
+
+            try:
+                if re.compile(pattern).groups < 1:
+                    raise ConfigError(
+                        f"[tasks.{name}.parse] pattern {pattern!r} has no group: "
+                        "group 1 is the label"
+                    )
+            except re.error as exc:
+                raise ConfigError(
+                    f"[tasks.{name}.parse] pattern {pattern!r} is not a regex: {exc}"
+                ) from None
+        match = dict(spec.get("match", {}))
+        unknown_keys = sorted(set(match) - set(MATCH_KEYS))
+        if unknown_keys:
+            raise ConfigError(
+                f"[tasks.{name}.match] has {', '.join(unknown_keys)}; rules match on "
+                f"{', '.join(MATCH_KEYS)} (glob patterns)"
+            )
+        schema_path = spec.get("output_schema")
+        tasks[name] = Task(
+            name=name,
+            kind=spec["kind"],
+            labels=labels,
+            synonyms=synonyms,
+            parse_mode=mode,
+            parse_field=parse.get("field"),
+            parse_pattern=parse.get("pattern"),
+            case_sensitive=bool(parse.get("case_sensitive", False)),
+            output_schema=_load_schema(schema_path, config, name) if schema_path else None,
+            output_schema_path=schema_path,
+            pair=dict(spec.get("pair", {})),
+            match=match,
+        )
+    return tasks
+
+
+def assign_tasks(records: pl.LazyFrame, tasks: dict[str, Task]) -> pl.LazyFrame:
+    """Records without a task get the first task whose [tasks.NAME.match] rule they meet."""
+    rules = [(t.name, t.match) for t in tasks.values() if t.match]
+    if not rules:
+        return records
+    assigned = pl.lit(None, pl.String)
+    for name, match in reversed(rules):
+        condition = pl.lit(True)
+        for key, pattern in match.items():
+            condition &= pl.col(key).str.contains(fnmatch.translate(pattern)).fill_null(False)
+        assigned = pl.when(condition).then(pl.lit(name)).otherwise(assigned)
+    return records.with_columns(pl.coalesce(pl.col("task"), assigned).alias("task"))
