@@ -208,6 +208,8 @@ def assign_tasks(records: pl.LazyFrame, tasks: dict[str, Task]) -> pl.LazyFrame:
     for name, match in reversed(rules):
         condition = pl.lit(True)
         for key, pattern in match.items():
-            condition &= pl.col(key).str.contains(fnmatch.translate(pattern)).fill_null(False)
+            # Python's \Z is Rust regex's \z
+            regex = "^" + fnmatch.translate(pattern).replace("\\Z", "\\z")
+            condition &= pl.col(key).str.contains(regex).fill_null(False)
         assigned = pl.when(condition).then(pl.lit(name)).otherwise(assigned)
     return records.with_columns(pl.coalesce(pl.col("task"), assigned).alias("task"))
