@@ -11,38 +11,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-import polars_hash as plh
 
 from curate.config import Config
 from curate.detectors import FINDINGS_SCHEMA, Detector, build_detectors
-from curate.detectors.inconsistent import INPUT_KEY
-from curate.tasks import Task, assign_tasks, load_tasks
+from curate.tasks import Task, assign_tasks, load_tasks, output_is_json
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
 FINDINGS_FILE = "findings.parquet"
 
 
-def input_key() -> pl.Expr:
-    """A hash of the input as the model saw it, less the system prompt, case and spacing folded."""
-    text = (
-        pl.col("messages")
-        .list.eval(
-            pl.element()
-            .filter(pl.element().struct.field("role") != "system")
-            .struct.field("content")
-            .fill_null("")
-        )
-        .list.join("\n")
-    )
-    folded = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-    return plh.col("_text").nchash.xxh3_64().alias(INPUT_KEY), folded.alias("_text")
+def prepared_records(
+    workspace: Workspace, tasks: dict[str, Task], detectors: list[Detector]
+) -> pl.DataFrame:
+    """The records with their task assigned, read once for every detector.
 
-
-def prepared_records(workspace: Workspace, tasks: dict[str, Task]) -> pl.LazyFrame:
-    """The records with their task assigned and the input key the detectors share."""
-    key, text = input_key()
-    records = assign_tasks(workspace.scan_records(), tasks)
-    return records.with_columns(text).with_columns(key).drop("_text")
+    `messages` (the bulk of a record: long system prompts) is read only when a detector asks
+    for it in `extra_columns`; the built-ins use `input_hash` instead.
+    """
+    wanted = {c for d in detectors for c in d.extra_columns}
+    columns = [
+        c for c in workspace.scan_records().collect_schema() if c != "messages" or c in wanted
+    ]
+    return assign_tasks(workspace.scan_records().select(columns), tasks).collect()
 
 
 @dataclass
@@ -76,8 +66,8 @@ def find_failures(
     result = DetectResult()
     with workspace.lock("detect"):
         started = now_utc()
-        records = prepared_records(workspace, tasks)
-        per_task = records.group_by("task").len().collect()
+        records = prepared_records(workspace, tasks, detectors)
+        per_task = records.group_by("task").len()
         result.records = int(per_task["len"].sum())
         plans: list[pl.LazyFrame] = []
         checked: dict[str, int] = {d.name: 0 for d in detectors}
@@ -91,9 +81,10 @@ def find_failures(
                     f"{count} records have task {name!r}, which curate.toml does not define: only "
                     "the detectors that need no task ran on them. Add [tasks." + name + "]."
                 )
+            subset = subset.with_columns(output_is_json())
             if task is not None and task.has_labels:
-                subset = subset.with_columns(task.label_columns())
-            plans += _plans(detectors, subset, task, name, count, checked, result)
+                subset = task.with_labels(subset)
+            plans += _plans(detectors, subset.lazy(), task, name, count, checked, result)
         found = pl.collect_all(plans) if plans else []
         findings = pl.concat([FINDINGS_SCHEMA.to_frame(), *found], how="vertical_relaxed")
         if only:
@@ -147,30 +138,23 @@ def read_findings(workspace: Workspace) -> pl.DataFrame:
     return pl.read_parquet(path) if path.exists() else FINDINGS_SCHEMA.to_frame()
 
 
-def _breakdown(findings: pl.DataFrame, records: pl.DataFrame, column: str) -> dict[str, Any]:
-    sizes = records.group_by(column).len()
-    failing = (
-        findings.join(records, on="record_id")
-        .group_by(column)
-        .agg(pl.col("record_id").n_unique().alias("failing"))
+def _breakdown(failing: pl.DataFrame, records: pl.DataFrame, column: str) -> dict[str, Any]:
+    """Per value of `column`: records, failing records, rate, and findings per detector."""
+    sizes = records.group_by(column).len("records")
+    failing_n = failing.group_by(column).agg(pl.col("record_id").n_unique().alias("failing"))
+    per_detector = failing.group_by(column, "detector").len().sort("len", descending=True)
+    table = sizes.join(failing_n, on=column, how="left", nulls_equal=True).sort(
+        column, nulls_last=True
     )
-    counts = findings.join(records, on="record_id").group_by(column, "detector").len()
     out: dict[str, Any] = {}
-    for key, size in sizes.sort(column, nulls_last=True).iter_rows():
-        label = key if key is not None else "(none)"
-        mine_failing = failing.filter(pl.col(column).eq_missing(key))["failing"]
-        mine = counts.filter(pl.col(column).eq_missing(key))
-        n_failing = int(mine_failing[0]) if mine_failing.len() else 0
-        out[label] = {
+    for key, size, n_failing in table.iter_rows():
+        n_failing = int(n_failing or 0)
+        mine = per_detector.filter(pl.col(column).eq_missing(key))
+        out[key if key is not None else "(none)"] = {
             "records": int(size),
             "failing_records": n_failing,
             "failure_rate": round(n_failing / size, 4) if size else 0.0,
-            "detectors": dict(
-                sorted(
-                    ((d, int(n)) for d, n in mine.select("detector", "len").iter_rows()),
-                    key=lambda kv: -kv[1],
-                )
-            ),
+            "detectors": {d: int(n) for d, n in mine.select("detector", "len").iter_rows()},
         }
     return out
 
@@ -178,7 +162,7 @@ def _breakdown(findings: pl.DataFrame, records: pl.DataFrame, column: str) -> di
 def _summarize(
     result: DetectResult,
     findings: pl.DataFrame,
-    records: pl.LazyFrame,
+    records: pl.DataFrame,
     detectors: list[Detector],
     checked: dict[str, int],
 ) -> None:
@@ -194,7 +178,8 @@ def _summarize(
             "checked": checked[detector.name],
             "rate": round(n / checked[detector.name], 4) if checked[detector.name] else None,
         }
-    meta = records.select("record_id", "task", "model", "prompt_version").collect()
-    result.by_task = _breakdown(findings, meta, "task")
-    result.by_model = _breakdown(findings, meta, "model")
-    result.by_prompt_version = _breakdown(findings, meta, "prompt_version")
+    meta = records.select("record_id", "task", "model", "prompt_version")
+    failing = findings.select("record_id", "detector").join(meta, on="record_id")
+    result.by_task = _breakdown(failing, meta, "task")
+    result.by_model = _breakdown(failing, meta, "model")
+    result.by_prompt_version = _breakdown(failing, meta, "prompt_version")

@@ -30,6 +30,7 @@ RECORD_SCHEMA = pl.Schema(
         "model": pl.String,
         "prompt_version": pl.String,
         "messages": pl.List(MESSAGE),
+        "input_hash": pl.UInt64,
         "output": pl.String,
         "tool_calls": pl.List(TOOL_CALL),
         "tools": pl.String,
@@ -98,7 +99,10 @@ def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.Da
     system_hash = pl.lit("sys-") + (plh.col("_system").nchash.xxh3_64() // (1 << 24)).cast(
         pl.String
     )
-    df = df.with_columns(key.alias("_key"), system.alias("_system")).with_columns(
+    df = df.with_columns(
+        key.alias("_key"), system.alias("_system"), input_text().alias("_input")
+    ).with_columns(
+        input_hash("_input"),
         plh.col("_key").chash.sha2_256().str.slice(0, 32).alias("record_id"),
         pl.coalesce(
             pl.col("prompt_version"),
@@ -110,6 +114,32 @@ def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.Da
     if task is not None:
         df = df.with_columns(pl.lit(task).alias("task"))
     return df.select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA))
+
+
+def input_text() -> pl.Expr:
+    """The input as the model saw it less the system prompt, case and spacing folded.
+
+    Records whose inputs fold to the same text share an `input_hash`: detect compares their
+    answers, balance groups them.
+    """
+    text = (
+        pl.col("messages")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("role") != "system")
+            .struct.field("content")
+            .fill_null("")
+        )
+        .list.join("\n")
+    )
+    return text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def input_hash(text_column: str) -> pl.Expr:
+    """`input_hash` from a column of input_text(); null where there is no input."""
+    text = pl.col(text_column)
+    hashed = plh.col(text_column).nchash.xxh3_64()
+    return pl.when(text.str.len_bytes() > 0).then(hashed).alias("input_hash")
 
 
 def coerce(value: Any, dtype: pl.DataType) -> Any:

@@ -12,19 +12,29 @@ import fnmatch
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from curate.config import Config
 from curate.errors import ConfigError
 
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+
 KINDS = ("classification", "pair_match", "extraction", "generation")
 LABEL_KINDS = ("classification", "pair_match")
 MATCH_KEYS = ("model", "prompt_version", "source", "source_format")
 
-# Columns the label reader adds to a records frame.
+# Columns detect adds to the records before the detectors see them.
 LABEL_RAW, LABEL, LABEL_STATUS = "_label_raw", "_label", "_label_status"
+OUTPUT_IS_JSON = "_output_is_json"
+
+
+def output_is_json() -> pl.Expr:
+    """The output parses as JSON (white space around it allowed); parsed once for all detectors."""
+    text = pl.col("output").str.strip_chars()
+    valid = text.str.json_path_match("$").is_not_null() | (text == "null")
+    return valid.fill_null(False).alias(OUTPUT_IS_JSON)
 
 
 def normalize_text(expr: pl.Expr, case_sensitive: bool = False) -> pl.Expr:
@@ -71,48 +81,58 @@ class Task:
                 out[normalize_term(spelling, self.case_sensitive)] = label
         return out
 
-    def label_columns(self) -> list[pl.Expr]:
-        """_label_raw (what was read), _label (a vocabulary label or null), _label_status.
-
-        _label_status is "ok", "out_of_vocab" (something was read, but no label or synonym),
+    def with_labels(self, records: F) -> F:
+        """The records with _label_raw (what was read), _label (a label, or null) and
+        _label_status: "ok", "out_of_vocab" (something was read, but no label or synonym),
         "unparseable" (nothing could be read), or null where there is no output to read.
+
+        Computed in steps, each from the last, so every output is parsed once.
         """
         output = pl.col("output")
-        has_output = output.is_not_null() & (output.str.strip_chars().str.len_chars() > 0)
+        has_output = (output.str.strip_chars().str.len_chars() > 0).fill_null(False)
         terms = self.terms()
         if self.parse_mode == "prefix":
-            folded = normalize_text(output, self.case_sensitive)
+            folded = pl.col("_folded")
             label = pl.lit(None, pl.String)
             # longest spelling first, so that "non match" wins over "non"
             for term in sorted(terms, key=len, reverse=True):
                 hit = (folded == term) | folded.str.starts_with(term + " ")
                 label = pl.when(hit).then(pl.lit(terms[term])).otherwise(label)
-            raw = output.str.strip_chars().str.split("\n").list.first().str.slice(0, 200)
-            readable = folded.str.len_chars() > 0
+            records = records.with_columns(
+                pl.when(has_output)
+                .then(normalize_text(output, self.case_sensitive))
+                .alias("_folded"),
+                pl.when(has_output)
+                .then(output.str.strip_chars().str.split("\n").list.first().str.slice(0, 200))
+                .alias(LABEL_RAW),
+            )
+            records = records.with_columns(
+                label.alias(LABEL), (folded.str.len_chars() > 0).alias("_readable")
+            )
         else:
             if self.parse_mode == "json":
                 raw = output.str.strip_chars().str.json_path_match(f"$.{self.parse_field}")
             else:
                 flags = "" if self.case_sensitive else "(?i)"
                 raw = output.str.extract(flags + (self.parse_pattern or ""), 1)
-            label = normalize_text(raw, self.case_sensitive).replace_strict(
-                terms, default=None, return_dtype=pl.String
+            records = records.with_columns(pl.when(has_output).then(raw).alias(LABEL_RAW))
+            records = records.with_columns(
+                normalize_text(pl.col(LABEL_RAW), self.case_sensitive)
+                .replace_strict(terms, default=None, return_dtype=pl.String)
+                .alias(LABEL),
+                pl.col(LABEL_RAW).is_not_null().alias("_readable"),
             )
-            readable = raw.is_not_null()
         status = (
             pl.when(~has_output)
             .then(None)
-            .when(~readable)
+            .when(~pl.col("_readable"))
             .then(pl.lit("unparseable"))
-            .when(label.is_null())
+            .when(pl.col(LABEL).is_null())
             .then(pl.lit("out_of_vocab"))
             .otherwise(pl.lit("ok"))
         )
-        return [
-            pl.when(has_output & readable).then(raw).alias(LABEL_RAW),
-            pl.when(has_output).then(label).alias(LABEL),
-            status.alias(LABEL_STATUS),
-        ]
+        records = records.with_columns(status.alias(LABEL_STATUS))
+        return records.drop("_readable", "_folded", strict=False)
 
 
 def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:

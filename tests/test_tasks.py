@@ -14,7 +14,7 @@ def _task(spec):
 
 def _labels(task, outputs):
     frame = pl.DataFrame({"output": outputs}, schema={"output": pl.String})
-    return frame.with_columns(task.label_columns()).select(LABEL, LABEL_STATUS).rows()
+    return task.with_labels(frame).select(LABEL, LABEL_STATUS).rows()
 
 
 def test_prefix_labels_with_synonyms_and_normalization():

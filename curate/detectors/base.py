@@ -1,8 +1,9 @@
 """The detector base class: a name, declared options, one method; the rest is derived.
 
-A detector looks at the records of one task (a polars LazyFrame with the canonical columns, the
-label columns of curate.tasks and `_input_key`) and returns the failing ones with evidence a
-person can read. It never imports an execution engine: it is a polars transform.
+A detector looks at the records of one task (a polars LazyFrame with the canonical columns but
+`messages`, which a detector must ask for in `extra_columns`, and the label columns of
+curate.tasks) and returns the failing ones with evidence a person can read. It never imports an
+execution engine: it is a polars transform.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Detector:
     options: ClassVar[dict[str, Option]] = {}
     kinds: ClassVar[tuple[str, ...] | None] = None
     requires: ClassVar[str | None] = None
+    extra_columns: ClassVar[tuple[str, ...]] = ()  # e.g. ("messages",): not read unless asked
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -8,7 +8,7 @@ from curate.detectors.base import Detector
 from curate.detectors.reference_mismatch import comparable_output
 from curate.tasks import LABEL, Task
 
-INPUT_KEY = "_input_key"
+INPUT_KEY = "input_hash"
 
 
 class Inconsistent(Detector):

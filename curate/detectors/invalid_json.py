@@ -6,13 +6,7 @@ from typing import ClassVar
 import polars as pl
 
 from curate.detectors.base import Detector
-from curate.tasks import Task
-
-
-def json_valid(output: pl.Expr) -> pl.Expr:
-    """The output parses as JSON (surrounding white space allowed)."""
-    text = output.str.strip_chars()
-    return text.str.json_path_match("$").is_not_null() | (text == "null")
+from curate.tasks import OUTPUT_IS_JSON, Task
 
 
 def json_error(text: str) -> str:
@@ -33,9 +27,15 @@ class InvalidJson(Detector):
     def find(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
         output = pl.col("output")
         present = output.is_not_null() & (output.str.strip_chars().str.len_chars() > 0)
-        return records.filter(present & ~json_valid(output)).select(
+
+        def errors(outputs: pl.Series) -> pl.Series:
+            # one parse per distinct output, for its message
+            messages = {text: json_error(text) for text in outputs.unique().to_list()}
+            return outputs.replace_strict(messages, return_dtype=pl.String)
+
+        return records.filter(present & ~pl.col(OUTPUT_IS_JSON)).select(
             "record_id",
-            (
-                pl.lit("not valid JSON: ") + output.map_elements(json_error, return_dtype=pl.String)
-            ).alias("evidence"),
+            (pl.lit("not valid JSON: ") + output.map_batches(errors, return_dtype=pl.String)).alias(
+                "evidence"
+            ),
         )

@@ -6,8 +6,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from curate.detectors.base import Detector
-from curate.detectors.invalid_json import json_valid
-from curate.tasks import Task
+from curate.tasks import OUTPUT_IS_JSON, Task
 
 
 def _violations(schema: dict[str, Any]):
@@ -45,7 +44,7 @@ class SchemaViolation(Detector):
     def find(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
         assert task is not None and task.output_schema is not None
         output = pl.col("output").str.strip_chars()
-        valid = records.filter(pl.col("output").is_not_null() & json_valid(pl.col("output")))
+        valid = records.filter(pl.col(OUTPUT_IS_JSON))
         checked = valid.select(
             "record_id",
             output.map_batches(_violations(task.output_schema), return_dtype=pl.String).alias(

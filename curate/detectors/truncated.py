@@ -5,8 +5,7 @@ from typing import ClassVar
 import polars as pl
 
 from curate.detectors.base import Detector, Option
-from curate.detectors.invalid_json import json_valid
-from curate.tasks import Task
+from curate.tasks import OUTPUT_IS_JSON, Task
 
 
 class Truncated(Detector):
@@ -34,7 +33,7 @@ class Truncated(Detector):
         )
         # cut inside JSON: starts like JSON, does not parse, and more brackets open than close
         cut_json = text.str.starts_with("{") | text.str.starts_with("[")
-        cut_json = cut_json & ~json_valid(text) & (opened > closed)
+        cut_json = cut_json & ~pl.col(OUTPUT_IS_JSON) & (opened > closed)
         open_fence = (text.str.count_matches("```", literal=True) % 2) == 1
         return records.filter(at_limit | cut_json | open_fence).select(
             "record_id",
