@@ -198,7 +198,8 @@ def main() -> None:
     )
     print(f"  scan:   {scan:6.2f} s  {n / scan:>12,.0f} records/s   (bare scan of the Parquet)")
     print(
-        f"  curate: {curate:6.2f} s  {n / curate:>12,.0f} records/s   (all {len(result.detectors)} detectors)"
+        f"  curate: {curate:6.2f} s  {n / curate:>12,.0f} records/s   "
+        f"(all {len(result.detectors)} detectors)"
     )
     print(
         f"  python: {python:6.2f} s  {python_rate:>12,.0f} records/s   (per record, on {limit:,})"
