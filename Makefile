@@ -45,6 +45,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/detect.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

@@ -322,6 +322,10 @@ def _render_detect(console, result) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    if result.records == 0:
+        console.print("no records in the workspace yet: run `curate ingest LOGS...` first")
+        return
+
     table = Table(title=f"detect: {result.records} records")
     for column in ("detector", "severity", "failing", "checked", "rate"):
         table.add_column(column, justify="left" if column in ("detector", "severity") else "right")
