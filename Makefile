@@ -41,11 +41,13 @@ demo: install
 		--task ticket_topic --references ../sample_data/ticket_references.csv
 	cd $(DEMO) && ../$(BIN)/curate detect
 	cd $(DEMO) && ../$(BIN)/curate failures --detector reference_mismatch --limit 3
+	cd $(DEMO) && ../$(BIN)/curate balance --target 400 --seed 7 --quota edge_case=nickname=0.05
 	cd $(DEMO) && ../$(BIN)/curate status
 
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

@@ -81,6 +81,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
       curate init                      write curate.toml and the workspace
       curate ingest LOGS...            read logs into canonical records
       curate detect                    find what broke (curate failures shows it)
+      curate balance                   choose the records worth labelling
       curate status                    what the workspace holds
 
     Run `curate COMMAND --help` for each command's options and examples.
@@ -431,6 +432,108 @@ def list_detectors(json_mode: bool) -> None:
         keys = "\n".join(f"{k} = {o['default']!r}: {o['help']}" for k, o in row["options"].items())
         table.add_row(row["name"], escape(row["description"]), escape(keys or "-"))
     _console().print(table)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--target", default=1000, show_default=True, help="How many records to choose per task."
+)
+@click.option("--seed", default=0, show_default=True, help="The same seed gives the same choice.")
+@click.option(
+    "--class-ratio",
+    metavar="CLASS=SHARE,...",
+    help="Share of each class among the chosen failures (default: the labels in equal shares).",
+)
+@click.option("--max-per-cluster", default=2, show_default=True, help="At most K near-duplicates.")
+@click.option(
+    "--controls",
+    default=0.1,
+    show_default=True,
+    help="Share of records that passed every detector, added after the failures.",
+)
+@click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    metavar="KEY=VALUE=SHARE",
+    help="Reserve a share for a class, failure_type or edge_case: edge_case=nickname=0.1.",
+)
+@click.option("--task", metavar="NAME", help="Only this task (default: every task of curate.toml).")
+@click.option(
+    "--cutoff", default=90.0, show_default=True, help="Near-duplicate cutoff (rapidfuzz 0-100)."
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def balance(
+    state: State,
+    target: int,
+    seed: int,
+    class_ratio: str | None,
+    max_per_cluster: int,
+    controls: float,
+    quotas: tuple[str, ...],
+    task: str | None,
+    cutoff: float,
+    json_mode: bool,
+) -> None:
+    """Choose the records worth labelling: balanced, hard cases kept, near-duplicates collapsed.
+
+    \b
+    Clusters near-duplicate inputs, tags the edge cases of entity pairs (nicknames, swapped
+    names, partial dates, ...), then picks --target records per task: the failures first,
+    balanced across classes (the known reference, else the model's label) and spread over
+    the strata class x failure type x edge case, then --controls. Writes the candidates,
+    clusters and tags tables and says what it could not fill, and why.
+
+    \b
+    Examples:
+      curate balance --target 1000 --seed 7
+      curate balance --class-ratio match=0.5,non_match=0.5 --quota edge_case=nickname=0.1
+    """
+    from curate.balance import BalanceSettings, Quota, balance_candidates, parse_ratio
+    from curate.cluster import ClusterSettings
+
+    settings = BalanceSettings(
+        target=target,
+        seed=seed,
+        class_ratio=parse_ratio(class_ratio),
+        max_per_cluster=max_per_cluster,
+        controls=controls,
+        quotas=[Quota.parse(q) for q in quotas],
+        task=task,
+        cluster=ClusterSettings(cutoff=cutoff),
+    )
+    result = balance_candidates(state.workspace(), state.config(), settings)
+    if json_mode:
+        _emit_json(result.to_dict())
+        return
+    _render_balance(_console(), result)
+
+
+def _render_balance(console, result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    for name, summary in result.tasks.items():
+        console.print(
+            f"[bold]{name}[/]: chose {summary['selected']} of {summary['pool']} records "
+            f"({summary['failures_selected']} failures, {summary['controls_selected']} controls); "
+            f"{summary['clusters']} near-duplicate clusters"
+        )
+        for dimension in ("class", "failure_type", "edge_case"):
+            table = Table(title=f"{name} by {dimension}")
+            for column in (dimension, "before", "after"):
+                table.add_column(column, justify="left" if column == dimension else "right")
+            before, after = summary["before"][dimension], summary["after"][dimension]
+            for key in before:
+                table.add_row(escape(key), str(before[key]), str(after.get(key, 0)))
+            console.print(table)
+        for line in summary["shortfalls"]:
+            console.print(f"  [yellow]could not fill:[/] {escape(line)}")
+        for reason, n in summary["left_out"].items():
+            if n:
+                console.print(f"  left out {n}: {escape(reason)}")
+    console.print("  next: curate queue push (sends the candidates to Argilla for labelling)")
 
 
 @main.command(context_settings=CONTEXT)

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import polars as pl
+import pytest
+
+from curate.balance import BalanceSettings, Quota, parse_ratio, select_candidates
+from curate.cli import main
+from curate.errors import ConfigError
+from tests.conftest import SAMPLE
+
+
+def _pool(n_match=200, n_non=200, n_controls=100, nicknames=10, cluster_every=1):
+    rows = []
+    for i in range(n_match + n_non + n_controls):
+        control = i >= n_match + n_non
+        cls = (
+            "match"
+            if i < n_match
+            else "non_match"
+            if i < n_match + n_non
+            else ("match" if i % 2 else "non_match")
+        )
+        edge = "nickname" if i < nicknames else ("partial_date" if i % 7 == 0 else "none")
+        failure = "control" if control else ("truncated" if i % 3 == 0 else "reference_mismatch")
+        rows.append(
+            {
+                "record_id": f"r{i:04d}",
+                "task": "em",
+                "class": cls,
+                "failure_type": failure,
+                "failure_types": [failure],
+                "edge_case": edge,
+                "edge_cases": [edge],
+                "cluster_id": f"c{i // cluster_every}",
+                "is_control": control,
+                "stratum": f"{cls} x {failure} x {edge}",
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def test_class_ratio_controls_and_determinism():
+    pool = _pool()
+    settings = BalanceSettings(
+        target=100, seed=3, controls=0.2, class_ratio={"match": 0.7, "non_match": 0.3}
+    )
+    chosen, shortfalls, _ = select_candidates(pool, settings, ["match", "non_match"])
+    assert chosen.height == 100 and shortfalls == []
+    failures = chosen.filter(~pl.col("is_control"))
+    assert Counter(failures["class"]) == {"match": 56, "non_match": 24}
+    assert chosen["is_control"].sum() == 20
+    again, _, _ = select_candidates(pool, settings, ["match", "non_match"])
+    assert again["record_id"].to_list() == chosen["record_id"].to_list()
+    other, _, _ = select_candidates(
+        pool, BalanceSettings(target=100, seed=4, controls=0.2), ["match", "non_match"]
+    )
+    assert other["record_id"].to_list() != chosen["record_id"].to_list()
+
+
+def test_strata_are_spread_evenly():
+    chosen, _, _ = select_candidates(
+        _pool(), BalanceSettings(target=40, controls=0.0), ["match", "non_match"]
+    )
+    for cls in ("match", "non_match"):  # within a class, every stratum gets its turn
+        by_stratum = Counter(chosen.filter(pl.col("class") == cls)["stratum"])
+        assert max(by_stratum.values()) - min(by_stratum.values()) <= 1, by_stratum
+
+
+def test_cluster_cap_and_shortfall_report():
+    pool = _pool(n_match=40, n_non=40, n_controls=0, cluster_every=10)  # 8 clusters of 10
+    settings = BalanceSettings(target=50, max_per_cluster=2, controls=0.0)
+    chosen, shortfalls, _ = select_candidates(pool, settings, ["match", "non_match"])
+    assert max(Counter(chosen["cluster_id"]).values()) <= 2
+    assert chosen.height == 16
+    assert (
+        "match failures: wanted 25, 8 selected (40 failing records of that class, at most 2 per cluster)"
+        in shortfalls
+    )
+
+
+def test_quotas_are_reserved_and_reported():
+    settings = BalanceSettings(
+        target=100, controls=0.0, quotas=[Quota("edge_case", "nickname", 0.2)]
+    )
+    chosen, shortfalls, _ = select_candidates(_pool(nicknames=10), settings, ["match", "non_match"])
+    assert (chosen["edge_case"] == "nickname").sum() == 10
+    assert "match x nickname: wanted 10, 10 available" not in shortfalls
+    assert (
+        "non_match x nickname: wanted 10, 0 available (no failing non_match record has edge_case nickname)"
+        in shortfalls
+    )
+
+
+def test_option_parsing_errors():
+    assert parse_ratio("match=1,non_match=3") == {"match": 0.25, "non_match": 0.75}
+    with pytest.raises(ConfigError, match="CLASS=SHARE"):
+        parse_ratio("match:0.5")
+    with pytest.raises(ConfigError, match="KEY=VALUE=SHARE"):
+        Quota.parse("nickname=0.1")
+    with pytest.raises(ConfigError, match="KEY is one of"):
+        Quota.parse("tag=nickname=0.1")
+
+
+def test_cli_balance_on_the_sample(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CURATE_WORKSPACE", raising=False)
+    for name in ("curate.toml", "entity_match_output.schema.json"):
+        (tmp_path / name).write_text((SAMPLE / name).read_text())
+    args = [
+        "ingest",
+        str(SAMPLE / "entity_match_chat.jsonl.gz"),
+        "--task",
+        "entity_match",
+        "--references",
+        str(SAMPLE / "entity_match_references.csv"),
+    ]
+    assert runner.invoke(main, args).exit_code == 0
+    early = runner.invoke(main, ["balance"])
+    assert early.exit_code == 1 and "run `curate detect`" in early.output
+    assert runner.invoke(main, ["detect"]).exit_code == 0
+    result = runner.invoke(
+        main,
+        [
+            "balance",
+            "--target",
+            "200",
+            "--seed",
+            "1",
+            "--quota",
+            "edge_case=nickname=0.1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["tasks"]["entity_match"]
+    assert summary["selected"] == 200 and summary["controls_selected"] == 20
+    after = summary["after"]
+    assert abs(after["class"]["match"] - after["class"]["non_match"]) <= 1
+    assert after["edge_case"]["nickname"] >= 15
+    candidates = pl.read_parquet(tmp_path / ".curate" / "candidates.parquet")
+    assert candidates.height == 200 and candidates["stratum"].null_count() == 0
+    clusters = pl.read_parquet(tmp_path / ".curate" / "clusters.parquet")
+    assert clusters.height == 3000
+    tags = pl.read_parquet(tmp_path / ".curate" / "tags.parquet")
+    assert set(tags["field"]) == {"first_name", "surname", "dob", "city", "email"}
+    again = json.loads(
+        runner.invoke(
+            main,
+            [
+                "balance",
+                "--target",
+                "200",
+                "--seed",
+                "1",
+                "--quota",
+                "edge_case=nickname=0.1",
+                "--json",
+            ],
+        ).stdout
+    )
+    assert again["tasks"]["entity_match"]["after"] == after
+    human = runner.invoke(main, ["balance", "--target", "200"])
+    assert "entity_match by edge_case" in human.output
