@@ -226,13 +226,16 @@ def select_candidates(
         shortfalls.append(f"--class-ratio names {', '.join(strangers)}, which are not labels here")
     failing = pool.filter(~pl.col("is_control"))
     failure_targets = _targets(n_failures, ratio)
-    if UNKNOWN not in ratio and failing.height:
+    unknown_failures = failing.filter(pl.col("class") == UNKNOWN).height
+    if UNKNOWN not in ratio and unknown_failures:
         # failures whose class nobody knows yet (broken JSON, no reference) keep their share
         # of the failures, outside the balance of the labelled classes
-        share = failing.filter(pl.col("class") == UNKNOWN).height / failing.height
-        unknown_target = round(n_failures * share)
+        unknown_target = round(n_failures * unknown_failures / failing.height)
         failure_targets = _targets(n_failures - unknown_target, ratio) | {UNKNOWN: unknown_target}
-    control_targets = _targets(n_controls, ratio)
+    control_classes = set(pool.filter(pl.col("is_control"))["class"])
+    # controls of tasks without labels have no class of their own: one bucket
+    control_ratio = ratio if control_classes & set(ratio) else {CONTROL: 1.0}
+    control_targets = _targets(n_controls, control_ratio)
     per_cluster: Counter[str] = Counter()
     chosen: list[dict[str, Any]] = []
     taken: set[str] = set()
@@ -445,7 +448,7 @@ def _balance_task(
     pool = pool.with_columns(
         pl.concat_str("class", "failure_type", "edge_case", separator=" x ").alias("stratum")
     )
-    classes = task.labels if task.has_labels else sorted(pool["class"].unique().to_list())
+    classes = task.labels if task.has_labels else sorted(set(pool["class"]) - {CONTROL})
     has_tags = tags.height > 0
     selected, shortfalls, targets = select_candidates(
         pool, settings, classes or ["(none)"], has_tags

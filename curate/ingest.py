@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curate.config import Config
 from curate.errors import InputError
-from curate.formats import FORMATS, detect_format, get_format
+from curate.formats import detect_format, get_format
 from curate.formats.base import Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
@@ -341,15 +341,15 @@ def ingest(
         workspace.record_run(
             "ingest",
             started,
-            _args(paths, format_name, task, references, field_map),
+            _args([s.display for s in sources], format_name, task, references, field_map),
             result.to_dict() | {"sources": len(result.sources)},
         )
     return result
 
 
-def _args(paths, format_name, task, references, field_map) -> dict[str, Any]:
+def _args(paths: list[str], format_name, task, references, field_map) -> dict[str, Any]:
     return {
-        "paths": [str(p) for p in paths],
+        "paths": paths,
         "format": format_name,
         "task": task,
         "references": str(references) if references else None,
@@ -425,4 +425,4 @@ def _finish_source(
         result.skipped[reason] = result.skipped.get(reason, 0) + n
 
 
-__all__ = ["FORMATS", "IngestResult", "ingest", "load_references"]
+__all__ = ["IngestResult", "ingest", "load_references"]

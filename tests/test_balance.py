@@ -164,3 +164,25 @@ def test_cli_balance_on_the_sample(runner, tmp_path, monkeypatch):
     assert again["tasks"]["entity_match"]["after"] == after
     human = runner.invoke(main, ["balance", "--target", "200"])
     assert "entity_match by edge_case" in human.output
+
+
+def test_generation_tasks_balance_across_failure_types(workspace):
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.config import Config
+    from curate.detect import find_failures
+    from tests.detectors.helpers import put
+
+    rows = [{"output": f"summary {i}", "finish_reason": "length"} for i in range(30)]
+    rows += [{"output": None, "refusal": "no"} for _ in range(5)]
+    rows += [{"output": f"fine {i}"} for i in range(40)]
+    put(workspace, rows, task="summarize")
+    config = Config(data={"tasks": {"summarize": {"kind": "generation"}}})
+    find_failures(workspace, config)
+    result = balance_candidates(workspace, config, BalanceSettings(target=20, controls=0.25))
+    summary = result.tasks["summarize"]
+    # 15 failures in equal shares of the two failure types; refusal has only 5 to give
+    assert summary["targets"]["failures"] == {"refusal": 8, "truncated": 7}
+    assert summary["after"]["class"] == {"truncated": 7, "refusal": 5, "control": 5}
+    assert summary["shortfalls"] == [
+        "refusal failures: wanted 8, 5 selected (5 failing records of that class, at most 2 per cluster)"
+    ]
