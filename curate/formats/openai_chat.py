@@ -39,6 +39,7 @@ from curate.formats.base import (
     parse_timestamps,
     read_lines_frame,
 )
+from curate.formats.messages import read_messages, responses_output
 from curate.records import RAW, coerce, to_json
 
 _FUNCTION = pl.Struct({"name": pl.String, "arguments": pl.String})
@@ -74,7 +75,10 @@ _RESPONSE_FIELDS = {
     "usage": _USAGE,
     "error": _ERROR,
 }
-_REQUEST = pl.Struct({"model": pl.String, "messages": pl.List(_MESSAGE), "prompt": pl.String})
+# `input` is the Responses API's request; a row that has one takes the Python path
+_REQUEST = pl.Struct(
+    {"model": pl.String, "messages": pl.List(_MESSAGE), "prompt": pl.String, "input": pl.String}
+)
 _FEEDBACK = pl.Struct({"score": pl.Float64, "comment": pl.String, "correction": pl.String})
 
 EXCHANGE = pl.Struct(
@@ -213,11 +217,74 @@ def assemble_stream(chunks: list[Any]) -> dict[str, Any]:
     return completion
 
 
+def responses_to_completion(response: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI Responses API `response` object as the chat.completion it amounts to."""
+    text, calls, finish = responses_output(response)
+    refusals = [
+        part.get("refusal")
+        for item in response.get("output") or []
+        if isinstance(item, dict) and item.get("type") == "message"
+        for part in item.get("content") or []
+        if isinstance(part, dict) and part.get("type") == "refusal"
+    ]
+    if refusals:
+        text = text if text and text != "[refusal]" else None
+    usage = response.get("usage") or {}
+    message = {
+        "role": "assistant",
+        "content": text,
+        "refusal": "\n".join(r for r in refusals if r) or None,
+        "tool_calls": [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for c in calls
+        ]
+        or None,
+    }
+    completion = {
+        "id": response.get("id"),
+        "created": response.get("created_at"),
+        "model": response.get("model"),
+        "usage": {
+            "prompt_tokens": usage.get("input_tokens"),
+            "completion_tokens": usage.get("output_tokens"),
+        },
+        "error": response.get("error"),
+    }
+    if response.get("status") != "failed" or response.get("output"):
+        completion["choices"] = [{"index": 0, "message": message, "finish_reason": finish}]
+    return completion
+
+
+def _responses_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API request's `instructions` and `input` as chat messages."""
+    messages = read_messages(request.get("input"))
+    if request.get("instructions"):
+        messages.insert(0, {"role": "system", "content": request["instructions"]})
+    return {**request, "messages": messages, "input": None}
+
+
 def normalize_exchange(obj: Any) -> dict[str, Any]:
     """Fit one decoded log line to the EXCHANGE schema; RowError when it cannot be a record."""
     if not isinstance(obj, dict):
         raise RowError(f"expected a JSON object, found a JSON {type(obj).__name__}")
     obj = dict(obj)
+    if obj.get("object") == "response" and "response" not in obj:  # a bare Responses object
+        obj = {
+            "response": obj,
+            "request": {"input": obj.get("input"), "instructions": obj.get("instructions")},
+        }
+    if isinstance(obj.get("response"), dict) and obj["response"].get("object") == "response":
+        obj["response"] = responses_to_completion(obj["response"])
+    if (
+        isinstance(obj.get("request"), dict)
+        and "input" in obj["request"]
+        and not obj["request"].get("messages")
+    ):
+        obj["request"] = _responses_request(obj["request"])
     response = obj.get("response")
     if isinstance(response, list):
         obj["response"] = assemble_stream(response)
@@ -482,7 +549,14 @@ def decode_exchange_lines(
         good, odd = frame.with_columns(decoded), frame.clear()
     else:
         good, odd = _bulk_decode(frame)
-    is_chunk = good["x"].struct.field("object") == "chat.completion.chunk"
+    x = good["x"]
+    # streamed chunks and Responses API rows are read in Python
+    is_chunk = (
+        (x.struct.field("object") == "chat.completion.chunk")
+        | (x.struct.field("object") == "response")
+        | (x.struct.field("response").struct.field("object") == "response")
+        | x.struct.field("request").struct.field("input").is_not_null()
+    ).fill_null(False)
     if is_chunk.any():
         odd = pl.concat([odd, good.filter(is_chunk).select("line", "source_line")])
         good = good.filter(~is_chunk)

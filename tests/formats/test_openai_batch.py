@@ -89,3 +89,36 @@ def test_references_key_on_custom_id(tmp_path, workspace):
     got = dict(records(workspace).select("source_id", "reference").rows())
     assert got == {"a": "billing", "b": None}
     assert result.references == {"given": 2, "matched": 1, "unmatched": 1}
+
+
+def test_responses_endpoint_batches(tmp_path, workspace):
+    request = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/responses",
+        "body": {"model": "gpt-4.1-nano", "input": "My card was charged twice"},
+    }
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-4.1-nano",
+        "output": [{"type": "message", "content": [{"type": "output_text", "text": "billing"}]}],
+        "usage": {"input_tokens": 9, "output_tokens": 1},
+    }
+    output = {
+        "id": "b1",
+        "custom_id": "a",
+        "response": {"status_code": 200, "body": body},
+        "error": None,
+    }
+    ingest(
+        workspace,
+        [
+            write_jsonl(tmp_path / "out.jsonl", [output]),
+            write_jsonl(tmp_path / "in.jsonl", [request]),
+        ],
+    )
+    row = records(workspace).row(0, named=True)
+    assert (row["source_id"], row["output"], row["prompt_tokens"]) == ("a", "billing", 9)
+    assert row["messages"][0]["content"] == "My card was charged twice"

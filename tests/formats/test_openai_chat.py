@@ -184,3 +184,72 @@ def test_logprobs_give_confidence(tmp_path, workspace):
     }
     ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", [line])])
     assert abs(records(workspace)["confidence"][0] - 0.8187307) < 1e-6
+
+
+def _responses_object(i, output, status="completed", incomplete=None):
+    return {
+        "id": f"resp_{i}",
+        "object": "response",
+        "created_at": 1_790_000_000,
+        "model": "gpt-4.1-mini",
+        "status": status,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
+        "error": None,
+        "output": output,
+        "usage": {"input_tokens": 30, "output_tokens": 4},
+    }
+
+
+def test_responses_api_logs(tmp_path, workspace):
+    request = {"model": "gpt-4.1-mini", "instructions": "Classify.", "input": "refund please"}
+    text = [
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "billing"}],
+        }
+    ]
+    call = [{"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": '{"id": 2}'}]
+    refusal = [
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "refusal", "refusal": "I can't help."}],
+        }
+    ]
+    lines = [
+        {"request": request, "response": _responses_object(1, text)},
+        {
+            "request": {
+                **request,
+                "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+            },
+            "response": _responses_object(2, call),
+        },
+        {
+            "request": request,
+            "response": _responses_object(
+                3, text[:0] + text, status="incomplete", incomplete="max_output_tokens"
+            ),
+        },
+        {"request": request, "response": _responses_object(4, refusal)},
+        chat_line(5),
+    ]
+    result = ingest(workspace, [write_jsonl(tmp_path / "r.jsonl", lines)])
+    assert result.ingested == 5 and result.quarantined == 0
+    got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
+    first = got["resp_1"]
+    assert [(m["role"], m["content"]) for m in first["messages"]] == [
+        ("system", "Classify."),
+        ("user", "refund please"),
+    ]
+    assert (first["output"], first["finish_reason"], first["prompt_tokens"]) == (
+        "billing",
+        "stop",
+        30,
+    )
+    assert got["resp_2"]["tool_calls"] == [{"id": "c1", "name": "lookup", "arguments": '{"id": 2}'}]
+    assert got["resp_2"]["messages"][-1]["content"] == "hi"
+    assert got["resp_3"]["finish_reason"] == "length"
+    assert got["resp_4"]["refusal"] == "I can't help." and got["resp_4"]["output"] is None
+    assert got["chatcmpl-5"]["output"] == '{"decision": "match"}'
