@@ -13,24 +13,13 @@ from typing import Any
 
 import jsonschema
 
+from curate.detectors.refusal import PATTERNS
+
 NON_WORD = re.compile(r"[\W_]+")
 SPACES = re.compile(r"\s+")
 LIMIT_REASONS = {"length", "max_tokens", "max_output_tokens"}
-REFUSALS = [
-    "i can't assist",
-    "i cannot assist",
-    "i can't help",
-    "i cannot help",
-    "i can't provide",
-    "i cannot provide",
-    "i'm unable to",
-    "i am unable to",
-    "i'm not able to",
-    "i won't be able to",
-    "i must decline",
-    "i'm sorry, but i can",
-    "as an ai language model",
-]
+# the detector's default patterns: the phrases are configuration, not the check being compared
+REFUSALS = PATTERNS
 
 
 def fold(text: str) -> str:

@@ -69,11 +69,6 @@ RAW = "_raw"  # the row's raw text: hashed into record_id when there is no nativ
 MAX_RAW_CHARS = 100_000
 
 
-def empty_records() -> pl.DataFrame:
-    """A frame with no rows and the canonical schema."""
-    return pl.DataFrame(schema=RECORD_SCHEMA)
-
-
 def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.DataFrame:
     """Derive record_id and prompt_version, apply --task, and put columns in canonical order.
 
