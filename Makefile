@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data bench clean
+.PHONY: install lint format test demo sample-data bench clean stack-deps stack-up stack-down
 
 install: $(VENV)/.installed
 
@@ -23,8 +23,25 @@ format: install
 	$(BIN)/ruff check --fix curate tests bench scripts
 	$(BIN)/ruff format curate tests bench scripts
 
-test: lint
-	$(BIN)/pytest -q
+# The integration tests talk to a real local Argilla stack: started here, stopped after.
+STACK_WS ?= .test-stack/.curate
+
+test: lint stack-up
+	$(BIN)/pytest -q; status=$$?; \
+	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; exit $$status
+
+# Debian's redis-server is the one part the stack takes from the system.
+stack-deps:
+	@command -v redis-server > /dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server > /dev/null; \
+		else echo "install redis-server (sudo apt-get install redis-server)" >&2; exit 1; fi; }
+
+stack-up: install stack-deps
+	$(BIN)/curate init .test-stack > /dev/null
+	$(BIN)/curate --workspace $(STACK_WS) argilla up
+
+stack-down: install
+	$(BIN)/curate --workspace $(STACK_WS) argilla down
 
 # Regenerate the bundled sample logs (seeded: the same files every time).
 sample-data: install
@@ -50,4 +67,4 @@ bench: install
 	$(BIN)/python bench/cluster.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache

@@ -536,6 +536,83 @@ def _render_balance(console, result) -> None:
     console.print("  next: curate queue push (sends the candidates to Argilla for labelling)")
 
 
+@main.group(context_settings=CONTEXT)
+def argilla() -> None:
+    """The local Argilla stack: OpenSearch, Redis and the Argilla server, on 127.0.0.1.
+
+    \b
+    `up` installs what is missing (first run: a few minutes), starts what is not running and
+    waits until every part answers; `down` stops them; `status` says what runs. Data and logs
+    live in the workspace's argilla/ folder. With a server of your own, set ARGILLA_API_URL
+    and ARGILLA_API_KEY instead, and start nothing.
+    """
+
+
+def _stack(state: State):
+    from curate.stack.local import Stack
+
+    workspace = state.workspace()
+    workspace.require()
+    return Stack.for_workspace(workspace)
+
+
+def _render_stack(console, status: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"argilla stack at {status['url']}")
+    for column in ("component", "pid", "running", "answers"):
+        table.add_column(column)
+    for component in ("opensearch", "redis", "argilla", "worker"):
+        part = status[component]
+        table.add_row(
+            component, str(part["pid"] or "-"), str(part["running"]), str(part["healthy"])
+        )
+    console.print(table)
+    if status["healthy"]:
+        console.print(
+            f"label in the browser: {status['url']}  (user {status['username']}, "
+            f"password {status['password']})"
+        )
+
+
+@argilla.command(name="up", context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def argilla_up(state: State, json_mode: bool) -> None:
+    """Install (once) and start the local stack; waits until it answers."""
+    console = _console(json_mode)
+    status = _stack(state).up(say=lambda line: console.print(line))
+    if json_mode:
+        _emit_json(status)
+    else:
+        _render_stack(console, status)
+
+
+@argilla.command(name="down", context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def argilla_down(state: State, json_mode: bool) -> None:
+    """Stop the parts of the local stack that this workspace started."""
+    console = _console(json_mode)
+    status = _stack(state).down(say=lambda line: console.print(line))
+    if json_mode:
+        _emit_json(status)
+    else:
+        _render_stack(console, status)
+
+
+@argilla.command(name="status", context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def argilla_status(state: State, json_mode: bool) -> None:
+    """Which parts of the local stack run and answer."""
+    status = _stack(state).status()
+    if json_mode:
+        _emit_json(status)
+    else:
+        _render_stack(_console(), status)
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj

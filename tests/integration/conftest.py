@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+import urllib.request
+
+import pytest
+
+from curate.stack.local import API_KEY, HOST, PORTS
+
+
+@pytest.fixture(scope="session")
+def argilla_url() -> str:
+    """The local Argilla stack that `make test` started. In CI its absence fails the run."""
+    url = f"http://{HOST}:{PORTS['argilla']}"
+    try:
+        with urllib.request.urlopen(f"{url}/api/_status", timeout=5) as response:
+            ok = response.status == 200
+    except OSError:
+        ok = False
+    if not ok:
+        message = f"no Argilla server at {url}: run `make stack-up` (make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(scope="session")
+def argilla_client(argilla_url):
+    import argilla as rg
+
+    return rg.Argilla(api_url=argilla_url, api_key=API_KEY)
