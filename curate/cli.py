@@ -82,6 +82,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
       curate ingest LOGS...            read logs into canonical records
       curate detect                    find what broke (curate failures shows it)
       curate balance                   choose the records worth labelling
+      curate queue push|pull|status    label them in Argilla (curate argilla up starts it)
       curate status                    what the workspace holds
 
     Run `curate COMMAND --help` for each command's options and examples.
@@ -534,6 +535,120 @@ def _render_balance(console, result) -> None:
             if n:
                 console.print(f"  left out {n}: {escape(reason)}")
     console.print("  next: curate queue push (sends the candidates to Argilla for labelling)")
+
+
+@main.group(context_settings=CONTEXT)
+def queue() -> None:
+    """Send the candidates to Argilla for labelling, and bring the answers back.
+
+    \b
+    curate queue push      the candidates of `curate balance` become Argilla records
+    curate queue status    pending / completed / discarded, per stratum and annotator
+    curate queue pull      the answers into `annotations`, with agreement and resolution
+
+    Argilla is the local stack (`curate argilla up`) unless ARGILLA_API_URL / ARGILLA_API_KEY
+    (or [argilla] in curate.toml) name a server of your own.
+    """
+
+
+@queue.command(name="push", context_settings=CONTEXT)
+@click.option("--task", metavar="NAME", help="Only this task's candidates.")
+@click.option("--dataset", metavar="NAME", help="Argilla dataset name (default: curate-TASK).")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def queue_push(state: State, task: str | None, dataset: str | None, json_mode: bool) -> None:
+    """Push the candidates; re-pushing updates, never duplicates, never touches answered ones."""
+    from curate.queue import push_queue
+
+    console = _console(json_mode)
+    with _progress(console, disable=json_mode) as on_progress:
+        results = push_queue(
+            state.workspace(), state.config(), task=task, dataset=dataset, progress=on_progress
+        )
+    if json_mode:
+        _emit_json({"datasets": [r.to_dict() for r in results]})
+        return
+    for r in results:
+        console.print(
+            f"{r.dataset}: {r.pushed} records pushed"
+            + (f", {r.kept_answered} already answered left as they are" if r.kept_answered else "")
+            + (" (new dataset)" if r.created else "")
+        )
+    if results:
+        console.print(f"label them at {results[0].url}; then: curate queue pull")
+
+
+@queue.command(name="pull", context_settings=CONTEXT)
+@click.option("--task", metavar="NAME", help="Only this task's dataset.")
+@click.option("--dataset", metavar="NAME", help="Argilla dataset name (default: curate-TASK).")
+@click.option(
+    "--policy",
+    type=click.Choice(["majority", "unanimous", "prefer-user"]),
+    default="majority",
+    show_default=True,
+    help="How disagreeing answers are resolved.",
+)
+@click.option("--prefer-user", metavar="NAME", help="With --policy prefer-user: whose answer wins.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def queue_pull(
+    state: State,
+    task: str | None,
+    dataset: str | None,
+    policy: str,
+    prefer_user: str | None,
+    json_mode: bool,
+) -> None:
+    """Store submitted and discarded answers (history kept); agreement and resolution."""
+    from curate.queue import pull_queue
+
+    result = pull_queue(
+        state.workspace(),
+        state.config(),
+        task=task,
+        dataset=dataset,
+        policy=policy,
+        prefer_user=prefer_user,
+    )
+    if json_mode:
+        _emit_json(result.to_dict())
+        return
+    console = _console()
+    console.print(
+        f"{result.new_responses} new responses; {result.responses} in all on "
+        f"{result.records_answered} records; {result.resolved} answers resolved by {result.policy}"
+    )
+    for question, a in result.agreement.items():
+        if a["records"]:
+            console.print(
+                f"  {question}: {a['percent_agreement']:.0%} agreement on {a['records']} records "
+                f"shared by 2+ annotators, {a['kappa_kind']} kappa {a['kappa']}"
+            )
+    for conflict in result.conflicts[:20]:
+        what = f"{conflict['record_id']} {conflict['question']}: {conflict['answers']}"
+        console.print(f"  [yellow]conflict[/] {what}")
+
+
+@queue.command(name="status", context_settings=CONTEXT)
+@click.option("--dataset", metavar="NAME", help="Argilla dataset name (default: curate-TASK).")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def queue_status_command(state: State, dataset: str | None, json_mode: bool) -> None:
+    """Pending, completed and discarded records, per stratum and per annotator."""
+    from curate.queue import queue_status
+
+    status = queue_status(state.workspace(), state.config(), dataset=dataset)
+    if json_mode:
+        _emit_json(status)
+        return
+    console = _console()
+    for task, s in status.items():
+        if not s["pushed"]:
+            console.print(f"{task}: not pushed yet (curate queue push)")
+            continue
+        console.print(f"{task} ({s['dataset']}): {s['totals']}")
+        for who, n in s["by_annotator"].items():
+            console.print(f"  {who}: {n}")
 
 
 @main.group(context_settings=CONTEXT)

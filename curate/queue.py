@@ -1,0 +1,629 @@
+"""The queue stage: candidates to Argilla for people to label, and their answers back.
+
+`push_queue` turns the `candidates` of a task into Argilla records (the Argilla record id is the
+record_id): fields a person reads (the conversation, the model's output, the two records side
+by side for entity pairs, what the detectors found), questions (the label, the corrected
+output, "is this a failure?"), the model's own answer as suggestions, metadata to filter on.
+A re-push updates records and never duplicates one, and never touches a record that someone
+has already answered.
+
+`pull_queue` stores every submitted or discarded response in `annotations` (history kept
+across pulls), measures agreement per question, and resolves each record by a stated policy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from curate.config import Config
+from curate.errors import ConfigError, CurateError
+from curate.tasks import Task, load_tasks
+from curate.workspace import Workspace, atomic_write_bytes, now_utc
+
+PUSH_BATCH = 500
+IS_FAILURE = "is_failure"
+LABEL, CORRECTED = "label", "corrected_output"
+POLICIES = ("majority", "unanimous", "prefer-user")
+
+ANNOTATIONS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "dataset": pl.String,
+        "task": pl.String,
+        "user_id": pl.String,
+        "username": pl.String,
+        "status": pl.String,
+        "question": pl.String,
+        "value": pl.String,  # JSON text of the answer
+        "answered_at": pl.String,
+        "pulled_at": pl.String,
+    }
+)
+
+
+class QueueError(CurateError):
+    """Argilla could not be reached, refused us, or holds a dataset that does not fit."""
+
+
+def connection(config: Config) -> tuple[str, str]:
+    """(api_url, api_key): ARGILLA_API_URL / ARGILLA_API_KEY, else [argilla], else local."""
+    from curate.stack.local import API_KEY, HOST, PORTS
+
+    section = config.section("argilla")
+    url = (
+        os.environ.get("ARGILLA_API_URL")
+        or section.get("api_url")
+        or f"http://{HOST}:{PORTS['argilla']}"
+    )
+    key = os.environ.get("ARGILLA_API_KEY") or section.get("api_key") or API_KEY
+    return url.rstrip("/"), key
+
+
+def connect(config: Config):
+    """An Argilla client, or a QueueError that says what to do."""
+    import argilla as rg
+    import httpx
+
+    url, key = connection(config)
+    try:
+        status = httpx.get(f"{url}/api/_status", timeout=10)
+    except httpx.HTTPError:
+        raise QueueError(
+            f"cannot reach Argilla at {url}: start the local stack with `curate argilla up`, or "
+            "point ARGILLA_API_URL (and ARGILLA_API_KEY) at your server"
+        ) from None
+    if status.status_code >= 500:
+        raise QueueError(f"Argilla at {url} answers HTTP {status.status_code}: see its logs")
+    me = httpx.get(f"{url}/api/v1/me", headers={"X-Argilla-Api-Key": key}, timeout=10)
+    if me.status_code in (401, 403):
+        raise QueueError(
+            f"Argilla at {url} refused the API key: set ARGILLA_API_KEY (or [argilla] api_key) to "
+            "a key of an owner or admin user (Argilla UI: My settings)"
+        )
+    # the SDK's own progress bars and notices would interleave with ours
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rg.Argilla(api_url=url, api_key=key)
+
+
+def find_dataset(client, name: str):
+    """The Argilla dataset called `name` in the default workspace, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return client.datasets(name=name)
+
+
+# -- what a person sees ------------------------------------------------------------------------
+
+
+def _fence(text: str | None) -> str:
+    if text is None:
+        return "_(no output)_"
+    return "```\n" + text.replace("```", "ˋˋˋ") + "\n```"
+
+
+def conversation_markdown(messages: list[dict[str, Any]] | None) -> str:
+    parts = []
+    for message in messages or []:
+        content = message.get("content") or ""
+        if message.get("role") == "system" and len(content) > 600:
+            content = content[:600] + " …"
+        parts.append(f"**{message.get('role')}**\n\n{content}")
+    return "\n\n---\n\n".join(parts) or "_(no input logged)_"
+
+
+def pair_markdown(metadata: str | None, task: Task) -> str | None:
+    """The two records side by side, the fields that differ in bold."""
+    if task.kind != "pair_match" or not task.pair or not metadata:
+        return None
+    try:
+        meta = json.loads(metadata)
+    except json.JSONDecodeError:
+        return None
+    sides = []
+    for key in ("left", "right"):
+        path = task.pair.get(key, f"metadata.{key}")
+        value: Any = meta
+        for part in path.split(".")[1:]:
+            value = value.get(part) if isinstance(value, dict) else None
+        sides.append(value if isinstance(value, dict) else {})
+    left, right = sides
+    fields = [*task.pair.get("names", []), *task.pair.get("dates", []), *task.pair.get("other", [])]
+    fields += [f for f in [*left, *right] if f not in fields]
+    rows = ["| field | record A | record B |", "|---|---|---|"]
+    for name in dict.fromkeys(fields):
+        a, b = left.get(name), right.get(name)
+        mark = "" if a == b else "**"
+        shown = ["—" if v is None else v for v in (a, b)]
+        rows.append(f"| {mark}{name}{mark} | {shown[0]} | {shown[1]} |")
+    return "\n".join(rows)
+
+
+def settings_for(task: Task, min_submitted: int):
+    """The Argilla dataset settings of a task."""
+    import argilla as rg
+
+    fields = [
+        rg.TextField(name="conversation", title="Input", use_markdown=True),
+        rg.TextField(name="output", title="Model output", use_markdown=True),
+        rg.TextField(name="findings", title="What the detectors found", use_markdown=True),
+    ]
+    if task.kind == "pair_match" and task.pair:
+        fields.insert(
+            1, rg.TextField(name="pair", title="The two records", use_markdown=True, required=False)
+        )
+    questions = []
+    if task.has_labels:
+        questions.append(rg.LabelQuestion(name=LABEL, title="The right label", labels=task.labels))
+    questions.append(
+        rg.TextQuestion(
+            name=CORRECTED, title="The correct output (edit the model's)", required=False
+        )
+    )
+    questions.append(
+        rg.LabelQuestion(
+            name=IS_FAILURE,
+            title="Was the model's output a failure?",
+            labels=["yes", "no"],
+            required=False,
+        )
+    )
+    metadata = [
+        rg.TermsMetadataProperty(name=name, title=name.replace("_", " "))
+        for name in (
+            "detectors",
+            "failure_type",
+            "edge_case",
+            "stratum",
+            "class",
+            "model",
+            "prompt_version",
+        )
+    ]
+    return rg.Settings(
+        fields=fields,
+        questions=questions,
+        metadata=metadata,
+        distribution=rg.TaskDistribution(min_submitted=min_submitted),
+        guidelines=(
+            f"Task **{task.name}** ({task.kind}). Read the input and the model's output, give the "
+            "right answer, and correct the output so that it is what the model should have said."
+        ),
+    )
+
+
+def _check_settings(dataset, wanted) -> None:
+    have = {q.name: q for q in dataset.settings.questions}
+    for question in wanted.questions:
+        if question.name not in have:
+            raise QueueError(
+                f"the Argilla dataset {dataset.name!r} exists with other questions "
+                f"({', '.join(have)}); push to another one with --dataset NAME, or delete it in "
+                "the Argilla UI"
+            )
+        labels = getattr(question, "labels", None)
+        if labels is not None and list(getattr(have[question.name], "labels", []) or []) != list(
+            labels
+        ):
+            raise QueueError(
+                f"the Argilla dataset {dataset.name!r} asks {question.name!r} with labels "
+                f"{list(have[question.name].labels)}, but the task's are {list(labels)}: push to "
+                "another dataset with --dataset NAME, or delete that one in the Argilla UI"
+            )
+
+
+# -- push --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    dataset: str
+    url: str
+    pushed: int = 0
+    kept_answered: int = 0
+    created: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def _read_table(workspace: Workspace, name: str, what: str) -> pl.DataFrame:
+    path = workspace.root / f"{name}.parquet"
+    if not path.exists():
+        raise CurateError(f"no {name} table yet: {what}")
+    return pl.read_parquet(path)
+
+
+def dataset_name(task: str, dataset: str | None) -> str:
+    return dataset or f"curate-{task}"
+
+
+def push_queue(
+    workspace: Workspace,
+    config: Config,
+    task: str | None = None,
+    dataset: str | None = None,
+    progress=None,
+) -> list[PushResult]:
+    """Send the candidates of each task (or of `task`) to Argilla; see the module docstring."""
+    import argilla as rg
+
+    workspace.require()
+    candidates = _read_table(workspace, "candidates", "run `curate balance` first")
+    tasks = load_tasks(config)
+    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    if task is not None and task not in tasks:
+        config.require_task(task)
+    client = connect(config)
+    url, _ = connection(config)
+    min_submitted = int(config.section("argilla").get("min_submitted", 1))
+    findings = pl.read_parquet(workspace.root / "findings.parquet")
+    results = []
+    for name in names:
+        mine = candidates.filter(pl.col("task") == name)
+        records = (
+            workspace.scan_records()
+            .join(mine.lazy().select("record_id"), on="record_id", how="semi")
+            .select("record_id", "messages", "output", "metadata", "model", "prompt_version")
+            .collect()
+            .join(mine, on="record_id")
+        )
+        evidence = (
+            findings.filter(pl.col("record_id").is_in(mine["record_id"].implode()))
+            .group_by("record_id")
+            .agg(
+                pl.col("detector"),
+                (
+                    pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence")
+                ).str.join("\n"),
+            )
+        )
+        records = records.join(evidence, on="record_id", how="left")
+        settings = settings_for(tasks[name], min_submitted)
+        target = dataset_name(name, dataset if len(names) == 1 else None)
+        existing = find_dataset(client, target)
+        result = PushResult(dataset=target, url=url)
+        if existing is None:
+            existing = rg.Dataset(name=target, settings=settings, client=client)
+            existing.create()
+            result.created = True
+        else:
+            _check_settings(existing, settings)
+        answered = _answered_ids(client, existing)
+        result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
+        todo = records.filter(~pl.col("record_id").is_in(list(answered)))
+        rows = todo.to_dicts()
+        for start in range(0, len(rows), PUSH_BATCH):
+            batch = [_record(row, tasks[name]) for row in rows[start : start + PUSH_BATCH]]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                existing.records.log(batch, batch_size=PUSH_BATCH)
+            result.pushed += len(batch)
+            if progress is not None:
+                progress(target, len(batch), len(rows))
+        results.append(result)
+    workspace.record_run(
+        "queue push",
+        now_utc(),
+        {"task": task, "dataset": dataset},
+        {r.dataset: r.pushed for r in results},
+    )
+    return results
+
+
+def _record(row: dict[str, Any], task: Task):
+    import argilla as rg
+
+    fields = {
+        "conversation": conversation_markdown(row["messages"]),
+        "output": _fence(row["output"]),
+        "findings": row.get("evidence") or "_(a control: no detector found anything)_",
+    }
+    if task.kind == "pair_match" and task.pair:
+        fields["pair"] = pair_markdown(row["metadata"], task) or "_(no pair logged)_"
+    metadata = {
+        "detectors": row.get("detector") or ["none"],
+        "failure_type": row["failure_type"],
+        "edge_case": row["edge_case"],
+        "stratum": row["stratum"],
+        "class": row["class"],
+        "model": row["model"] or "unknown",
+        "prompt_version": row["prompt_version"] or "unknown",
+    }
+    suggestions = []
+    if row["output"] is not None:
+        suggestions.append(rg.Suggestion(CORRECTED, row["output"]))
+    if task.has_labels and row["class"] in task.labels:
+        suggestions.append(rg.Suggestion(LABEL, row["class"]))
+    return rg.Record(id=row["record_id"], fields=fields, metadata=metadata, suggestions=suggestions)
+
+
+def _answered_ids(client, dataset) -> set[str]:
+    """external ids of the records with at least one submitted or discarded response."""
+    return {
+        item["external_id"]
+        for item in _all_records(client, dataset)
+        if any(r["status"] in ("submitted", "discarded") for r in item.get("responses") or [])
+    }
+
+
+def _all_records(client, dataset) -> list[dict[str, Any]]:
+    items, offset = [], 0
+    while True:
+        response = client.http_client.get(
+            f"/api/v1/datasets/{dataset.id}/records",
+            params={"include": ["responses"], "offset": offset, "limit": 1000},
+        )
+        if response.status_code != 200:
+            raise QueueError(
+                f"Argilla answered HTTP {response.status_code} listing the records of "
+                f"{dataset.name!r}: {response.text[:300]}"
+            )
+        page = response.json()["items"]
+        items += page
+        offset += len(page)
+        if len(page) < 1000:
+            return items
+
+
+# -- pull --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullResult:
+    new_responses: int = 0
+    responses: int = 0
+    records_answered: int = 0
+    agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolved: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    policy: str = "majority"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def pull_queue(
+    workspace: Workspace,
+    config: Config,
+    task: str | None = None,
+    dataset: str | None = None,
+    policy: str = "majority",
+    prefer_user: str | None = None,
+) -> PullResult:
+    """Store the responses, measure agreement, resolve; tables `annotations` and `resolved`."""
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
+    if policy == "prefer-user" and not prefer_user:
+        raise ConfigError("--policy prefer-user needs the user: --prefer-user NAME")
+    workspace.require()
+    candidates = _read_table(
+        workspace, "candidates", "run `curate balance` and `curate queue push` first"
+    )
+    client = connect(config)
+    users = {str(u.id): u.username for u in client.users}
+    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    pulled_at = now_utc().isoformat()
+    rows = []
+    for name in names:
+        target = dataset_name(name, dataset if len(names) == 1 else None)
+        remote = find_dataset(client, target)
+        if remote is None:
+            continue
+        for item in _all_records(client, remote):
+            for response in item.get("responses") or []:
+                if response["status"] not in ("submitted", "discarded"):
+                    continue
+                for question, answer in (response.get("values") or {"_": {"value": None}}).items():
+                    rows.append(
+                        {
+                            "record_id": item["external_id"],
+                            "dataset": target,
+                            "task": name,
+                            "user_id": response["user_id"],
+                            "username": users.get(response["user_id"]),
+                            "status": response["status"],
+                            "question": question,
+                            "value": json.dumps((answer or {}).get("value")),
+                            "answered_at": response.get("updated_at"),
+                            "pulled_at": pulled_at,
+                        }
+                    )
+    fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
+    path = workspace.root / "annotations.parquet"
+    history = pl.read_parquet(path) if path.exists() else ANNOTATIONS_SCHEMA.to_frame()
+    key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
+    new = fresh.join(history, on=key, how="anti", nulls_equal=True)
+    everything = pl.concat([history, new])
+    _write(workspace, "annotations", everything)
+    result = PullResult(
+        new_responses=new.select([*key[:2], "answered_at"]).unique().height, policy=policy
+    )
+    latest = _latest(everything)
+    result.responses = latest.select("record_id", "user_id").unique().height
+    result.records_answered = latest["record_id"].n_unique()
+    result.agreement = agreement(latest)
+    resolved, conflicts = resolve(latest, policy, prefer_user)
+    result.resolved, result.conflicts = resolved.height, conflicts
+    _write(workspace, "resolved", resolved)
+    workspace.record_run("queue pull", now_utc(), {"policy": policy}, {"new": result.new_responses})
+    return result
+
+
+def _write(workspace: Workspace, name: str, frame: pl.DataFrame) -> None:
+    path = workspace.root / f"{name}.parquet"
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp)
+    atomic_write_bytes(path, tmp.read_bytes())
+    tmp.unlink()
+
+
+def _latest(annotations: pl.DataFrame) -> pl.DataFrame:
+    """Each user's latest answer per record and question (history stays in the table)."""
+    return (
+        annotations.sort("answered_at", "pulled_at")
+        .group_by("record_id", "user_id", "question", maintain_order=True)
+        .last()
+    )
+
+
+def agreement(latest: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per question, over records answered by 2+ people: percent agreement and kappa."""
+    from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa, fleiss_kappa, to_table
+
+    out = {}
+    submitted = latest.filter(pl.col("status") == "submitted")
+    for question in sorted(set(submitted["question"])):
+        answers = submitted.filter(pl.col("question") == question)
+        per_record = answers.group_by("record_id").agg(pl.col("value"), pl.col("user_id"))
+        shared = per_record.filter(pl.col("value").list.len() >= 2)
+        if shared.height == 0:
+            out[question] = {
+                "records": 0,
+                "percent_agreement": None,
+                "kappa": None,
+                "kappa_kind": None,
+            }
+            continue
+        agreeing = shared.filter(pl.col("value").list.n_unique() == 1).height
+        raters = min(len(v) for v in shared["value"])
+        categories = sorted({v for values in shared["value"] for v in values})
+        index = {c: i for i, c in enumerate(categories)}
+        matrix = [[index[v] for v in values[:raters]] for values in shared["value"]]
+        import numpy as np
+
+        data = np.array(matrix)
+        if raters == 2:
+            kappa, kind = (
+                float(cohens_kappa(to_table(data, bins=len(categories))[0]).kappa),
+                "cohen",
+            )
+        else:
+            kappa, kind = (
+                float(fleiss_kappa(aggregate_raters(data, n_cat=len(categories))[0])),
+                "fleiss",
+            )
+        out[question] = {
+            "records": shared.height,
+            "percent_agreement": round(agreeing / shared.height, 4),
+            "kappa": None if kappa != kappa else round(kappa, 4),
+            "kappa_kind": kind,
+        }
+    return out
+
+
+def resolve(
+    latest: pl.DataFrame, policy: str, prefer_user: str | None
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """One answer per record and question by the policy; the records it could not decide."""
+    resolved, conflicts = [], []
+    submitted = latest.filter(pl.col("status") == "submitted")
+    discarded = set(latest.filter(pl.col("status") == "discarded")["record_id"])
+    groups: dict[tuple[str, str], list[tuple[str | None, str]]] = defaultdict(list)
+    for record_id, question, value, username in submitted.select(
+        "record_id", "question", "value", "username"
+    ).iter_rows():
+        groups[(record_id, question)].append((username, value))
+    for (record_id, question), answers in sorted(groups.items()):
+        counts = Counter(value for _, value in answers)
+        top, n = counts.most_common(1)[0]
+        decided: str | None = None
+        if policy == "unanimous":
+            decided = top if len(counts) == 1 else None
+        elif policy == "majority":
+            decided = top if n > len(answers) / 2 else None
+        else:
+            preferred = [value for user, value in answers if user == prefer_user]
+            decided = preferred[0] if preferred else (top if n > len(answers) / 2 else None)
+        if decided is None:
+            conflicts.append(
+                {
+                    "record_id": record_id,
+                    "question": question,
+                    "answers": {user or "?": json.loads(value) for user, value in answers},
+                }
+            )
+            continue
+        resolved.append(
+            {
+                "record_id": record_id,
+                "question": question,
+                "value": decided,
+                "annotators": sorted(user or "?" for user, _ in answers),
+                "policy": policy,
+            }
+        )
+    frame = pl.DataFrame(
+        resolved,
+        schema={
+            "record_id": pl.String,
+            "question": pl.String,
+            "value": pl.String,
+            "annotators": pl.List(pl.String),
+            "policy": pl.String,
+        },
+    )
+    frame = frame.with_columns(
+        pl.col("record_id").is_in(list(discarded)).alias("discarded_by_someone")
+    )
+    return frame, conflicts
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def queue_status(
+    workspace: Workspace, config: Config, dataset: str | None = None
+) -> dict[str, Any]:
+    """Pending / completed / discarded records, per stratum and per annotator."""
+    workspace.require()
+    candidates = _read_table(
+        workspace, "candidates", "run `curate balance` and `curate queue push` first"
+    )
+    client = connect(config)
+    users = {str(u.id): u.username for u in client.users}
+    out: dict[str, Any] = {}
+    for name in sorted(candidates["task"].unique().drop_nulls()):
+        target = dataset_name(name, dataset)
+        remote = find_dataset(client, target)
+        if remote is None:
+            out[name] = {"dataset": target, "pushed": False}
+            continue
+        rows, per_user = [], Counter()
+        for item in _all_records(client, remote):
+            statuses = [r["status"] for r in item.get("responses") or []]
+            state = (
+                "discarded"
+                if "discarded" in statuses and "submitted" not in statuses
+                else ("completed" if item.get("status") == "completed" else "pending")
+            )
+            rows.append({"record_id": item["external_id"], "state": state})
+            for response in item.get("responses") or []:
+                per_user[
+                    (users.get(response["user_id"], response["user_id"]), response["status"])
+                ] += 1
+        states = pl.DataFrame(rows, schema={"record_id": pl.String, "state": pl.String})
+        joined = states.join(candidates.select("record_id", "stratum"), on="record_id", how="left")
+        by_stratum: dict[str, dict[str, int]] = defaultdict(dict)
+        for stratum, state, n in (
+            joined.group_by("stratum", "state").len().sort("stratum").iter_rows()
+        ):
+            by_stratum[stratum or "(none)"][state] = n
+        out[name] = {
+            "dataset": target,
+            "pushed": True,
+            "totals": dict(Counter(states["state"])),
+            "by_stratum": dict(by_stratum),
+            "by_annotator": {f"{u} ({s})": n for (u, s), n in sorted(per_user.items())},
+        }
+    return out

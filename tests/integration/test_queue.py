@@ -1,0 +1,203 @@
+"""push / pull / status against the real local Argilla stack, answers given through its REST API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import polars as pl
+import pytest
+
+from curate.balance import BalanceSettings, balance_candidates
+from curate.cli import main
+from curate.config import Config, load_config
+from curate.detect import find_failures
+from curate.ingest import ingest
+from curate.queue import QueueError, pull_queue, push_queue, queue_status
+from curate.stack.local import API_KEY
+from curate.workspace import Workspace
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def labelled_workspace(tmp_path):
+    """The entity-match sample, detected and balanced to 30 candidates."""
+    for name in ("curate.toml", "entity_match_output.schema.json"):
+        (tmp_path / name).write_text((SAMPLE / name).read_text())
+    (tmp_path / "curate.toml").write_text(
+        (tmp_path / "curate.toml").read_text() + "\n[argilla]\nmin_submitted = 2\n"
+    )
+    config = load_config(tmp_path / "curate.toml")
+    workspace = Workspace(tmp_path / ".curate", tmp_path / "curate.toml")
+    ingest(
+        workspace,
+        [SAMPLE / "entity_match_chat.jsonl.gz"],
+        config=config,
+        task="entity_match",
+        references=SAMPLE / "entity_match_references.csv",
+    )
+    find_failures(workspace, config)
+    balance_candidates(workspace, config, BalanceSettings(target=30, seed=2, task="entity_match"))
+    return workspace, config
+
+
+def _annotator(url: str, name: str) -> str:
+    """A new annotator in the default workspace; returns its API key."""
+    admin = {"X-Argilla-Api-Key": API_KEY}
+    user = httpx.post(
+        f"{url}/api/v1/users",
+        headers=admin,
+        json={"username": name, "password": "12345678", "role": "annotator", "first_name": name},
+    ).json()
+    workspaces = httpx.get(f"{url}/api/v1/me/workspaces", headers=admin).json()["items"]
+    added = httpx.post(
+        f"{url}/api/v1/workspaces/{workspaces[0]['id']}/users",
+        headers=admin,
+        json={"user_id": user["id"]},
+    )
+    assert added.status_code == 201, added.text
+    return user["api_key"]
+
+
+def _remote(url: str, dataset: str) -> list[dict]:
+    admin = {"X-Argilla-Api-Key": API_KEY}
+    found = httpx.get(f"{url}/api/v1/me/datasets", headers=admin).json()["items"]
+    dataset_id = next(d["id"] for d in found if d["name"] == dataset)
+    return httpx.get(
+        f"{url}/api/v1/datasets/{dataset_id}/records",
+        headers=admin,
+        params={"include": "responses", "limit": 1000},
+    ).json()["items"]
+
+
+def _answer(url: str, key: str, record: dict, label: str, status: str = "submitted") -> None:
+    response = httpx.post(
+        f"{url}/api/v1/records/{record['id']}/responses",
+        headers={"X-Argilla-Api-Key": key},
+        json={
+            "values": {"label": {"value": label}, "is_failure": {"value": "yes"}},
+            "status": status,
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argilla_url):
+    workspace, config = labelled_workspace
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    first = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    assert (first.pushed, first.created) == (30, True)
+    again = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    assert again.pushed == 30 and not again.created
+    remote = _remote(argilla_url, dataset)
+    assert len(remote) == 30, "a re-push updates, never duplicates"
+    ids = {r["external_id"] for r in remote}
+    candidates = pl.read_parquet(workspace.root / "candidates.parquet")
+    assert ids == set(candidates["record_id"])
+    record = remote[0]
+    assert record["fields"]["pair"].startswith("| field | record A | record B |")
+
+    ann1, ann2 = (_annotator(argilla_url, f"ann{uuid.uuid4().hex[:6]}") for _ in range(2))
+    for r in remote[:4]:
+        _answer(argilla_url, ann1, r, "match")
+    for r in remote[:2]:
+        _answer(argilla_url, ann2, r, "match")  # agree on 2
+    for r in remote[2:4]:
+        _answer(argilla_url, ann2, r, "non_match")  # disagree on 2
+    _answer(argilla_url, ann2, remote[5], "match", status="discarded")
+
+    before = {r["external_id"]: r["fields"]["output"] for r in _remote(argilla_url, dataset)}
+    third = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    assert third.kept_answered == 5 and third.pushed == 25
+    after = {r["external_id"]: r["fields"]["output"] for r in _remote(argilla_url, dataset)}
+    assert before == after
+
+    result = pull_queue(workspace, config, task="entity_match", dataset=dataset)
+    assert result.records_answered == 5
+    label = result.agreement["label"]
+    assert (
+        label["records"] == 4
+        and label["percent_agreement"] == 0.5
+        and label["kappa_kind"] == "cohen"
+    )
+    assert {c["record_id"] for c in result.conflicts if c["question"] == "label"} == {
+        r["external_id"] for r in remote[2:4]
+    }
+    annotations = pl.read_parquet(workspace.root / "annotations.parquet")
+    assert set(annotations["status"]) == {"submitted", "discarded"}
+    assert pull_queue(workspace, config, task="entity_match", dataset=dataset).new_responses == 0
+
+    resolved = pl.read_parquet(workspace.root / "resolved.parquet")
+    assert resolved.filter(pl.col("question") == "label").height == 2  # the two agreed ones
+    status = queue_status(workspace, config, dataset=dataset)["entity_match"]
+    assert status["totals"] == {"completed": 4, "discarded": 1, "pending": 25}
+    assert sum(status["totals"].values()) == 30
+
+
+def test_prefer_user_policy(labelled_workspace, argilla_url):
+    workspace, config = labelled_workspace
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    push_queue(workspace, config, task="entity_match", dataset=dataset)
+    remote = _remote(argilla_url, dataset)
+    name1, name2 = f"lead{uuid.uuid4().hex[:6]}", f"ann{uuid.uuid4().hex[:6]}"
+    lead, other = _annotator(argilla_url, name1), _annotator(argilla_url, name2)
+    _answer(argilla_url, lead, remote[0], "non_match")
+    _answer(argilla_url, other, remote[0], "match")
+    result = pull_queue(
+        workspace,
+        config,
+        task="entity_match",
+        dataset=dataset,
+        policy="prefer-user",
+        prefer_user=name1,
+    )
+    resolved = pl.read_parquet(workspace.root / "resolved.parquet").filter(
+        pl.col("question") == "label"
+    )
+    assert resolved["value"].to_list() == ['"non_match"'] and not result.conflicts
+
+
+def test_error_paths(labelled_workspace, argilla_url, monkeypatch):
+    workspace, config = labelled_workspace
+    monkeypatch.setenv("ARGILLA_API_URL", "http://127.0.0.1:9")
+    with pytest.raises(
+        QueueError, match="cannot reach Argilla at http://127.0.0.1:9.*curate argilla up"
+    ):
+        push_queue(workspace, config)
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", "wrong.key")
+    with pytest.raises(QueueError, match="refused the API key"):
+        push_queue(workspace, config)
+    monkeypatch.delenv("ARGILLA_API_KEY")
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    push_queue(workspace, config, task="entity_match", dataset=dataset)
+    other = Config(
+        path=config.path,
+        data={
+            **config.data,
+            "tasks": {
+                **config.tasks,
+                "entity_match": {
+                    **config.tasks["entity_match"],
+                    "labels": ["same", "different"],
+                    "synonyms": {},
+                },
+            },
+        },
+    )
+    with pytest.raises(QueueError, match="labels .*match.*non_match.*but the task's are"):
+        push_queue(workspace, other, task="entity_match", dataset=dataset)
+
+
+def test_cli_push_and_status_json(labelled_workspace, argilla_url, runner):
+    workspace, config = labelled_workspace
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    pushed = runner.invoke(main, [*ws, "queue", "push", "--dataset", dataset, "--json"])
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads(pushed.stdout)["datasets"][0]["pushed"] == 30
+    status = runner.invoke(main, [*ws, "queue", "status", "--dataset", dataset, "--json"])
+    assert json.loads(status.stdout)["entity_match"]["totals"] == {"pending": 30}
+    down = runner.invoke(main, [*ws, "queue", "pull", "--policy", "prefer-user"])
+    assert down.exit_code == 2 and "--prefer-user NAME" in down.output
