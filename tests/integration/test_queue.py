@@ -162,7 +162,7 @@ def test_error_paths(labelled_workspace, argilla_url, monkeypatch):
     workspace, config = labelled_workspace
     monkeypatch.setenv("ARGILLA_API_URL", "http://127.0.0.1:9")
     with pytest.raises(
-        QueueError, match="cannot reach Argilla at http://127.0.0.1:9.*curate argilla up"
+        QueueError, match=r"cannot reach Argilla at http://127\.0\.0\.1:9.*curate argilla up"
     ):
         push_queue(workspace, config)
     monkeypatch.setenv("ARGILLA_API_URL", argilla_url)
@@ -186,7 +186,7 @@ def test_error_paths(labelled_workspace, argilla_url, monkeypatch):
             },
         },
     )
-    with pytest.raises(QueueError, match="labels .*match.*non_match.*but the task's are"):
+    with pytest.raises(QueueError, match=r"labels .*match.*non_match.*but the task.s are"):
         push_queue(workspace, other, task="entity_match", dataset=dataset)
 
 
