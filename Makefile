@@ -30,11 +30,13 @@ test: lint stack-up
 	$(BIN)/pytest -q; status=$$?; \
 	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; exit $$status
 
-# Debian's redis-server is the one part the stack takes from the system.
+# From Debian: redis-server (the stack needs it), chromium and its driver (the browser test).
+STACK_APT := redis-server chromium chromium-driver
 stack-deps:
-	@command -v redis-server > /dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server > /dev/null; \
-		else echo "install redis-server (sudo apt-get install redis-server)" >&2; exit 1; fi; }
+	@missing=""; for p in redis-server chromium chromedriver; do command -v $$p > /dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(STACK_APT) > /dev/null; \
+		else echo "install: sudo apt-get install $(STACK_APT)" >&2; exit 1; fi; fi
 
 stack-up: install stack-deps
 	$(BIN)/curate init .test-stack > /dev/null

@@ -69,6 +69,8 @@ def connection(config: Config) -> tuple[str, str]:
 
 def connect(config: Config):
     """An Argilla client, or a QueueError that says what to do."""
+    # the SDK's own progress bars would interleave with ours; tqdm reads this on import
+    os.environ.setdefault("TQDM_DISABLE", "1")
     import argilla as rg
     import httpx
 
@@ -88,8 +90,6 @@ def connect(config: Config):
             f"Argilla at {url} refused the API key: set ARGILLA_API_KEY (or [argilla] api_key) to "
             "a key of an owner or admin user (Argilla UI: My settings)"
         )
-    # the SDK's own progress bars and notices would interleave with ours
-    os.environ.setdefault("TQDM_DISABLE", "1")
     logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

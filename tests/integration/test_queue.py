@@ -9,37 +9,10 @@ import httpx
 import polars as pl
 import pytest
 
-from curate.balance import BalanceSettings, balance_candidates
 from curate.cli import main
-from curate.config import Config, load_config
-from curate.detect import find_failures
-from curate.ingest import ingest
+from curate.config import Config
 from curate.queue import QueueError, pull_queue, push_queue, queue_status
 from curate.stack.local import API_KEY
-from curate.workspace import Workspace
-from tests.conftest import SAMPLE
-
-
-@pytest.fixture
-def labelled_workspace(tmp_path):
-    """The entity-match sample, detected and balanced to 30 candidates."""
-    for name in ("curate.toml", "entity_match_output.schema.json"):
-        (tmp_path / name).write_text((SAMPLE / name).read_text())
-    (tmp_path / "curate.toml").write_text(
-        (tmp_path / "curate.toml").read_text() + "\n[argilla]\nmin_submitted = 2\n"
-    )
-    config = load_config(tmp_path / "curate.toml")
-    workspace = Workspace(tmp_path / ".curate", tmp_path / "curate.toml")
-    ingest(
-        workspace,
-        [SAMPLE / "entity_match_chat.jsonl.gz"],
-        config=config,
-        task="entity_match",
-        references=SAMPLE / "entity_match_references.csv",
-    )
-    find_failures(workspace, config)
-    balance_candidates(workspace, config, BalanceSettings(target=30, seed=2, task="entity_match"))
-    return workspace, config
 
 
 def _annotator(url: str, name: str) -> str:
