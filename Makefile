@@ -61,7 +61,12 @@ demo: install
 	cd $(DEMO) && ../$(BIN)/curate detect
 	cd $(DEMO) && ../$(BIN)/curate failures --detector reference_mismatch --limit 3
 	cd $(DEMO) && ../$(BIN)/curate balance --target 400 --seed 7 --quota edge_case=nickname=0.05
+	$(MAKE) stack-deps
+	cd $(DEMO) && ../$(BIN)/curate argilla up
+	cd $(DEMO) && ../$(BIN)/curate queue push
 	cd $(DEMO) && ../$(BIN)/curate status
+	@echo "Label in the browser: http://127.0.0.1:6900 (user argilla, password 12345678);"
+	@echo "then: cd $(DEMO) && ../$(BIN)/curate queue pull.  Stop the stack: cd $(DEMO) && ../$(BIN)/curate argilla down"
 
 bench: install
 	$(BIN)/python bench/ingest.py

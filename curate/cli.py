@@ -83,6 +83,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
       curate detect                    find what broke (curate failures shows it)
       curate balance                   choose the records worth labelling
       curate queue push|pull|status    label them in Argilla (curate argilla up starts it)
+      curate export                    write the corrected failures as SFT data
       curate status                    what the workspace holds
 
     Run `curate COMMAND --help` for each command's options and examples.
@@ -649,6 +650,99 @@ def queue_status_command(state: State, dataset: str | None, json_mode: bool) -> 
         console.print(f"{task} ({s['dataset']}): {s['totals']}")
         for who, n in s["by_annotator"].items():
             console.print(f"  {who}: {n}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--name", default="sft", show_default=True, help="Folder under the workspace's exports/."
+)
+@click.option("--task", metavar="NAME", help="Only this task.")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["openai", "prompt-completion", "sharegpt", "alpaca"]),
+    default="openai",
+    show_default=True,
+)
+@click.option(
+    "--system-prompt",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file with a short system prompt to use instead of the production one.",
+)
+@click.option("--include-controls", is_flag=True, help="Also records annotators confirmed correct.")
+@click.option("--validation-fraction", default=0.1, show_default=True, help="Share for validation.")
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--max-tokens", default=16384, show_default=True, help="Longer examples are left out."
+)
+@click.option(
+    "--hf",
+    "hf_dir",
+    type=click.Path(file_okay=False),
+    help="Also save a datasets.DatasetDict here.",
+)
+@click.option(
+    "--push-to-hub", metavar="REPO", help="Also push the DatasetDict to the Hugging Face Hub."
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def export(
+    state: State,
+    name: str,
+    task: str | None,
+    format_name: str,
+    system_prompt: str | None,
+    include_controls: bool,
+    validation_fraction: float,
+    seed: int,
+    max_tokens: int,
+    hf_dir: str | None,
+    push_to_hub: str | None,
+    json_mode: bool,
+) -> None:
+    """Write the corrected failures as SFT-ready JSONL, validated, split, with provenance.
+
+    \b
+    One example per resolved record: the original input (or --system-prompt instead of the
+    production one) and the corrected output as the assistant turn (JSON re-serialized and
+    checked against the task schema). Invalid, duplicate and too-long examples are listed with
+    their reason and left out. Writes exports/NAME/{train,validation}.jsonl, manifest.json and
+    a README.md dataset card.
+
+    \b
+    Examples:
+      curate export --name em-v1 --validation-fraction 0.15 --seed 3
+      curate export --format sharegpt --system-prompt short_prompt.txt --hf hf_dataset/
+    """
+    from pathlib import Path
+
+    from curate.export import ExportSettings, export_dataset
+
+    settings = ExportSettings(
+        name=name,
+        task=task,
+        format=format_name,
+        system_prompt=Path(system_prompt).read_text().strip() if system_prompt else None,
+        include_controls=include_controls,
+        validation_fraction=validation_fraction,
+        seed=seed,
+        max_tokens=max_tokens,
+        hf_dir=Path(hf_dir) if hf_dir else None,
+        push_to_hub=push_to_hub,
+    )
+    result = export_dataset(state.workspace(), state.config(), settings)
+    if json_mode:
+        _emit_json(result.to_dict())
+        return
+    console = _console()
+    console.print(
+        f"wrote {result.written.get('train', 0)} train and {result.written.get('validation', 0)} "
+        f"validation examples to {result.folder}"
+    )
+    for reason, n in sorted(result.excluded.items()):
+        console.print(f"  left out {n}: {reason}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 @main.group(context_settings=CONTEXT)

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from curate.balance import BalanceSettings, balance_candidates
+from curate.cli import main
+from curate.config import load_config
+from curate.detect import find_failures
+from curate.export import ExportSettings, check_openai_example, export_dataset
+from curate.ingest import ingest
+from curate.queue import ANNOTATIONS_SCHEMA, resolve
+from curate.workspace import Workspace
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory):
+    """The sample, balanced to 60 candidates, with answers as `curate queue pull` stores them."""
+    root = tmp_path_factory.mktemp("export")
+    for name in ("curate.toml", "entity_match_output.schema.json"):
+        (root / name).write_text((SAMPLE / name).read_text())
+    config = load_config(root / "curate.toml")
+    workspace = Workspace(root / ".curate", root / "curate.toml")
+    ingest(
+        workspace,
+        [SAMPLE / "entity_match_chat.jsonl.gz"],
+        config=config,
+        task="entity_match",
+        references=SAMPLE / "entity_match_references.csv",
+    )
+    find_failures(workspace, config)
+    balance_candidates(workspace, config, BalanceSettings(target=60, seed=4, task="entity_match"))
+    candidates = pl.read_parquet(workspace.root / "candidates.parquet").sort("rank")
+    rows = []
+
+    def answer(record_id, user, question, value, status="submitted"):
+        rows.append(
+            {
+                "record_id": record_id,
+                "dataset": "d",
+                "task": "entity_match",
+                "user_id": user,
+                "username": user,
+                "status": status,
+                "question": question,
+                "value": json.dumps(value),
+                "answered_at": "2026-11-28T10:00:00",
+                "pulled_at": "2026-11-28T11:00:00",
+            }
+        )
+
+    ids = candidates["record_id"].to_list()
+    special = {"discarded": ids[0], "conflict": ids[1], "bad_json": ids[2], "control": ids[3]}
+    for i, record_id in enumerate(ids):
+        label = "match" if i % 2 else "non_match"
+        if record_id == special["discarded"]:
+            answer(record_id, "ann", "label", label, status="discarded")
+            continue
+        if record_id == special["conflict"]:
+            answer(record_id, "ann", "label", "match")
+            answer(record_id, "lead", "label", "non_match")
+            continue
+        answer(record_id, "ann", "label", label)
+        answer(record_id, "ann", "is_failure", "no" if record_id == special["control"] else "yes")
+        if record_id == special["bad_json"]:
+            answer(record_id, "ann", "corrected_output", '{"decision": "match",')
+        elif i % 3 == 0:
+            answer(
+                record_id,
+                "ann",
+                "corrected_output",
+                json.dumps({"decision": label, "confidence": 0.9}),
+            )
+    annotations = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA)
+    annotations.write_parquet(workspace.root / "annotations.parquet")
+    resolved, _ = resolve(annotations, "majority", None)
+    resolved.write_parquet(workspace.root / "resolved.parquet")
+    return workspace, config, special, len(ids)
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_openai_export_is_valid_split_by_cluster_and_traceable(annotated):
+    workspace, config, special, n = annotated
+    result = export_dataset(
+        workspace, config, ExportSettings(name="em", validation_fraction=0.25, seed=1)
+    )
+    folder = workspace.root / "exports" / "em"
+    train, validation = _lines(folder / "train.jsonl"), _lines(folder / "validation.jsonl")
+    assert len(train) == result.written["train"] and len(validation) == result.written["validation"]
+    assert len(train) + len(validation) == n - 4
+    assert 0.15 <= len(validation) / (len(train) + len(validation)) <= 0.35
+    for example in train + validation:
+        assert check_openai_example(example) is None
+        assert example["messages"][-1]["role"] == "assistant"
+        answer = json.loads(example["messages"][-1]["content"])
+        assert answer["decision"] in ("match", "non_match")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    sides = {}
+    for entry in manifest["examples"]:
+        sides.setdefault(entry["cluster_id"], set()).add(entry["split"])
+        assert entry["annotators"] == ["ann"] and entry["detectors"] is not None
+    assert all(len(s) == 1 for s in sides.values()), "no cluster on both sides"
+    first = manifest["examples"][0]
+    assert first["split"] == "train" and first["line"] == 1
+    reasons = {e["record_id"]: e["reason"] for e in manifest["excluded"]}
+    assert reasons[special["discarded"]] == "discarded by an annotator"
+    assert reasons[special["conflict"]].startswith("not resolved")
+    assert reasons[special["bad_json"]].startswith("invalid: the corrected output is not JSON")
+    assert reasons[special["control"]].startswith("a control confirmed correct")
+    assert result.excluded["invalid"] == 1
+    card = (folder / "README.md").read_text()
+    assert "| class | examples |" in card and "cl100k_base" in card
+    assert result.tokens["max"] >= result.tokens["p50"] > 0
+
+
+def test_other_formats_system_prompt_and_controls(annotated):
+    workspace, config, _, n = annotated
+    for name in ("prompt-completion", "sharegpt", "alpaca"):
+        export_dataset(
+            workspace, config, ExportSettings(name=name, format=name, validation_fraction=0.0)
+        )
+    folder = workspace.root / "exports"
+    assert set(_lines(folder / "prompt-completion" / "train.jsonl")[0]) == {"prompt", "completion"}
+    sharegpt = _lines(folder / "sharegpt" / "train.jsonl")[0]["conversations"]
+    assert [t["from"] for t in sharegpt] == ["system", "human", "gpt"]
+    assert set(_lines(folder / "alpaca" / "train.jsonl")[0]) == {"instruction", "input", "output"}
+    short = export_dataset(
+        workspace,
+        config,
+        ExportSettings(
+            name="short",
+            system_prompt="Same person? JSON.",
+            include_controls=True,
+            validation_fraction=0.0,
+        ),
+    )
+    example = _lines(folder / "short" / "train.jsonl")[0]
+    assert example["messages"][0] == {"role": "system", "content": "Same person? JSON."}
+    assert short.written["train"] == n - 3  # the control is in
+
+
+def test_hf_dataset_and_push_to_hub_call(annotated, tmp_path, monkeypatch):
+    import datasets
+
+    workspace, config, _, _ = annotated
+    calls = []
+    monkeypatch.setattr(
+        datasets.DatasetDict, "push_to_hub", lambda self, repo, **kw: calls.append(repo)
+    )
+    result = export_dataset(
+        workspace,
+        config,
+        ExportSettings(name="hf", hf_dir=tmp_path / "hf", push_to_hub="me/curate-em"),
+    )
+    loaded = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert loaded["train"].num_rows == result.written["train"]
+    assert loaded["validation"].num_rows == result.written["validation"]
+    assert calls == ["me/curate-em"]
+
+
+def test_cli_export_json_and_errors(annotated, runner):
+    workspace, config, _, _ = annotated
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    result = runner.invoke(main, [*ws, "export", "--name", "cli", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert counts["written"]["train"] > 0 and "discarded by an annotator" in counts["excluded"]
+    bad = runner.invoke(main, [*ws, "export", "--validation-fraction", "1.5"])
+    assert bad.exit_code == 2 and "validation-fraction" in bad.output
