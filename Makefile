@@ -51,6 +51,7 @@ sample-data: install
 
 # The main job on the bundled sample data, in a throwaway workspace under $(DEMO)/.
 demo: install
+	-@[ -d $(DEMO)/.curate ] && cd $(DEMO) && ../$(BIN)/curate argilla down > /dev/null 2>&1
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	cp sample_data/curate.toml sample_data/entity_match_output.schema.json $(DEMO)/
 	cd $(DEMO) && ../$(BIN)/curate init .
