@@ -745,6 +745,53 @@ def export(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write one self-contained HTML file.",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def report(state: State, html_path: str | None, json_mode: bool) -> None:
+    """Should we fine-tune yet, and on what? Failure trends, readiness, the cost case.
+
+    \b
+    Failure rates per detector over time and per prompt_version, with a verdict on whether
+    prompting has plateaued; the training set against its target ([report] target, default
+    1000 labelled examples, balanced, every edge case covered) and what is missing; prompt
+    tokens per call, the system prompt's share, tokens and cost per million calls now and
+    with a short prompt after fine-tuning ([report.prices]), and prefill latency against
+    prompt length fitted from the logs.
+    """
+    from pathlib import Path
+
+    from curate.report import build_report, public, render_html
+
+    data = build_report(state.workspace(), state.config())
+    if html_path:
+        Path(html_path).write_text(render_html(data))
+    if json_mode:
+        _emit_json(public(data))
+        return
+    console = _console()
+    for task, verdict in data["failures"]["verdicts"].items():
+        console.print(f"[bold]{task}[/]: {verdict['verdict']} ({verdict['why']})")
+    ready = data["readiness"]
+    console.print(f"training set: {ready['labelled']} labelled of {ready['target']}")
+    for line in ready["missing"]:
+        console.print(f"  missing: {line}")
+    cost = data["cost"]
+    if "prompt_tokens_per_call" in cost:
+        console.print(
+            f"prompt tokens per call {cost['prompt_tokens_per_call']}, of which the system prompt "
+            f"{cost['system_prompt_tokens']} ({cost['system_prompt_share']:.0%})"
+        )
+    if html_path:
+        console.print(f"wrote {html_path}")
+
+
 @main.group(context_settings=CONTEXT)
 def argilla() -> None:
     """The local Argilla stack: OpenSearch, Redis and the Argilla server, on 127.0.0.1.

@@ -1,0 +1,375 @@
+"""The report: should we fine-tune yet, and on what? The answer is in the logs.
+
+- Failure rates per detector over time and per prompt_version, with a plain verdict on whether
+  prompting has plateaued (the trend across the latest prompt versions of each task).
+- Readiness of the training set against a target (labelled examples, class balance, edge cases
+  covered), and what is missing.
+- The cost case: prompt tokens per call and the share the system prompt takes; tokens and cost
+  per million calls today and with a short prompt after fine-tuning (prices in curate.toml);
+  prefill latency against prompt length, fitted from the logged latencies.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from curate.config import Config
+from curate.workspace import Workspace
+
+PLATEAU_POINTS = 0.02  # a prompt change that moves the failure rate less than this has plateaued
+DEFAULT_TARGET = 1000
+SHORT_PROMPT_TOKENS = 60  # a short system prompt after fine-tuning, unless [report] says
+MIN_PER_EDGE_CASE = 10
+
+
+def _table(workspace: Workspace, name: str) -> pl.DataFrame | None:
+    path = workspace.root / f"{name}.parquet"
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, Any]:
+    """Failure rates per detector by day, and per task and prompt_version with a verdict."""
+    failing = findings.select("record_id", "detector").unique()
+    any_failure = failing.select("record_id").unique().with_columns(pl.lit(True).alias("_failed"))
+    base = (
+        records.select("record_id", "task", "prompt_version", "timestamp")
+        .join(any_failure, on="record_id", how="left")
+        .with_columns(
+            pl.col("_failed").fill_null(False), pl.col("timestamp").dt.date().alias("day")
+        )
+    )
+    days = base.group_by("day").agg(pl.len().alias("records")).sort("day")
+    by_day = (
+        failing.join(base.select("record_id", "day"), on="record_id")
+        .group_by("day", "detector")
+        .len()
+        .join(days, on="day")
+        .with_columns((pl.col("len") / pl.col("records")).round(4).alias("rate"))
+        .sort("day", "detector")
+    )
+    versions = (
+        base.group_by("task", "prompt_version")
+        .agg(
+            pl.len().alias("records"),
+            pl.col("_failed").mean().round(4).alias("failure_rate"),
+            pl.col("timestamp").min().alias("first_seen"),
+        )
+        .sort("task", "first_seen", nulls_last=True)
+    )
+    per_detector = (
+        failing.join(base.select("record_id", "task", "prompt_version"), on="record_id")
+        .group_by("task", "prompt_version", "detector")
+        .len()
+    )
+    verdicts = {}
+    for task in versions["task"].unique(maintain_order=True).to_list():
+        mine = versions.filter(pl.col("task").eq_missing(task))
+        rates = mine["failure_rate"].to_list()
+        names = mine["prompt_version"].to_list()
+        label = task or "(no task)"
+        if len(rates) < 2:
+            verdicts[label] = {
+                "verdict": "no trend yet",
+                "why": "only one prompt version in the logs",
+            }
+            continue
+        change = rates[-1] - rates[-2]
+        if change <= -PLATEAU_POINTS:
+            verdict = "prompting still helps"
+        elif change >= PLATEAU_POINTS:
+            verdict = "the latest prompt made it worse"
+        else:
+            verdict = "prompting has plateaued: fine-tune on the failures"
+        verdicts[label] = {
+            "verdict": verdict,
+            "why": f"{names[-2]} failed {rates[-2]:.1%} of calls, {names[-1]} {rates[-1]:.1%}",
+            "latest": names[-1],
+            "latest_failure_rate": rates[-1],
+        }
+    return {
+        "by_day": by_day.with_columns(pl.col("day").cast(pl.String)).to_dicts(),
+        "by_prompt_version": [
+            {
+                **row,
+                "first_seen": str(row["first_seen"]),
+                "detectors": {
+                    d: n
+                    for _, _, d, n in per_detector.filter(
+                        pl.col("task").eq_missing(row["task"])
+                        & pl.col("prompt_version").eq_missing(row["prompt_version"])
+                    ).iter_rows()
+                },
+            }
+            for row in versions.to_dicts()
+        ],
+        "verdicts": verdicts,
+    }
+
+
+def readiness(workspace: Workspace, config: Config, target: int) -> dict[str, Any]:
+    """Per task: labelled examples against the target, per class and edge case; what is missing."""
+    resolved = _table(workspace, "resolved")
+    candidates = _table(workspace, "candidates")
+    tags = _table(workspace, "tags")
+    answered = ["label", "corrected_output"]
+    labelled = set(
+        resolved.filter(pl.col("question").is_in(answered))["record_id"]
+        if resolved is not None
+        else []
+    )
+    out: dict[str, Any] = {"target": target, "labelled": 0, "tasks": {}, "missing": []}
+    if candidates is None:
+        out["missing"].append("no candidates yet: run `curate balance`")
+        return out
+    for task in sorted(candidates["task"].unique().drop_nulls()):
+        mine = candidates.filter(pl.col("task") == task)
+        done = mine.filter(pl.col("record_id").is_in(list(labelled)))
+        by_class = dict(done.group_by("class").len().iter_rows())
+        summary: dict[str, Any] = {"labelled": done.height, "by_class": by_class, "edge_cases": {}}
+        missing = []
+        if done.height < target:
+            missing.append(
+                f"{target - done.height} more labelled examples ({done.height} of {target})"
+            )
+        classes = sorted(set(mine["class"]) - {"unknown"})
+        share = target / max(len(classes), 1)
+        missing += [
+            f"class {c}: {by_class.get(c, 0)} labelled, want about {share:.0f}"
+            for c in classes
+            if by_class.get(c, 0) < 0.8 * share
+        ]
+        if tags is not None and tags.height:
+            hard = tags.filter(
+                pl.col("record_id").is_in(mine["record_id"].implode())
+                & ~pl.col("tag").is_in(["exact", "missing_both", "different"])
+            )
+            for tag, ids in (
+                hard.group_by("tag").agg(pl.col("record_id").unique()).sort("tag").iter_rows()
+            ):
+                have = len(set(ids) & labelled)
+                summary["edge_cases"][tag] = have
+                if have < MIN_PER_EDGE_CASE:
+                    missing.append(f"edge case {tag}: {have} labelled, want >= {MIN_PER_EDGE_CASE}")
+        summary["missing"] = missing
+        out["tasks"][task] = summary
+        out["labelled"] += done.height
+        out["missing"] += [f"{task}: {line}" for line in missing]
+    out["ready"] = not out["missing"]
+    return out
+
+
+def cost_case(records: pl.DataFrame, config: Config) -> dict[str, Any]:
+    """Tokens and cost per million calls today and after fine-tuning; the prefill latency fit."""
+    import tiktoken
+
+    from curate.export import TOKENIZER
+
+    section = config.section("report")
+    prices = section.get("prices", {})
+    short = int(section.get("short_prompt_tokens", SHORT_PROMPT_TOKENS))
+    encoding = tiktoken.get_encoding(TOKENIZER)
+    first = pl.col("messages").list.first()
+    systems = (
+        records.filter(first.struct.field("role") == "system")
+        .group_by("prompt_version")
+        .agg(first.struct.field("content").first().alias("system"), pl.len().alias("calls"))
+    )
+    system_tokens = {
+        version: (len(encoding.encode(text or "")), calls)
+        for version, text, calls in systems.iter_rows()
+    }
+    usage = records.filter(pl.col("prompt_tokens").is_not_null())
+    out: dict[str, Any] = {"calls_with_usage": usage.height, "tokenizer": TOKENIZER}
+    if usage.height == 0:
+        out["note"] = "no token usage was logged"
+        return out
+    mean_prompt = float(usage["prompt_tokens"].mean())
+    mean_completion = float(usage["completion_tokens"].fill_null(0).mean())
+    weighted = sum(t * c for t, c in system_tokens.values())
+    calls = sum(c for _, c in system_tokens.values())
+    mean_system = weighted / calls if calls else 0.0
+    after = max(mean_prompt - mean_system + short, 0.0)
+    out |= {
+        "prompt_tokens_per_call": round(mean_prompt, 1),
+        "completion_tokens_per_call": round(mean_completion, 1),
+        "system_prompt_tokens": round(mean_system, 1),
+        "system_prompt_share": round(mean_system / mean_prompt, 4) if mean_prompt else None,
+        "per_million_calls": {
+            "today": {
+                "prompt_tokens": round(mean_prompt * 1e6),
+                "completion_tokens": round(mean_completion * 1e6),
+            },
+            "fine_tuned_short_prompt": {
+                "prompt_tokens": round(after * 1e6),
+                "completion_tokens": round(mean_completion * 1e6),
+            },
+        },
+    }
+    if prices:
+        today = mean_prompt * prices.get("input", 0) + mean_completion * prices.get("output", 0)
+        tuned = after * prices.get(
+            "finetuned_input", prices.get("input", 0)
+        ) + mean_completion * prices.get("finetuned_output", prices.get("output", 0))
+        out["per_million_calls"]["today"]["cost"] = round(today, 2)
+        out["per_million_calls"]["fine_tuned_short_prompt"]["cost"] = round(tuned, 2)
+    else:
+        out["note"] = (
+            "set [report.prices] input, output, finetuned_input, finetuned_output "
+            "(per 1M tokens) for costs"
+        )
+    timed = usage.filter(pl.col("latency_ms").is_not_null())
+    if timed.height >= 10 and timed["prompt_tokens"].n_unique() > 1:
+        x, y = (
+            timed["prompt_tokens"].to_numpy().astype(float),
+            timed["latency_ms"].to_numpy().astype(float),
+        )
+        slope, intercept = np.polyfit(x, y, 1)
+        out["latency_fit"] = {
+            "ms_per_1k_prompt_tokens": round(slope * 1000, 2),
+            "intercept_ms": round(intercept, 1),
+            "calls": timed.height,
+            "saved_ms_per_call_with_short_prompt": round(slope * (mean_prompt - after), 1),
+        }
+    return out
+
+
+def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
+    """Every number of the report, as a JSON-able dict."""
+    workspace.require()
+    columns = [
+        "record_id",
+        "task",
+        "prompt_version",
+        "timestamp",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "messages",
+    ]
+    records = workspace.scan_records().select(columns).collect()
+    findings = _table(workspace, "findings")
+    if findings is None:
+        from curate.errors import CurateError
+
+        raise CurateError("no findings yet: run `curate detect` before `curate report`")
+    target = int(config.section("report").get("target", DEFAULT_TARGET))
+    return {
+        "records": records.height,
+        "failures": failure_trends(records, findings),
+        "readiness": readiness(workspace, config, target),
+        "cost": cost_case(records, config),
+        "_latency_points": records.filter(
+            pl.col("latency_ms").is_not_null() & pl.col("prompt_tokens").is_not_null()
+        )
+        .select("prompt_tokens", "latency_ms")
+        .sample(n=min(2000, records.height), seed=0, shuffle=True)
+        .to_dicts()
+        if records.height
+        else [],
+    }
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """One self-contained HTML file: plotly.js inline, every chart drawn by plotly."""
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    charts = []
+    by_day = pl.DataFrame(report["failures"]["by_day"]) if report["failures"]["by_day"] else None
+    if by_day is not None and by_day.height:
+        figure = go.Figure()
+        for detector in sorted(by_day["detector"].unique()):
+            mine = by_day.filter(pl.col("detector") == detector)
+            figure.add_trace(
+                go.Scatter(
+                    x=mine["day"].to_list(),
+                    y=mine["rate"].to_list(),
+                    mode="lines+markers",
+                    name=detector,
+                )
+            )
+        figure.update_layout(
+            title="Failure rate per detector, by day", yaxis_tickformat=".0%", height=420
+        )
+        charts.append(figure)
+    versions = report["failures"]["by_prompt_version"]
+    if versions:
+        figure = go.Figure(
+            go.Bar(
+                x=[f"{v['task']} / {v['prompt_version']}" for v in versions],
+                y=[v["failure_rate"] for v in versions],
+                text=[f"{v['failure_rate']:.1%}" for v in versions],
+            )
+        )
+        figure.update_layout(
+            title="Share of calls with a failure, per prompt version",
+            yaxis_tickformat=".0%",
+            height=380,
+        )
+        charts.append(figure)
+    points = report.get("_latency_points") or []
+    fit = report["cost"].get("latency_fit")
+    if points:
+        xs = [p["prompt_tokens"] for p in points]
+        figure = go.Figure(
+            go.Scatter(
+                x=xs, y=[p["latency_ms"] for p in points], mode="markers", name="calls", opacity=0.4
+            )
+        )
+        if fit:
+            line_x = [min(xs), max(xs)]
+            figure.add_trace(
+                go.Scatter(
+                    x=line_x,
+                    y=[
+                        fit["intercept_ms"] + fit["ms_per_1k_prompt_tokens"] * v / 1000
+                        for v in line_x
+                    ],
+                    mode="lines",
+                    name=f"fit: {fit['ms_per_1k_prompt_tokens']} ms per 1k prompt tokens",
+                )
+            )
+        figure.update_layout(
+            title="Latency against prompt length",
+            xaxis_title="prompt tokens",
+            yaxis_title="ms",
+            height=380,
+        )
+        charts.append(figure)
+    body = "\n".join(f.to_html(full_html=False, include_plotlyjs=False) for f in charts)
+    verdicts = "".join(
+        f"<li><b>{html.escape(t)}</b>: {html.escape(v['verdict'])} ({html.escape(v['why'])})</li>"
+        for t, v in report["failures"]["verdicts"].items()
+    )
+    ready = report["readiness"]
+    missing = (
+        "".join(f"<li>{html.escape(m)}</li>" for m in report["readiness"]["missing"])
+        or "<li>nothing: ready</li>"
+    )
+    cost = html.escape(json.dumps({k: v for k, v in report["cost"].items()}, indent=2))
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>curate report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
+<script>{get_plotlyjs()}</script></head>
+<body>
+<h1>Should we fine-tune yet?</h1>
+<p>{report["records"]:,} logged calls.</p>
+<h2>Has prompting plateaued?</h2><ul>{verdicts}</ul>
+<h2>Is the training set ready?</h2>
+<p>{ready["labelled"]} labelled (target {ready["target"]} per task). Missing:</p>
+<ul>{missing}</ul>
+{body}
+<h2>The cost case</h2><pre>{cost}</pre>
+</body></html>
+"""
+
+
+def public(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without the chart-only data."""
+    return {k: v for k, v in report.items() if not k.startswith("_")}

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from curate.cli import main
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def detected(tmp_path_factory):
+    from click.testing import CliRunner
+
+    root = tmp_path_factory.mktemp("report")
+    for name in ("curate.toml", "entity_match_output.schema.json"):
+        (root / name).write_text((SAMPLE / name).read_text())
+    (root / "curate.toml").write_text(
+        (root / "curate.toml").read_text()
+        + "\n[report]\ntarget = 200\nshort_prompt_tokens = 40\n"
+        + "[report.prices]\ninput = 0.15\noutput = 0.6\nfinetuned_input = 0.3\nfinetuned_output = 1.2\n"
+    )
+    runner = CliRunner()
+    ws = ["--workspace", str(root / ".curate"), "--config", str(root / "curate.toml")]
+    args = [*ws, "ingest", str(SAMPLE / "entity_match_chat.jsonl.gz"), "--task", "entity_match"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert runner.invoke(main, [*ws, "detect"]).exit_code == 0
+    assert runner.invoke(main, [*ws, "balance", "--target", "100"]).exit_code == 0
+    return root, ws
+
+
+def test_report_numbers(detected, runner):
+    _, ws = detected
+    result = runner.invoke(main, [*ws, "report", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    verdict = report["failures"]["verdicts"]["entity_match"]
+    assert verdict["verdict"].startswith("prompting has plateaued")
+    assert "entity_match@v1" in verdict["why"] and "entity_match@v2" in verdict["why"]
+    versions = [v["prompt_version"] for v in report["failures"]["by_prompt_version"]]
+    assert versions == ["entity_match@v1", "entity_match@v2"]
+    ready = report["readiness"]
+    assert ready["target"] == 200 and ready["labelled"] == 0 and not ready["ready"]
+    assert any("200 more labelled examples" in m for m in ready["missing"])
+    assert any("edge case nickname" in m for m in ready["missing"])
+    cost = report["cost"]
+    assert 0.5 < cost["system_prompt_share"] < 0.9  # the sample's long system prompt
+    today = cost["per_million_calls"]["today"]
+    tuned = cost["per_million_calls"]["fine_tuned_short_prompt"]
+    assert tuned["prompt_tokens"] < today["prompt_tokens"]
+    assert today["cost"] == pytest.approx(
+        (cost["prompt_tokens_per_call"] * 0.15 + cost["completion_tokens_per_call"] * 0.6), rel=0.01
+    )
+    assert cost["latency_fit"]["ms_per_1k_prompt_tokens"] > 0
+
+
+def test_html_report_renders_its_charts_in_chromium(detected, runner, tmp_path):
+    if not shutil.which("chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing (make stack-deps installs it)")
+        pytest.skip("chromium is not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, ws = detected
+    page = tmp_path / "report.html"
+    assert runner.invoke(main, [*ws, "report", "--html", str(page)]).exit_code == 0
+    assert "<script src=" not in page.read_text()  # one self-contained file
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1200,2400",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(page.as_uri())
+        WebDriverWait(driver, 30).until(
+            lambda d: (
+                d.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 3
+            )
+        )
+        traces = driver.execute_script(
+            "return document.querySelectorAll('.js-plotly-plot .trace').length"
+        )
+        driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert traces >= 3
+    assert (tmp_path / "report.png").stat().st_size > 20_000
