@@ -49,25 +49,21 @@ stack-down: install
 sample-data: install
 	$(BIN)/python scripts/make_sample_data.py sample_data
 
-# The main job on the bundled sample data, in a throwaway workspace under $(DEMO)/.
-demo: install
-	-@[ -d $(DEMO)/.curate ] && cd $(DEMO) && ../$(BIN)/curate argilla down > /dev/null 2>&1
-	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	cp sample_data/curate.toml sample_data/entity_match_output.schema.json $(DEMO)/
-	cd $(DEMO) && ../$(BIN)/curate init .
-	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/entity_match_chat.jsonl.gz --task entity_match \
-		--references ../sample_data/entity_match_references.csv
-	cd $(DEMO) && ../$(BIN)/curate ingest ../sample_data/ticket_batch_output.jsonl ../sample_data/ticket_batch_input.jsonl \
-		--task ticket_topic --references ../sample_data/ticket_references.csv
-	cd $(DEMO) && ../$(BIN)/curate detect
-	cd $(DEMO) && ../$(BIN)/curate failures --detector reference_mismatch --limit 3
-	cd $(DEMO) && ../$(BIN)/curate balance --target 400 --seed 7 --quota edge_case=nickname=0.05
-	$(MAKE) stack-deps
-	cd $(DEMO) && ../$(BIN)/curate argilla up
-	cd $(DEMO) && ../$(BIN)/curate queue push
-	cd $(DEMO) && ../$(BIN)/curate status
-	@echo "Label in the browser: http://127.0.0.1:6900 (user argilla, password 12345678);"
-	@echo "then: cd $(DEMO) && ../$(BIN)/curate queue pull.  Stop the stack: cd $(DEMO) && ../$(BIN)/curate argilla down"
+# The main job on the bundled sample data: `curate run` with the local Argilla stack, in a
+# throwaway workspace under $(DEMO)/ (sample_data/curate.toml lists the sources).
+CURATE_DEMO = $(BIN)/curate --workspace $(DEMO)/.curate --config sample_data/curate.toml
+
+demo: install stack-deps
+	-@[ -d $(DEMO)/.curate ] && $(CURATE_DEMO) argilla down > /dev/null 2>&1
+	rm -rf $(DEMO)
+	$(CURATE_DEMO) argilla up
+	$(CURATE_DEMO) run
+	$(CURATE_DEMO) report --html $(DEMO)/report.html
+	@echo
+	@echo "Label in the browser: http://127.0.0.1:6900  (user argilla, password 12345678)"
+	@echo "After labelling, one command pulls the answers and writes the training set:"
+	@echo "    $(CURATE_DEMO) run"
+	@echo "The report: $(DEMO)/report.html.  Stop Argilla: $(CURATE_DEMO) argilla down"
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -78,6 +78,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
 
     \b
     The pipeline, one command per stage:
+      curate run                       all of it, from [[sources]] (skips what is up to date)
       curate init                      write curate.toml and the workspace
       curate ingest LOGS...            read logs into canonical records
       curate detect                    find what broke (curate failures shows it)
@@ -792,6 +793,40 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
         console.print(f"wrote {html_path}")
 
 
+@main.command(name="run", context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
+@click.pass_obj
+def run_command(state: State, json_mode: bool) -> None:
+    """The whole job: ingest, detect, balance, push; then pull and export once labelled.
+
+    \b
+    Reads the logs listed as [[sources]] in curate.toml. Each stage is skipped when its
+    inputs have not changed since its last run (the manifest keeps their fingerprints), so
+    running it again after labelling pulls the answers and writes the training set.
+    Argilla: the local stack (`curate argilla up`) or ARGILLA_API_URL / ARGILLA_API_KEY.
+    """
+    from curate.queue import connection
+    from curate.run import run_pipeline
+    from curate.stack.local import PASSWORD, USERNAME
+
+    console = _console(json_mode)
+    config = state.config()
+    result = run_pipeline(state.workspace(), config, say=console.print)
+    if json_mode:
+        _emit_json(result.to_dict())
+    else:
+        url, _ = connection(config)
+        if "queue push" in result.stages and not result.failed:
+            console.print(
+                f"label at {url} (user {USERNAME}, password {PASSWORD}, for the local stack)"
+            )
+            console.print(
+                "after labelling, run the same command again: `curate run` pulls and exports"
+            )
+    if result.failed:
+        sys.exit(1)
+
+
 @main.group(context_settings=CONTEXT)
 def argilla() -> None:
     """The local Argilla stack: OpenSearch, Redis and the Argilla server, on 127.0.0.1.
@@ -808,7 +843,7 @@ def _stack(state: State):
     from curate.stack.local import Stack
 
     workspace = state.workspace()
-    workspace.require()
+    workspace.create()
     return Stack.for_workspace(workspace)
 
 

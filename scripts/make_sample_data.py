@@ -625,6 +625,21 @@ mode = "prefix"
 
 [detectors.refusal]
 patterns = ["i can't assist", "i cannot help", "i can't help"]
+
+# What `curate run` ingests (paths relative to this file).
+[[sources]]
+path = "entity_match_chat.jsonl.gz"
+task = "entity_match"
+references = "entity_match_references.csv"
+
+[[sources]]
+path = "ticket_batch_*.jsonl"
+task = "ticket_topic"
+references = "ticket_references.csv"
+
+[run]
+target = 400
+seed = 7
 """
 
 OUTPUT_SCHEMA = {
