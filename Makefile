@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data bench clean stack-deps stack-up stack-down
+.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down
 
 install: $(VENV)/.installed
 
@@ -64,6 +64,9 @@ demo: install stack-deps
 	@echo "After labelling, one command pulls the answers and writes the training set:"
 	@echo "    $(CURATE_DEMO) run"
 	@echo "The report: $(DEMO)/report.html.  Stop Argilla: $(CURATE_DEMO) argilla down"
+
+docs: install
+	$(BIN)/python scripts/config_reference.py
 
 bench: install
 	$(BIN)/python bench/ingest.py
