@@ -811,7 +811,8 @@ def run_command(state: State, json_mode: bool) -> None:
 
     console = _console(json_mode)
     config = state.config()
-    result = run_pipeline(state.workspace(), config, say=console.print)
+    with _progress(console, disable=json_mode) as on_progress:
+        result = run_pipeline(state.workspace(), config, say=console.print, progress=on_progress)
     if json_mode:
         _emit_json(result.to_dict())
     else:

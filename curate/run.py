@@ -113,7 +113,7 @@ class Pipeline:
         )
 
 
-def run_pipeline(workspace: Workspace, config: Config, say: Say) -> RunResult:
+def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) -> RunResult:
     """ingest -> detect -> balance -> push, then pull -> export when there are answers."""
     from curate.balance import BalanceSettings, balance_candidates
     from curate.detect import find_failures
@@ -136,6 +136,7 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say) -> RunResult:
                 task=source.get("task"),
                 references=source["references"],
                 format_name=source.get("format", "auto"),
+                progress=progress,
             )
             for key in totals:
                 totals[key] += getattr(done, key)
