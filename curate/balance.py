@@ -26,7 +26,7 @@ from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
 from curate.records import input_text
 from curate.tasks import LABEL, Task, load_tasks, normalize_text
-from curate.workspace import Workspace, atomic_write_bytes, now_utc
+from curate.workspace import Workspace, now_utc
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -313,14 +313,6 @@ def _composition(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     }
 
 
-def _write(workspace: Workspace, name: str, frame: pl.DataFrame) -> None:
-    path = workspace.root / f"{name}.parquet"
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    atomic_write_bytes(path, tmp.read_bytes())
-    tmp.unlink()
-
-
 def balance_candidates(
     workspace: Workspace, config: Config, settings: BalanceSettings
 ) -> BalanceResult:
@@ -386,10 +378,9 @@ def balance_candidates(
             result.tasks[name] = summary
         clusters_all = pl.concat(cluster_frames)
         result.clusters = clusters_all["cluster_id"].n_unique()
-        _write(workspace, "clusters", clusters_all)
-        _write(workspace, "tags", pl.concat(tag_frames))
-        _write(
-            workspace,
+        workspace.write_table("clusters", clusters_all)
+        workspace.write_table("tags", pl.concat(tag_frames))
+        workspace.write_table(
             "candidates",
             pl.concat(candidate_frames)
             .select(CANDIDATES_SCHEMA.names())

@@ -15,7 +15,7 @@ import polars as pl
 from curate.config import Config
 from curate.detectors import FINDINGS_SCHEMA, Detector, build_detectors
 from curate.tasks import Task, assign_tasks, load_tasks, output_is_json
-from curate.workspace import Workspace, atomic_write_bytes, now_utc
+from curate.workspace import Workspace, now_utc
 
 FINDINGS_FILE = "findings.parquet"
 
@@ -91,11 +91,7 @@ def find_failures(
             previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
             findings = pl.concat([previous, findings])
         findings = findings.sort("record_id", "detector")
-        path = workspace.root / FINDINGS_FILE
-        tmp = path.with_name(f".{path.name}.tmp")
-        findings.write_parquet(tmp)
-        atomic_write_bytes(path, tmp.read_bytes())
-        tmp.unlink()
+        workspace.write_table("findings", findings)
         _summarize(result, findings, records, detectors, checked)
         workspace.record_run(
             "detect",

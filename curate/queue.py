@@ -26,7 +26,7 @@ import polars as pl
 from curate.config import Config
 from curate.errors import ConfigError, CurateError
 from curate.tasks import Task, load_tasks
-from curate.workspace import Workspace, atomic_write_bytes, now_utc
+from curate.workspace import Workspace, now_utc
 
 PUSH_BATCH = 500
 IS_FAILURE = "is_failure"
@@ -445,7 +445,7 @@ def pull_queue(
     key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
     new = fresh.join(history, on=key, how="anti", nulls_equal=True)
     everything = pl.concat([history, new])
-    _write(workspace, "annotations", everything)
+    workspace.write_table("annotations", everything)
     result = PullResult(
         new_responses=new.select([*key[:2], "answered_at"]).unique().height, policy=policy
     )
@@ -455,17 +455,9 @@ def pull_queue(
     result.agreement = agreement(latest)
     resolved, conflicts = resolve(latest, policy, prefer_user)
     result.resolved, result.conflicts = resolved.height, conflicts
-    _write(workspace, "resolved", resolved)
+    workspace.write_table("resolved", resolved)
     workspace.record_run("queue pull", now_utc(), {"policy": policy}, {"new": result.new_responses})
     return result
-
-
-def _write(workspace: Workspace, name: str, frame: pl.DataFrame) -> None:
-    path = workspace.root / f"{name}.parquet"
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    atomic_write_bytes(path, tmp.read_bytes())
-    tmp.unlink()
 
 
 def _latest(annotations: pl.DataFrame) -> pl.DataFrame:

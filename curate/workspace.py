@@ -207,6 +207,18 @@ class Workspace:
     def scan_records(self) -> pl.LazyFrame:
         return self.scan("records")
 
+    def write_table(self, name: str, frame: pl.DataFrame) -> None:
+        """Replace a whole-file table (findings, candidates, annotations, ...) atomically."""
+        path = self.root / f"{name}.parquet"
+        tmp = path.with_name(f".{path.name}.tmp")
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+
+    def read_table(self, name: str) -> pl.DataFrame | None:
+        """A whole-file table, or None when the stage that writes it has not run."""
+        path = self.root / f"{name}.parquet"
+        return pl.read_parquet(path) if path.exists() else None
+
     def record_ids(self) -> pl.DataFrame:
         """Every record_id in the workspace, as a one-column frame (for anti-joins)."""
         return self.scan_records().select("record_id").collect()
