@@ -327,12 +327,25 @@ def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def parse_timestamps(expr: pl.Expr) -> pl.Expr:
-    """ISO-8601 text (with or without zone; naive means UTC) as UTC datetimes; junk -> null."""
+    """ISO-8601 text (with or without zone; naive means UTC), or epoch seconds / milliseconds /
+    microseconds / nanoseconds written as a number, as UTC datetimes; junk -> null."""
     text = expr.str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
     with_zone = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
     naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    number = expr.str.extract(r"^\s*(\d{9,19}(?:\.\d+)?)\s*$", 1).cast(pl.Float64, strict=False)
+    # the magnitude says the unit: 1.7e9 seconds, 1.7e12 ms, 1.7e15 us, 1.7e18 ns
+    micros = (
+        pl.when(number < 1e11)
+        .then(number * 1e6)
+        .when(number < 1e14)
+        .then(number * 1e3)
+        .when(number < 1e17)
+        .then(number)
+        .otherwise(number / 1e3)
+    ).cast(pl.Int64, strict=False)
+    epoch = pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
     return pl.coalesce(
-        with_zone.dt.convert_time_zone("UTC"), naive.dt.replace_time_zone("UTC")
+        with_zone.dt.convert_time_zone("UTC"), naive.dt.replace_time_zone("UTC"), epoch
     ).alias("timestamp")
 
 

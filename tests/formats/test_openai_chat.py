@@ -253,3 +253,10 @@ def test_responses_api_logs(tmp_path, workspace):
     assert got["resp_3"]["finish_reason"] == "length"
     assert got["resp_4"]["refusal"] == "I can't help." and got["resp_4"]["output"] is None
     assert got["chatcmpl-5"]["output"] == '{"decision": "match"}'
+
+
+def test_epoch_timestamps(tmp_path, workspace):
+    rows = [chat_line(1, timestamp=1_790_000_000), chat_line(2, timestamp="1790000000500")]
+    ingest(workspace, [write_jsonl(tmp_path / "e.jsonl", rows)])
+    stamps = [t.timestamp() for t in records(workspace)["timestamp"]]
+    assert stamps == [1_790_000_000, 1_790_000_000.5]
