@@ -867,17 +867,21 @@ def _render_stack(console, status: dict) -> None:
         )
 
 
+def _stack_action(state: State, json_mode: bool, action: str) -> None:
+    console = _console(json_mode)
+    status = getattr(_stack(state), action)(say=lambda line: console.print(line))
+    if json_mode:
+        _emit_json(status)
+    else:
+        _render_stack(console, status)
+
+
 @argilla.command(name="up", context_settings=CONTEXT)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
 def argilla_up(state: State, json_mode: bool) -> None:
     """Install (once) and start the local stack; waits until it answers."""
-    console = _console(json_mode)
-    status = _stack(state).up(say=lambda line: console.print(line))
-    if json_mode:
-        _emit_json(status)
-    else:
-        _render_stack(console, status)
+    _stack_action(state, json_mode, "up")
 
 
 @argilla.command(name="down", context_settings=CONTEXT)
@@ -885,12 +889,7 @@ def argilla_up(state: State, json_mode: bool) -> None:
 @click.pass_obj
 def argilla_down(state: State, json_mode: bool) -> None:
     """Stop the parts of the local stack that this workspace started."""
-    console = _console(json_mode)
-    status = _stack(state).down(say=lambda line: console.print(line))
-    if json_mode:
-        _emit_json(status)
-    else:
-        _render_stack(console, status)
+    _stack_action(state, json_mode, "down")
 
 
 @argilla.command(name="status", context_settings=CONTEXT)

@@ -90,3 +90,29 @@ def chat_line(
     }
     line.update(extra)
     return line
+
+
+def balanced_sample(root: Path, target: int, seed: int, extra_toml: str = ""):
+    """The entity-match sample in a project at `root`: ingested, detected, balanced."""
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.config import load_config
+    from curate.detect import find_failures
+    from curate.ingest import ingest
+
+    for name in ("curate.toml", "entity_match_output.schema.json"):
+        (root / name).write_text((SAMPLE / name).read_text())
+    (root / "curate.toml").write_text((root / "curate.toml").read_text() + extra_toml)
+    config = load_config(root / "curate.toml")
+    workspace = Workspace(root / ".curate", root / "curate.toml")
+    ingest(
+        workspace,
+        [SAMPLE / "entity_match_chat.jsonl.gz"],
+        config=config,
+        task="entity_match",
+        references=SAMPLE / "entity_match_references.csv",
+    )
+    find_failures(workspace, config)
+    balance_candidates(
+        workspace, config, BalanceSettings(target=target, seed=seed, task="entity_match")
+    )
+    return workspace, config

@@ -5,34 +5,16 @@ import json
 import polars as pl
 import pytest
 
-from curate.balance import BalanceSettings, balance_candidates
 from curate.cli import main
-from curate.config import load_config
-from curate.detect import find_failures
 from curate.export import ExportSettings, check_openai_example, export_dataset
-from curate.ingest import ingest
 from curate.queue import ANNOTATIONS_SCHEMA, resolve
-from curate.workspace import Workspace
-from tests.conftest import SAMPLE
+from tests.conftest import balanced_sample
 
 
 @pytest.fixture(scope="module")
 def annotated(tmp_path_factory):
     """The sample, balanced to 60 candidates, with answers as `curate queue pull` stores them."""
-    root = tmp_path_factory.mktemp("export")
-    for name in ("curate.toml", "entity_match_output.schema.json"):
-        (root / name).write_text((SAMPLE / name).read_text())
-    config = load_config(root / "curate.toml")
-    workspace = Workspace(root / ".curate", root / "curate.toml")
-    ingest(
-        workspace,
-        [SAMPLE / "entity_match_chat.jsonl.gz"],
-        config=config,
-        task="entity_match",
-        references=SAMPLE / "entity_match_references.csv",
-    )
-    find_failures(workspace, config)
-    balance_candidates(workspace, config, BalanceSettings(target=60, seed=4, task="entity_match"))
+    workspace, config = balanced_sample(tmp_path_factory.mktemp("export"), target=60, seed=4)
     candidates = pl.read_parquet(workspace.root / "candidates.parquet").sort("rank")
     rows = []
 

@@ -5,13 +5,8 @@ import urllib.request
 
 import pytest
 
-from curate.balance import BalanceSettings, balance_candidates
-from curate.config import load_config
-from curate.detect import find_failures
-from curate.ingest import ingest
 from curate.stack.local import API_KEY, HOST, PORTS
-from curate.workspace import Workspace
-from tests.conftest import SAMPLE
+from tests.conftest import balanced_sample
 
 
 @pytest.fixture(scope="session")
@@ -40,21 +35,7 @@ def argilla_client(argilla_url):
 
 @pytest.fixture
 def labelled_workspace(tmp_path):
-    """The entity-match sample, detected and balanced to 30 candidates."""
-    for name in ("curate.toml", "entity_match_output.schema.json"):
-        (tmp_path / name).write_text((SAMPLE / name).read_text())
-    (tmp_path / "curate.toml").write_text(
-        (tmp_path / "curate.toml").read_text() + "\n[argilla]\nmin_submitted = 2\n"
+    """The entity-match sample, detected and balanced to 30 candidates, two answers per record."""
+    return balanced_sample(
+        tmp_path, target=30, seed=2, extra_toml="\n[argilla]\nmin_submitted = 2\n"
     )
-    config = load_config(tmp_path / "curate.toml")
-    workspace = Workspace(tmp_path / ".curate", tmp_path / "curate.toml")
-    ingest(
-        workspace,
-        [SAMPLE / "entity_match_chat.jsonl.gz"],
-        config=config,
-        task="entity_match",
-        references=SAMPLE / "entity_match_references.csv",
-    )
-    find_failures(workspace, config)
-    balance_candidates(workspace, config, BalanceSettings(target=30, seed=2, task="entity_match"))
-    return workspace, config
