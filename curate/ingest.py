@@ -8,7 +8,6 @@ leaves no half-written source, and re-running it adds only what is missing.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import shutil
 import threading
@@ -23,7 +22,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from curate.config import Config
-from curate.errors import InputError
+from curate.errors import CurateError, InputError
 from curate.formats import detect_format, get_format
 from curate.formats.base import Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
@@ -122,6 +121,7 @@ class _Staging:
         self.writer: pq.ParquetWriter | None = None
         self.path: Path | None = None
         self.rows = 0
+        self.handed_over = False  # finished: its file belongs to a commit now
 
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
@@ -134,27 +134,34 @@ class _Staging:
         self.writer.write_table(table)
         self.rows += frame.height
 
-    def commit(self, finish: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> None:
-        """Move the staged part into the table, through `finish` (a lazy transform) if given."""
-        if self.writer is not None:
-            self.writer.close()
-            assert self.path is not None
-            target = self.workspace.part_path(self.table)
-            if finish is None:
-                os.replace(self.path, target)
-            else:
-                tmp = target.with_name(f".{target.name}.tmp")
-                finished = finish(pl.scan_parquet(self.path)).collect()
-                if finished.height:
-                    finished.write_parquet(tmp)
-                    os.replace(tmp, target)
-        self.discard()
+    def finish(
+        self, transform: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    ) -> list[tuple[Path, Path]]:
+        """Close the staged part (through `transform`, a lazy step, if given): the move that
+        puts it into its table, for Workspace.commit; none when there is nothing to add."""
+        if self.writer is None:
+            return []
+        self.writer.close()
+        self.writer = None
+        self.handed_over = True
+        assert self.path is not None
+        if transform is not None:
+            finished = transform(pl.scan_parquet(self.path)).collect()
+            if finished.height == 0:
+                return []
+            done = self.folder / "finished.parquet"
+            finished.write_parquet(done)
+            self.path = done
+        return [(self.path, self.workspace.part_path(self.table))]
 
-    def discard(self) -> None:
+    def discard(self, committed: bool = False) -> None:
+        """Remove what is left aside; a finished part stays for its commit unless committed
+        (an interrupted commit is rolled forward from its journal by the next command)."""
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if committed or not self.handed_over:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _clear_stale_staging(workspace: Workspace) -> None:
@@ -249,84 +256,68 @@ def ingest(
     else:
         formats = [detect_format(s) for s in sources]
 
+    batch_inputs = [
+        (s, f) for s, f in zip(sources, formats, strict=True) if isinstance(f, OpenAIBatchInput)
+    ]
+    outputs = [
+        (s, f) for s, f in zip(sources, formats, strict=True) if not isinstance(f, OpenAIBatchInput)
+    ]
+    if batch_inputs and not any(f.name == "openai_batch" for _, f in outputs):
+        raise InputError(
+            f"{batch_inputs[0][0].display} is an OpenAI Batch API input file (requests only); "
+            "give its output file in the same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+        )
     workspace.create()
     result = IngestResult()
     with workspace.lock("ingest"):
         started = now_utc()
         _clear_stale_staging(workspace)
         seen = [workspace.record_ids()]
-        quarantine_keys = workspace.scan("quarantine").select("source_sha256", "line").collect()
-        batch_inputs = [
-            (s, f) for s, f in zip(sources, formats, strict=True) if isinstance(f, OpenAIBatchInput)
-        ]
-        for source, _ in batch_inputs:
-            requests, bad = read_batch_requests(source, ctx)
-            ctx.batch_requests.update(requests)
-            summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
-            summary.quarantined, summary.requests = len(bad), len(requests)
-            staged = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
-            staged.write(_quarantine_frame(source, "openai_batch_input", bad))
-            staged.commit(_new_quarantine_rows(source.sha256, quarantine_keys))
-            _finish_source(workspace, source, summary, task, result)
-        outputs = [
-            (s, f)
-            for s, f in zip(sources, formats, strict=True)
-            if not isinstance(f, OpenAIBatchInput)
-        ]
-        if batch_inputs and not any(f.name == "openai_batch" for _, f in outputs):
-            raise InputError(
-                f"{batch_inputs[0][0].display} is an OpenAI Batch API input file (requests only); "
-                "give its output file in the same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
-            )
-        matched_refs: set[str] = set()
-        for source, fmt in outputs:
-            summary = SourceSummary(source.display, fmt.name)
-            staging = _Staging(workspace, "records", RECORD_SCHEMA)
-            staged_quarantine = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
-            skipped: Counter[str] = Counter()
-            try:
-                for batch in prefetch(fmt.read(source, ctx)):
-                    summary.quarantined += len(batch.quarantined)
-                    staged_quarantine.write(_quarantine_frame(source, fmt.name, batch.quarantined))
-                    skipped.update(batch.skipped)
-                    result.warnings += batch.warnings
-                    if batch.records.height == 0:
-                        continue
-                    records = finalize(batch.records, source_format=fmt.name, task=task)
-                    records = records.with_columns(pl.lit(source.name).alias("source"))
-                    if refs is not None:
-                        records, matched = _apply_references(records, refs)
-                        matched_refs.update(matched)
-                    unique = records.unique("record_id", keep="first", maintain_order=True)
-                    new = unique.join(
-                        pl.concat(seen, rechunk=False),
-                        on="record_id",
-                        how="anti",
-                        maintain_order="left",
-                    )
-                    summary.duplicates += records.height - new.height
-                    summary.ingested += new.height
-                    seen.append(new.select("record_id"))
-                    staging.write(new)
-                    _count(result.by_format, new["source_format"])
-                    _count(result.by_task, new["task"])
-                    _count(result.by_model, new["model"])
-                summary.sha256 = source.sha256
-                summary.skipped = {k: v for k, v in skipped.items() if v}
-                staged_quarantine.commit(_new_quarantine_rows(source.sha256, quarantine_keys))
-                staging.commit()
-            except BaseException:
-                staging.discard()
-                staged_quarantine.discard()
-                raise
-            read = summary.ingested + summary.duplicates + summary.quarantined
-            if summary.quarantined and summary.quarantined >= 0.2 * read:
-                result.warnings.append(
-                    f"{source.display}: {summary.quarantined} of {read} rows could not be read "
-                    f"as {fmt.name}; if that format is wrong, name the right one with --format "
-                    "(see `curate formats`), and see the reasons with `curate quarantine`"
+        quarantine_keys = [workspace.scan("quarantine").select("source_sha256", "line").collect()]
+        done_sources = 0
+        try:
+            for source, _ in batch_inputs:
+                requests, bad = read_batch_requests(source, ctx)
+                ctx.batch_requests.update(requests)
+                summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
+                summary.quarantined, summary.requests = len(bad), len(requests)
+                staged = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
+                staged.write(_quarantine_frame(source, "openai_batch_input", bad))
+                _commit_source(
+                    workspace, source, summary, task, result, [], staged, quarantine_keys
                 )
-            _finish_source(workspace, source, summary, task, result)
+                staged.discard(committed=True)
+                done_sources += 1
+            matched_refs: set[str] = set()
+            for source, fmt in outputs:
+                summary = _read_source(
+                    workspace,
+                    source,
+                    fmt,
+                    ctx,
+                    task,
+                    refs,
+                    seen,
+                    matched_refs,
+                    result,
+                    quarantine_keys,
+                )
+                read = summary.ingested + summary.duplicates + summary.quarantined
+                if summary.quarantined and summary.quarantined >= 0.2 * read:
+                    result.warnings.append(
+                        f"{source.display}: {summary.quarantined} of {read} rows could not be "
+                        f"read as {fmt.name}; if that format is wrong, name the right one with "
+                        "--format (see `curate formats`), and see the reasons with "
+                        "`curate quarantine`"
+                    )
+                done_sources += 1
+        except CurateError as exc:
+            if done_sources:
+                exc.args = (
+                    f"{exc.args[0]}\n({done_sources} file(s) before it were ingested and kept; "
+                    "once this one is fixed, the same command adds only what is missing)",
+                )
+            raise
         if refs is not None:
             result.references = {
                 "given": refs.height,
@@ -345,6 +336,76 @@ def ingest(
             result.to_dict() | {"sources": len(result.sources)},
         )
     return result
+
+
+def _read_source(
+    workspace: Workspace,
+    source: Source,
+    fmt,
+    ctx: ReadContext,
+    task: str | None,
+    refs: pl.DataFrame | None,
+    seen: list[pl.DataFrame],
+    matched_refs: set[str],
+    result: IngestResult,
+    quarantine_keys: list[pl.DataFrame],
+) -> SourceSummary:
+    """Read one source into staged parts and commit them, with its manifest entry, as one unit."""
+    summary = SourceSummary(source.display, fmt.name)
+    staging = _Staging(workspace, "records", RECORD_SCHEMA)
+    staged_quarantine = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
+    skipped: Counter[str] = Counter()
+    counts = {"by_format": Counter(), "by_task": Counter(), "by_model": Counter()}
+    warnings: list[str] = []
+    committed = False
+    try:
+        for batch in prefetch(fmt.read(source, ctx)):
+            summary.quarantined += len(batch.quarantined)
+            staged_quarantine.write(_quarantine_frame(source, fmt.name, batch.quarantined))
+            skipped.update(batch.skipped)
+            warnings += batch.warnings
+            if batch.records.height == 0:
+                continue
+            records = finalize(batch.records, source_format=fmt.name, task=task)
+            records = records.with_columns(pl.lit(source.name).alias("source"))
+            if refs is not None:
+                records, matched = _apply_references(records, refs)
+                matched_refs.update(matched)
+            unique = records.unique("record_id", keep="first", maintain_order=True)
+            new = unique.join(
+                pl.concat(seen, rechunk=False), on="record_id", how="anti", maintain_order="left"
+            )
+            summary.duplicates += records.height - new.height
+            summary.ingested += new.height
+            seen.append(new.select("record_id"))
+            staging.write(new)
+            for key, column in (
+                ("by_format", "source_format"),
+                ("by_task", "task"),
+                ("by_model", "model"),
+            ):
+                _count(counts[key], new[column])
+        summary.sha256 = source.sha256
+        summary.skipped = {k: v for k, v in skipped.items() if v}
+        result.warnings += warnings
+        for key, counter in counts.items():
+            for value, n in counter.items():
+                getattr(result, key)[value] = getattr(result, key).get(value, 0) + n
+        _commit_source(
+            workspace,
+            source,
+            summary,
+            task,
+            result,
+            staging.finish(),
+            staged_quarantine,
+            quarantine_keys,
+        )
+        committed = True
+    finally:
+        staging.discard(committed)
+        staged_quarantine.discard(committed)
+    return summary
 
 
 def _args(paths: list[str], format_name, task, references, field_map) -> dict[str, Any]:
@@ -394,29 +455,37 @@ def _new_quarantine_rows(sha256: str, existing: pl.DataFrame):
     return finish
 
 
-def _finish_source(
+def _commit_source(
     workspace: Workspace,
     source: Source,
     summary: SourceSummary,
     task: str | None,
     result: IngestResult,
+    record_moves: list[tuple[Path, Path]],
+    staged_quarantine: _Staging,
+    quarantine_keys: list[pl.DataFrame],
 ) -> None:
-    manifest = workspace.manifest()
-    manifest["sources"].append(
-        {
-            "path": str(source.path.resolve()),
-            "sha256": summary.sha256,
-            "format": summary.format,
-            "task": task,
-            "rows": summary.ingested,
-            "duplicates": summary.duplicates,
-            "quarantined": summary.quarantined,
-            "skipped": summary.skipped,
-            "requests": summary.requests or None,
-            "ingested_at": now_utc().isoformat(),
-        }
+    """Commit a source's records, its new quarantine rows and its manifest entry together."""
+    quarantine_moves = staged_quarantine.finish(
+        _new_quarantine_rows(summary.sha256, pl.concat(quarantine_keys))
     )
-    workspace.write_manifest(manifest)
+    new_keys = [
+        pl.read_parquet(src, columns=["source_sha256", "line"]) for src, _ in quarantine_moves
+    ]
+    entry = {
+        "path": str(source.path.resolve()),
+        "sha256": summary.sha256,
+        "format": summary.format,
+        "task": task,
+        "rows": summary.ingested,
+        "duplicates": summary.duplicates,
+        "quarantined": summary.quarantined,
+        "skipped": summary.skipped,
+        "requests": summary.requests or None,
+        "ingested_at": now_utc().isoformat(),
+    }
+    workspace.commit(record_moves + quarantine_moves, [entry])
+    quarantine_keys += new_keys
     result.sources.append(summary)
     result.ingested += summary.ingested
     result.duplicates += summary.duplicates

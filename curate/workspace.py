@@ -60,6 +60,23 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+def lock_timeout() -> float:
+    """Seconds to wait for the workspace lock: CURATE_LOCK_TIMEOUT, default 10."""
+    text = os.environ.get(ENV_LOCK_TIMEOUT, "").strip()
+    if not text:
+        return 10.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise WorkspaceError(
+            f"{ENV_LOCK_TIMEOUT}={text!r}: give the seconds to wait for the workspace lock, "
+            "a number >= 0 (e.g. 30), or unset it for the default of 10"
+        )
+    return value
+
+
 class Workspace:
     """A workspace folder: `records/`, `quarantine/`, ... and `manifest.json`."""
 
@@ -157,12 +174,63 @@ class Workspace:
         )
         self.write_manifest(manifest)
 
+    # -- commits -------------------------------------------------------------------------------
+    @property
+    def journal_dir(self) -> Path:
+        return self.root / "journal"
+
+    def commit(self, moves: list[tuple[Path, Path]], sources: list[dict[str, Any]]) -> None:
+        """Move staged files into their tables and add manifest source entries, as one unit.
+
+        The intent is written first (a journal file); a run killed half-way is rolled forward
+        by the next command that takes the lock (`recover`), so a reader never keeps records
+        without their quarantine rows or manifest entry.
+        """
+        entry = {
+            "id": uuid.uuid4().hex,
+            "moves": [[str(src), str(dst)] for src, dst in moves],
+            "sources": sources,
+        }
+        path = self.journal_dir / f"{entry['id']}.json"
+        atomic_write_bytes(path, json.dumps(entry, default=str).encode())
+        self._apply(entry)
+        path.unlink()
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        for src, dst in entry["moves"]:
+            if Path(src).exists():
+                Path(dst).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+        if entry["sources"]:
+            manifest = self.manifest()
+            done = {s.get("commit") for s in manifest["sources"]}
+            if entry["id"] not in done:
+                manifest["sources"] += [s | {"commit": entry["id"]} for s in entry["sources"]]
+                self.write_manifest(manifest)
+
+    def recover(self) -> int:
+        """Finish the commits an interrupted run had started; the number finished."""
+        finished = 0
+        for path in sorted(self.journal_dir.glob("*.json")) if self.journal_dir.is_dir() else []:
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                path.unlink(missing_ok=True)  # written half: the commit had not begun
+                continue
+            self._apply(entry)
+            path.unlink()
+            finished += 1
+        return finished
+
     # -- lock ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, command: str, timeout: float | None = None) -> Iterator[None]:
-        """Hold the workspace lock; wait up to `timeout` seconds, then fail with who holds it."""
+        """Hold the workspace lock; wait up to `timeout` seconds, then fail with who holds it.
+
+        Taking it first finishes any commit an interrupted run left half-done.
+        """
         if timeout is None:
-            timeout = float(os.environ.get(ENV_LOCK_TIMEOUT, "10"))
+            timeout = lock_timeout()
         self.root.mkdir(parents=True, exist_ok=True)
         info_path = self.root / "lock.info"
         lock = filelock.FileLock(str(self.root / ".lock"), timeout=timeout)
@@ -180,6 +248,8 @@ class Workspace:
         try:
             info = {"pid": os.getpid(), "command": command, "since": now_utc().isoformat()}
             atomic_write_bytes(info_path, json.dumps(info).encode())
+            if self.exists:
+                self.recover()
             yield
         finally:
             with contextlib.suppress(FileNotFoundError):

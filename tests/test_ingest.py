@@ -143,3 +143,71 @@ def test_a_broken_first_line_does_not_hide_the_format(tmp_path, workspace):
     result = ingest(workspace, [path])
     assert result.sources[0].format == "openai_chat"
     assert (result.ingested, result.quarantined) == (2, 1)
+
+
+def test_a_failed_ingest_writes_nothing(tmp_path, workspace):
+    requests = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}}, "oops"],
+    )
+    with pytest.raises(InputError, match="output file"):
+        ingest(workspace, [requests])
+    assert workspace.manifest()["sources"] == []
+    assert quarantine(workspace).height == 0
+
+
+def test_a_kill_between_moves_is_rolled_forward(tmp_path, workspace, monkeypatch):
+    """Records, quarantine rows and manifest entry of a source commit as one unit."""
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), "oops", chat_line(2)])
+    import curate.workspace as ws_module
+
+    real_replace = ws_module.os.replace
+    calls = []
+
+    def dying_replace(src, dst):
+        if not str(src).endswith(".tmp"):  # a commit's move, not an atomic file write
+            calls.append(src)
+        if len(calls) == 2:  # the records part moved, the quarantine part not yet
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(ws_module.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(workspace, [path])
+    monkeypatch.setattr(ws_module.os, "replace", real_replace)
+    # the next command that takes the lock finishes the commit
+    with workspace.lock("status"):
+        pass
+    assert records(workspace).height == 2
+    assert quarantine(workspace).height == 1
+    assert [s["rows"] for s in workspace.manifest()["sources"]] == [2]
+    again = ingest(workspace, [path])
+    assert (again.ingested, again.duplicates, again.quarantined) == (0, 2, 1)
+    assert quarantine(workspace).height == 1
+
+
+def test_the_same_content_twice_in_one_command_quarantines_once(tmp_path, workspace):
+    lines = [chat_line(1), "oops", "{broken"]
+    a = write_jsonl(tmp_path / "a.jsonl", lines)
+    b = write_jsonl(tmp_path / "b.jsonl", lines)
+    result = ingest(workspace, [a, b])
+    assert (result.ingested, result.duplicates, result.quarantined) == (1, 1, 4)
+    assert quarantine(workspace).height == 2
+
+
+def test_a_json_array_file_is_read_like_json_lines(tmp_path, workspace):
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps([chat_line(1), chat_line(2), "oops", chat_line(3)], indent=2))
+    result = ingest(workspace, [path])
+    assert (result.ingested, result.quarantined) == (3, 1)
+    assert records(workspace)["source_line"].to_list() == [1, 2, 4]
+    assert quarantine(workspace)["line"].to_list() == [3]
+
+
+def test_a_json_array_of_unknown_objects_is_explained(tmp_path, workspace):
+    path = tmp_path / "qa.json"
+    path.write_text(json.dumps([{"question": "q", "answer": "a"}]))
+    with pytest.raises(UnknownFormat, match=r"one JSON array of objects.*question, answer"):
+        ingest(workspace, [path])
+    result = ingest(workspace, [path], field_map={"input": "question", "output": "answer"})
+    assert result.ingested == 1

@@ -55,8 +55,13 @@ def detect_format(source: Source) -> LogFormat:
         if fmt.sniffed and fmt.sniff(sample):
             return fmt
     tried = "\n".join(f"  - {f.name}: {f.expects}" for f in FORMATS.values())
+    shape = ""
+    if sample.objects:
+        keys = ", ".join(list(sample.objects[0])[:12])
+        kind = "one JSON array of objects" if isinstance(sample.document, list) else "JSON objects"
+        shape = f" It holds {kind}, the first with the keys: {keys}."
     raise UnknownFormat(
-        f"{source.display}: matches no log format curate knows. Tried:\n{tried}\n"
+        f"{source.display}: matches no log format curate knows.{shape} Tried:\n{tried}\n"
         "Name one with --format NAME, or read any JSONL/CSV/Parquet file as a table with "
         "--map input=COLUMN --map output=COLUMN [--map reference=COLUMN ...]."
     )

@@ -120,6 +120,29 @@ class Source:
         return b"".join(self.iter_chunks(1 << 24))
 
     @property
+    def is_json_array(self) -> bool:
+        """The file is one JSON array (`[{...}, {...}]`) rather than JSON lines."""
+        return isinstance(self.sample().document, list)
+
+    def iter_line_chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+        """Like iter_chunks, but a file that is one JSON array reads as JSON lines: one line per
+        element, numbered by its position in the array. Line-oriented readers use this."""
+        if not self.is_json_array:
+            yield from self.iter_chunks(chunk_bytes)
+            return
+        items = orjson.loads(self.read_all())
+        lines: list[bytes] = []
+        size = 0
+        for item in items:
+            lines.append(orjson.dumps(item))
+            size += len(lines[-1]) + 1
+            if size >= chunk_bytes:
+                yield b"\n".join(lines) + b"\n"
+                lines, size = [], 0
+        if lines:
+            yield b"\n".join(lines) + b"\n"
+
+    @property
     def sha256(self) -> str:
         if self._sha256 is None:
             for _ in self.iter_chunks(1 << 24):
@@ -165,6 +188,10 @@ class Sample:
         if complete and head.lstrip()[:1] in (b"{", b"["):
             with contextlib.suppress(orjson.JSONDecodeError):
                 sample.document = orjson.loads(head)
+        if isinstance(sample.document, list):
+            # a JSON array reads as JSON lines, one per element (Source.iter_line_chunks)
+            sample.lines = sample.document[:5]
+            return sample
         # A broken first line (or a stray log line) must not hide the format of the rest.
         for line in head.splitlines()[:50]:
             if not line.strip():

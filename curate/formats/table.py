@@ -8,8 +8,10 @@ JSON objects (`request.question`). Columns not mapped are kept in `metadata`.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -25,7 +27,7 @@ from curate.formats.base import (
     read_lines_frame,
 )
 from curate.formats.messages import read_messages
-from curate.records import MESSAGE, RAW, RECORD_SCHEMA
+from curate.records import MESSAGE, RAW, RECORD_SCHEMA, to_json
 
 ALIASES = {"id": "source_id"}
 SPECIAL = {"input", "system", "messages"}
@@ -106,13 +108,14 @@ def map_frame(frame: pl.DataFrame, field_map: dict[str, str], source: Source) ->
         mapped = mapped.with_columns(stamp.cast(RECORD_SCHEMA["timestamp"]).alias("timestamp"))
     mapped = mapped.with_columns(_messages(resolved, field_map).alias("messages"))
     rest = [c for c in frame.columns if c not in used and c != "_row"]
-    metadata = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
     if "metadata" in field_map:
         metadata = _as(pl.col("metadata"), pl.String, resolved.schema["metadata"])
-        metadata = resolved.select(metadata.alias("m"))["m"]
-        mapped = mapped.with_columns(metadata.alias("metadata"))
-    else:
-        mapped = mapped.with_columns(frame.select(metadata.alias("metadata"))["metadata"])
+        mapped = mapped.with_columns(resolved.select(metadata.alias("metadata"))["metadata"])
+    elif rest:
+        metadata = pl.struct(rest).struct.json_encode().alias("metadata")
+        mapped = mapped.with_columns(frame.select(metadata)["metadata"])
+    else:  # every column is mapped: nothing left over for metadata
+        mapped = mapped.with_columns(pl.lit(None, pl.String).alias("metadata"))
     raw = frame.drop("_row").select(pl.struct(pl.all()).struct.json_encode().alias(RAW))[RAW]
     return mapped.with_columns(raw)
 
@@ -168,12 +171,8 @@ class Table(LogFormat):
             lazy = pl.scan_parquet(source.path)
             source.read_all()  # for its sha256
         else:
-            data = source.read_all()
-            separator = "\t" if source.name.lower().endswith(".tsv") else ","
-            try:
-                lazy = pl.read_csv(data, infer_schema=False, separator=separator).lazy()
-            except pl.exceptions.PolarsError as exc:
-                raise InputError(f"{source.display}: not a readable CSV file ({exc}).") from None
+            yield from self._read_csv(source, field_map)
+            return
         total = lazy.select(pl.len()).collect().item()
         for offset in range(0, max(total, 1), CHUNK_ROWS):
             frame = lazy.slice(offset, CHUNK_ROWS).collect()
@@ -182,11 +181,84 @@ class Table(LogFormat):
             )
             yield _batch(map_frame(frame, field_map, source), field_map)
 
+    def _read_csv(self, source: Source, field_map: dict[str, str]) -> Iterator[Batch]:
+        """CSV/TSV by the standard csv module, which keeps each row's file line: a row with more
+        or fewer fields than the header goes to quarantine with its line number."""
+        text = source.read_all().decode("utf-8-sig", errors="replace")
+        separator = "\t" if source.name.lower().endswith(".tsv") else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error) as exc:
+            raise InputError(
+                f"{source.display}: no CSV header row ({exc or 'empty file'})."
+            ) from None
+        header, renamed = _unique_names(header)
+        warnings = (
+            [
+                f"{source.display}: header names {', '.join(renamed)} repeat or are blank; "
+                "read as " + ", ".join(header)
+            ]
+            if renamed
+            else []
+        )
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        quarantined: list[Quarantined] = []
+        last = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                quarantined.append(Quarantined(last + 1, f"not valid CSV: {exc}", None))
+                last = reader.line_num
+                continue
+            first, last = last + 1, reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                quarantined.append(
+                    Quarantined(
+                        first,
+                        f"{len(row)} fields where the header has {len(header)}",
+                        cut_raw(separator.join(row)),
+                    )
+                )
+                continue
+            rows.append(row)
+            numbers.append(first)
+            if len(rows) >= CHUNK_ROWS:
+                yield self._csv_batch(
+                    header, rows, numbers, quarantined, warnings, field_map, source
+                )
+                rows, numbers, quarantined, warnings = [], [], [], []
+        if rows or quarantined or warnings:
+            yield self._csv_batch(header, rows, numbers, quarantined, warnings, field_map, source)
+
+    @staticmethod
+    def _csv_batch(header, rows, numbers, quarantined, warnings, field_map, source) -> Batch:
+        if not rows:
+            return Batch(pl.DataFrame(), quarantined, warnings=warnings)
+        columns = list(zip(*rows, strict=True))
+        frame = pl.DataFrame(
+            {
+                # an empty field is a missing value, as in polars' own CSV reader
+                name: pl.Series(name, [v or None for v in values], pl.String)
+                for name, values in zip(header, columns, strict=True)
+            }
+        ).with_columns(pl.Series("_row", numbers, pl.Int64))
+        batch = _batch(map_frame(frame, field_map, source), field_map)
+        batch.quarantined = quarantined + batch.quarantined
+        batch.warnings = warnings
+        return batch
+
     def _read_jsonl(
         self, source: Source, ctx: ReadContext, field_map: dict[str, str]
     ) -> Iterator[Batch]:
         first = 1
-        for chunk in source.iter_chunks(ctx.chunk_bytes):
+        for chunk in source.iter_line_chunks(ctx.chunk_bytes):
             lines = read_lines_frame(chunk)
             numbers = pl.int_range(first, first + lines.len(), eager=True, dtype=pl.Int64)
             first += lines.len()
@@ -200,6 +272,49 @@ class Table(LogFormat):
                 yield batch
             else:
                 yield Batch(pl.DataFrame(), quarantined)
+
+
+def _unique_names(header: list[str]) -> tuple[list[str], list[str]]:
+    """Header names made unique and non-blank (`name_2`, `column_3`), and those that were not."""
+    out: list[str] = []
+    changed: list[str] = []
+    for i, name in enumerate(header, start=1):
+        new = name.strip() or f"column_{i}"
+        base, n = new, 2
+        while new in out:
+            new, n = f"{base}_{n}", n + 1
+        if new != name:
+            changed.append(repr(name))
+        out.append(new)
+    return out, changed
+
+
+def objects_frame(objects: list[dict[str, Any]]) -> pl.DataFrame:
+    """JSON objects as a frame; a key whose values differ in type (1, "a", [1]) becomes text
+    (JSON text for objects and lists) instead of failing the whole batch."""
+    try:
+        return pl.from_dicts(objects, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+        pass
+    kinds: dict[str, set[type]] = {}
+    for obj in objects:
+        for key, value in obj.items():
+            if value is not None:
+                kinds.setdefault(key, set()).add(type(value))
+    mixed = {
+        key for key, types in kinds.items() if len(types - {int, float}) > 0 and len(types) > 1
+    }
+    mixed |= {key for key, types in kinds.items() if types & {int} and _too_big(objects, key)}
+    fixed = [
+        {k: (to_json(v) if k in mixed and not isinstance(v, str) else v) for k, v in obj.items()}
+        for obj in objects
+    ]
+    schema_overrides = {key: pl.String for key in mixed}
+    return pl.from_dicts(fixed, infer_schema_length=None, schema_overrides=schema_overrides)
+
+
+def _too_big(objects: list[dict[str, Any]], key: str) -> bool:
+    return any(isinstance(o.get(key), int) and abs(o[key]) >= 1 << 63 for o in objects)
 
 
 def _decode_objects(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Quarantined]]:
@@ -219,7 +334,7 @@ def _decode_objects(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Quarantined
         numbers.append(number)
     if not good:
         return pl.DataFrame(), quarantined
-    rows = pl.from_dicts(good, infer_schema_length=None)
+    rows = objects_frame(good)
     return rows.with_columns(pl.Series("_row", numbers, dtype=pl.Int64)), quarantined
 
 

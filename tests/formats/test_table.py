@@ -62,3 +62,35 @@ def test_mapping_errors_name_the_field_and_the_choices(tmp_path, workspace):
         ingest(workspace, [path], field_map={"input": "question", "output": "anser"})
     with pytest.raises(InputError, match="needs the model's answer"):
         ingest(workspace, [path], field_map={"input": "question"})
+
+
+def test_every_column_mapped(tmp_path, workspace):
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"q": "a", "a": "b"}\n{"q": "c", "a": "d"}\n')
+    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    assert result.ingested == 2
+    assert records(workspace)["metadata"].to_list() == [None, None]
+
+
+def test_mixed_value_types_in_one_jsonl_column(tmp_path, workspace):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        '{"q": "a", "a": "b", "x": 1}\n{"q": "c", "a": "d", "x": "two"}\n'
+        '{"q": "e", "a": {"k": 1}, "x": [3]}\n{"q": "f", "a": 7, "x": 99999999999999999999}\n'
+    )
+    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    assert (result.ingested, result.quarantined) == (4, 0)
+    assert records(workspace)["output"].to_list() == ["b", "d", '{"k":1}', "7"]
+
+
+def test_ragged_csv_rows_go_to_quarantine_with_their_line(tmp_path, workspace):
+    path = tmp_path / "qa.csv"
+    path.write_text('q,a\nhello,world\nx,y,z\nonly\n"two\nlines",ok\nlast,row\n')
+    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    assert (result.ingested, result.quarantined) == (3, 2)
+    assert records(workspace)["source_line"].to_list() == [2, 5, 7]
+    rows = quarantine(workspace).select("line", "reason").rows()
+    assert rows == [
+        (3, "3 fields where the header has 2"),
+        (4, "1 fields where the header has 2"),
+    ]
