@@ -333,7 +333,15 @@ def balance_candidates(
         started = now_utc()
         records = (
             workspace.scan_records()
-            .select("record_id", "task", "messages", "metadata", "reference", "output")
+            .select(
+                "record_id",
+                "task",
+                "source_format",
+                "messages",
+                "metadata",
+                "reference",
+                "output",
+            )
             .collect()
         )
         result.records = records.height
@@ -356,6 +364,9 @@ def balance_candidates(
             else:
                 mine = mine.with_columns(pl.lit(None, pl.String).alias(LABEL))
             texts = mine.select(_unit_text(task).alias("t"))["t"]
+            no_input = int((texts.fill_null("").str.strip_chars() == "").sum())
+            if no_input:
+                result.warnings.append(_no_input_warning(name, no_input, mine))
             groups = cluster_texts(texts, settings.cluster)["group"]
             clusters = (
                 mine.select("record_id")
@@ -401,6 +412,20 @@ def balance_candidates(
             {name: s["selected"] for name, s in result.tasks.items()},
         )
     return result
+
+
+def _no_input_warning(task: str, count: int, records: pl.DataFrame) -> str:
+    """Why records have no input text, and what to do about it."""
+    why = "their logs carry no request messages"
+    if "source_format" in records.columns and (records["source_format"] == "openai_batch").any():
+        why = (
+            "Batch output without its input file has no prompt text: pass the input file too "
+            "(curate ingest OUTPUT.jsonl INPUT.jsonl)"
+        )
+    return (
+        f"{task}: {count} of {records.height} records have no input text ({why}); they are "
+        "not clustered as near-duplicates of each other, and labelling them shows no input"
+    )
 
 
 def _balance_task(

@@ -536,6 +536,8 @@ def _render_balance(console, result) -> None:
         for reason, n in summary["left_out"].items():
             if n:
                 console.print(f"  left out {n}: {escape(reason)}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print("  next: curate queue push (sends the candidates to Argilla for labelling)")
 
 
@@ -768,7 +770,7 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
     """
     from pathlib import Path
 
-    from curate.report import build_report, public, render_html
+    from curate.report import build_report, public, render_html, report_notes
 
     data = build_report(state.workspace(), state.config())
     if html_path:
@@ -776,6 +778,8 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
     if json_mode:
         _emit_json(public(data))
         return
+    from rich.markup import escape
+
     console = _console()
     for task, verdict in data["failures"]["verdicts"].items():
         console.print(f"[bold]{task}[/]: {verdict['verdict']} ({verdict['why']})")
@@ -784,11 +788,13 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
     for line in ready["missing"]:
         console.print(f"  missing: {line}")
     cost = data["cost"]
-    if "prompt_tokens_per_call" in cost:
+    if "prompt_tokens_per_call" in cost and cost["system_prompt_tokens"] is not None:
         console.print(
             f"prompt tokens per call {cost['prompt_tokens_per_call']}, of which the system prompt "
             f"{cost['system_prompt_tokens']} ({cost['system_prompt_share']:.0%})"
         )
+    for note in report_notes(data):
+        console.print(f"  [dim]{escape(note)}[/]")
     if html_path:
         console.print(f"wrote {html_path}")
 

@@ -123,12 +123,16 @@ def cluster_texts(texts: pl.Series, settings: ClusterSettings = ClusterSettings(
     """For each input text (None allowed): `group` (its cluster, an int) and `n_linked`.
 
     Identical normalized texts share a cluster; near-duplicates are linked as the module says.
-    A text with no input gets a cluster of its own.
+    A text with no input (None, or nothing left after normalizing) gets a cluster of its own:
+    records without input text are never near-duplicates of each other.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    normalized = pl.DataFrame({"t": texts}).select(normalize_for_matching(pl.col("t")))["t"]
+    # an empty text is no evidence of likeness: it is treated as no input at all
+    normalized = pl.DataFrame({"t": texts}).select(
+        pl.when(normalize_for_matching(pl.col("t")) != "").then(normalize_for_matching(pl.col("t")))
+    )["t"]
     distinct = normalized.drop_nulls().unique(maintain_order=True)
     edges = link_texts(distinct, settings)
     n = distinct.len()

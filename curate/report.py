@@ -43,7 +43,7 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
             pl.col("_failed").fill_null(False), pl.col("timestamp").dt.date().alias("day")
         )
     )
-    days = base.group_by("day").agg(pl.len().alias("records")).sort("day")
+    days = base.drop_nulls("day").group_by("day").agg(pl.len().alias("records")).sort("day")
     by_day = (
         failing.join(base.select("record_id", "day"), on="record_id")
         .group_by("day", "detector")
@@ -91,7 +91,16 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
             "latest": names[-1],
             "latest_failure_rate": rates[-1],
         }
+    undated = int(base["day"].null_count())
+    notes = []
+    if undated:
+        notes.append(
+            "no timestamps in these logs: no daily trend"
+            if undated == base.height
+            else f"{undated} of {base.height} calls have no timestamp: left out of the daily trend"
+        )
     return {
+        "notes": notes,
         "by_day": by_day.with_columns(pl.col("day").cast(pl.String)).to_dicts(),
         "by_prompt_version": [
             {
@@ -184,21 +193,29 @@ def cost_case(records: pl.DataFrame, config: Config) -> dict[str, Any]:
         for version, text, calls in systems.iter_rows()
     }
     usage = records.filter(pl.col("prompt_tokens").is_not_null())
-    out: dict[str, Any] = {"calls_with_usage": usage.height, "tokenizer": TOKENIZER}
+    out: dict[str, Any] = {"calls_with_usage": usage.height, "tokenizer": TOKENIZER, "notes": []}
     if usage.height == 0:
-        out["note"] = "no token usage was logged"
+        out["notes"].append("token usage is not in these logs: no cost case")
+        out["notes"].append(latency_note(records))
         return out
     mean_prompt = float(usage["prompt_tokens"].mean())
     mean_completion = float(usage["completion_tokens"].fill_null(0).mean())
     weighted = sum(t * c for t, c in system_tokens.values())
     calls = sum(c for _, c in system_tokens.values())
     mean_system = weighted / calls if calls else 0.0
-    after = max(mean_prompt - mean_system + short, 0.0)
+    after = max(mean_prompt - mean_system + short, 0.0) if calls else mean_prompt
+    if not calls:
+        out["notes"].append(
+            "no system prompt is in these logs (Batch output without its input file?): the "
+            "fine-tuned projection keeps today's prompt length"
+        )
     out |= {
         "prompt_tokens_per_call": round(mean_prompt, 1),
         "completion_tokens_per_call": round(mean_completion, 1),
-        "system_prompt_tokens": round(mean_system, 1),
-        "system_prompt_share": round(mean_system / mean_prompt, 4) if mean_prompt else None,
+        "system_prompt_tokens": round(mean_system, 1) if calls else None,
+        "system_prompt_share": round(mean_system / mean_prompt, 4)
+        if mean_prompt and calls
+        else None,
         "per_million_calls": {
             "today": {
                 "prompt_tokens": round(mean_prompt * 1e6),
@@ -218,12 +235,14 @@ def cost_case(records: pl.DataFrame, config: Config) -> dict[str, Any]:
         out["per_million_calls"]["today"]["cost"] = round(today, 2)
         out["per_million_calls"]["fine_tuned_short_prompt"]["cost"] = round(tuned, 2)
     else:
-        out["note"] = (
+        out["notes"].append(
             "set [report.prices] input, output, finetuned_input, finetuned_output "
             "(per 1M tokens) for costs"
         )
     timed = usage.filter(pl.col("latency_ms").is_not_null())
-    if timed.height >= 10 and timed["prompt_tokens"].n_unique() > 1:
+    if not (timed.height >= MIN_FIT_POINTS and timed["prompt_tokens"].n_unique() > 1):
+        out["notes"].append(latency_note(records))
+    else:
         x, y = (
             timed["prompt_tokens"].to_numpy().astype(float),
             timed["latency_ms"].to_numpy().astype(float),
@@ -236,6 +255,24 @@ def cost_case(records: pl.DataFrame, config: Config) -> dict[str, Any]:
             "saved_ms_per_call_with_short_prompt": round(slope * (mean_prompt - after), 1),
         }
     return out
+
+
+MIN_FIT_POINTS = 10
+
+
+def latency_note(records: pl.DataFrame) -> str:
+    """Why there is no latency fit: what the logs lack."""
+    timed = records.filter(
+        pl.col("latency_ms").is_not_null() & pl.col("prompt_tokens").is_not_null()
+    )
+    if records["latency_ms"].null_count() == records.height:
+        return "latency is not in these logs: no latency fit"
+    if timed.height < MIN_FIT_POINTS:
+        return (
+            f"only {timed.height} calls have both latency and token usage: no latency fit "
+            f"(it needs {MIN_FIT_POINTS})"
+        )
+    return "every call with latency has the same prompt length: no latency fit"
 
 
 def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
@@ -263,15 +300,16 @@ def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
         "failures": failure_trends(records, findings),
         "readiness": readiness(workspace, config, target),
         "cost": cost_case(records, config),
-        "_latency_points": records.filter(
-            pl.col("latency_ms").is_not_null() & pl.col("prompt_tokens").is_not_null()
-        )
-        .select("prompt_tokens", "latency_ms")
-        .sample(n=min(2000, records.height), seed=0, shuffle=True)
-        .to_dicts()
-        if records.height
-        else [],
+        "_latency_points": _latency_points(records),
     }
+
+
+def _latency_points(records: pl.DataFrame, limit: int = 2000) -> list[dict[str, Any]]:
+    """Up to `limit` calls with both latency and prompt tokens, for the chart."""
+    timed = records.filter(
+        pl.col("latency_ms").is_not_null() & pl.col("prompt_tokens").is_not_null()
+    ).select("prompt_tokens", "latency_ms")
+    return timed.sample(n=min(limit, timed.height), seed=0, shuffle=True).to_dicts()
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -352,6 +390,8 @@ def render_html(report: dict[str, Any]) -> str:
         or "<li>nothing: ready</li>"
     )
     cost = html.escape(json.dumps({k: v for k, v in report["cost"].items()}, indent=2))
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report_notes(report))
+    notes = f"<h2>Not in these logs</h2><ul>{notes}</ul>" if notes else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>curate report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
@@ -366,8 +406,14 @@ pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
 <ul>{missing}</ul>
 {body}
 <h2>The cost case</h2><pre>{cost}</pre>
+{notes}
 </body></html>
 """
+
+
+def report_notes(report: dict[str, Any]) -> list[str]:
+    """What each section could not say, and why (the logs lacked it)."""
+    return report["failures"].get("notes", []) + report["cost"].get("notes", [])
 
 
 def public(report: dict[str, Any]) -> dict[str, Any]:

@@ -186,3 +186,54 @@ def test_generation_tasks_balance_across_failure_types(workspace):
     assert summary["shortfalls"] == [
         "refusal failures: wanted 8, 5 selected (5 failing records of that class, at most 2 per cluster)"
     ]
+
+
+def _batch_output_line(i: int, content: str) -> dict:
+    return {
+        "id": f"batch_req_{i}",
+        "custom_id": f"t-{i}",
+        "response": {
+            "status_code": 200,
+            "body": {
+                "id": f"chatcmpl-{i}",
+                "object": "chat.completion",
+                "model": "gpt-4.1-nano",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+            },
+        },
+        "error": None,
+    }
+
+
+def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace):
+    """Batch output without its input file: no prompt text, yet the target is filled."""
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.config import Config
+    from curate.detect import find_failures
+    from curate.ingest import ingest
+    from tests.conftest import write_jsonl
+
+    labels = ["billing", "technical"]
+    lines = [_batch_output_line(i, labels[i % 2]) for i in range(400)]
+    refs = tmp_path / "refs.csv"
+    # every third answer is wrong: a failure of a known class
+    refs.write_text(
+        "id,reference\n" + "".join(f"t-{i},{labels[(i + (i % 3 == 0)) % 2]}\n" for i in range(400))
+    )
+    path = write_jsonl(tmp_path / "out.jsonl", lines)
+    config = Config(data={"tasks": {"t": {"kind": "classification", "labels": labels}}})
+    ingest(workspace, [path], config=config, task="t", references=refs)
+    find_failures(workspace, config)
+    result = balance_candidates(workspace, config, BalanceSettings(target=120, controls=0.1))
+    summary = result.tasks["t"]
+    assert summary["selected"] == 120
+    assert summary["clusters"] == 400
+    assert any(
+        "400 of 400 records have no input text" in w and "input file" in w for w in result.warnings
+    )

@@ -97,3 +97,38 @@ def test_html_report_renders_its_charts_in_chromium(detected, runner, tmp_path):
         driver.quit()
     assert traces >= 3
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("latency", ["none", "some", "all"])
+@pytest.mark.parametrize("usage", [False, True])
+def test_report_says_what_the_logs_lack(workspace, latency, usage):
+    """Some or all calls without latency or token usage: a report, never a ShapeError."""
+    from curate.config import Config
+    from curate.detect import find_failures
+    from curate.report import build_report, render_html, report_notes
+    from tests.detectors.helpers import TOPICS, put
+
+    rows = []
+    for i in range(40):
+        row = {"output": "billing" if i % 3 else "Topic: other stuff", "timestamp": None}
+        if usage:
+            row |= {"prompt_tokens": 50 + i, "completion_tokens": 2}
+        if latency == "all" or (latency == "some" and i < 5):
+            row["latency_ms"] = 300.0 + i
+        rows.append(row)
+    put(workspace, rows, task="topic")
+    config = Config(data={"tasks": {"topic": TOPICS}})
+    find_failures(workspace, config)
+    report = build_report(workspace, config)
+    render_html(report)
+    notes = " | ".join(report_notes(report))
+    assert "no timestamps in these logs" in notes
+    if not usage:
+        assert "token usage is not in these logs" in notes
+    if latency == "none":
+        assert "latency is not in these logs" in notes
+    elif latency == "some" and usage:
+        assert "only 5 calls have both latency and token usage" in notes
+    if latency == "all" and usage:
+        assert report["cost"]["latency_fit"]["calls"] == 40
+        assert len(report["_latency_points"]) == 40
