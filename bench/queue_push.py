@@ -69,7 +69,7 @@ def main() -> None:
     workspace, config = prepare(args.records)
     import argilla as rg
 
-    client = connect(config)
+    client = connect(config).client
     task = load_tasks(config)["topic"]
     rows = (
         workspace.scan_records()

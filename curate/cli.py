@@ -634,14 +634,17 @@ def queue_pull(
 
 
 @queue.command(name="status", context_settings=CONTEXT)
+@click.option("--task", metavar="NAME", help="Only this task.")
 @click.option("--dataset", metavar="NAME", help="Argilla dataset name (default: curate-TASK).")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
-def queue_status_command(state: State, dataset: str | None, json_mode: bool) -> None:
+def queue_status_command(
+    state: State, task: str | None, dataset: str | None, json_mode: bool
+) -> None:
     """Pending, completed and discarded records, per stratum and per annotator."""
     from curate.queue import queue_status
 
-    status = queue_status(state.workspace(), state.config(), dataset=dataset)
+    status = queue_status(state.workspace(), state.config(), dataset=dataset, task=task)
     if json_mode:
         _emit_json(status)
         return
@@ -687,6 +690,7 @@ def queue_status_command(state: State, dataset: str | None, json_mode: bool) -> 
 @click.option(
     "--push-to-hub", metavar="REPO", help="Also push the DatasetDict to the Hugging Face Hub."
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing exports/NAME/.")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
 def export(
@@ -701,6 +705,7 @@ def export(
     max_tokens: int,
     hf_dir: str | None,
     push_to_hub: str | None,
+    overwrite: bool,
     json_mode: bool,
 ) -> None:
     """Write the corrected failures as SFT-ready JSONL, validated, split, with provenance.
@@ -732,6 +737,7 @@ def export(
         max_tokens=max_tokens,
         hf_dir=Path(hf_dir) if hf_dir else None,
         push_to_hub=push_to_hub,
+        overwrite=overwrite,
     )
     result = export_dataset(state.workspace(), state.config(), settings)
     if json_mode:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import re
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,21 @@ class ExportSettings:
     max_tokens: int = 16_384
     hf_dir: Path | None = None
     push_to_hub: str | None = None
+    overwrite: bool = False  # replace an existing exports/NAME/
+
+
+# a plain folder name: no separators, no "..", nothing hidden
+EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_export_name(name: str) -> str:
+    """The name, if it is a plain folder name under exports/; else an ExportError."""
+    if not EXPORT_NAME.fullmatch(name) or ".." in name:
+        raise ExportError(
+            f"--name {name!r}: give a plain folder name (letters, digits, '.', '_', '-'; no '/' "
+            "or '..'), e.g. --name em-v1; the export goes to the workspace's exports/NAME/"
+        )
+    return name
 
 
 @dataclass
@@ -226,7 +244,24 @@ def export_dataset(workspace: Workspace, config: Config, settings: ExportSetting
         raise ConfigError(f"unknown format {settings.format!r}; use one of {', '.join(FORMATS)}")
     if not 0 <= settings.validation_fraction < 1:
         raise ConfigError("--validation-fraction is a share: at least 0 and under 1")
+    check_export_name(settings.name)
     workspace.require()
+    with workspace.lock("export"):
+        return _export(workspace, config, settings)
+
+
+def _export(workspace: Workspace, config: Config, settings: ExportSettings) -> ExportResult:
+    target = workspace.root / "exports" / settings.name
+    if target.exists() and not target.is_dir():
+        raise ExportError(
+            f"{target} is a file, not an export folder: move it, or pick another --name"
+        )
+    if target.exists() and not settings.overwrite:
+        raise ExportError(
+            f"{target} holds an export already: pass --overwrite to replace it, or pick another "
+            "--name"
+        )
+    _check_hf_dir(workspace, settings.hf_dir)
     tasks = load_tasks(config)
     resolved = _table(workspace, "resolved", "label in Argilla, then `curate queue pull`")
     candidates = _table(workspace, "candidates", "run `curate balance` first")
@@ -335,6 +370,20 @@ def export_dataset(workspace: Workspace, config: Config, settings: ExportSetting
     return result
 
 
+def _check_hf_dir(workspace: Workspace, hf_dir: Path | None) -> None:
+    """--hf must be a folder of its own: not a file, not the workspace or a folder holding it."""
+    if hf_dir is None:
+        return
+    where = hf_dir.resolve()
+    if where.exists() and not where.is_dir():
+        raise ExportError(f"--hf {hf_dir}: is a file; give a folder for the Hugging Face dataset")
+    if where == workspace.root or where in workspace.root.parents:
+        raise ExportError(
+            f"--hf {hf_dir}: would write over the workspace {workspace.root}; give a folder "
+            "of its own, e.g. --hf hf_dataset/"
+        )
+
+
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r["example"], ensure_ascii=False) + "\n" for r in rows).encode()
 
@@ -346,8 +395,17 @@ def _write(
     rows: list[dict[str, Any]],
     result: ExportResult,
 ) -> None:
-    folder = Path(result.folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    final = Path(result.folder)
+    # written aside, then swapped in whole: a failed export leaves the old one as it was
+    folder = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the export under {final.parent} ({exc.strerror}): check that the "
+            "folder is writable, or point --workspace at one that is"
+        ) from None
     splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "validation")}
     for split, members in splits.items():
         atomic_write_bytes(folder / f"{split}.jsonl", _jsonl(members))
@@ -391,6 +449,11 @@ def _write(
     }
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(folder, final)
+    shutil.rmtree(old, ignore_errors=True)
     if settings.hf_dir is not None or settings.push_to_hub:
         import datasets
 

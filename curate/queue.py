@@ -13,11 +13,14 @@ across pulls), measures agreement per question, and resolves each record by a st
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +70,79 @@ def connection(config: Config) -> tuple[str, str]:
     return url.rstrip("/"), key
 
 
-def connect(config: Config):
-    """An Argilla client, or a QueueError that says what to do."""
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The SDK's warnings ("Workspace not provided") and tqdm bars stay out of curate's output."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+class ArgillaQueue:
+    """The one place that talks to Argilla (the SDK, and its REST API where the SDK is slow).
+
+    push, pull and status use only these methods, so a stand-in with the same methods can take
+    its place in tests that are not about Argilla itself.
+    """
+
+    def __init__(self, client, url: str, workspace: str | None = None):
+        self.client, self.url, self.workspace = client, url, workspace
+
+    def users(self) -> dict[str, str]:
+        """user id -> username."""
+        with quiet():
+            return {str(u.id): u.username for u in self.client.users}
+
+    def dataset(self, name: str):
+        """The dataset called `name` (in the configured workspace), or None."""
+        with quiet():
+            if self.workspace:
+                return self.client.datasets(name=name, workspace=self.workspace)
+            return self.client.datasets(name=name)
+
+    def create_dataset(self, name: str, settings):
+        import argilla as rg
+
+        with quiet():
+            dataset = rg.Dataset(
+                name=name, settings=settings, client=self.client, workspace=self.workspace
+            )
+            return dataset.create()
+
+    def questions(self, dataset) -> dict[str, list[str] | None]:
+        """question name -> its labels (None for a text question)."""
+        return {
+            q.name: list(q.labels) if getattr(q, "labels", None) is not None else None
+            for q in dataset.settings.questions
+        }
+
+    def log(self, dataset, records: list) -> None:
+        """Upsert records by id (an id already there is updated, never duplicated)."""
+        with quiet():
+            dataset.records.log(records, batch_size=PUSH_BATCH)
+
+    def records(self, dataset) -> list[dict[str, Any]]:
+        """Every record as the REST API gives it: external_id, status, responses."""
+        items, offset = [], 0
+        while True:
+            response = self.client.http_client.get(
+                f"/api/v1/datasets/{dataset.id}/records",
+                params={"include": ["responses"], "offset": offset, "limit": 1000},
+            )
+            if response.status_code != 200:
+                raise QueueError(
+                    f"Argilla answered HTTP {response.status_code} listing the records of "
+                    f"{dataset.name!r}: {response.text[:300]}"
+                )
+            page = response.json()["items"]
+            items += page
+            offset += len(page)
+            if len(page) < 1000:
+                return items
+
+
+def connect(config: Config) -> ArgillaQueue:
+    """The Argilla queue, or a QueueError that says what to do."""
     # the SDK's own progress bars would interleave with ours; tqdm reads this on import
     os.environ.setdefault("TQDM_DISABLE", "1")
     import argilla as rg
@@ -91,16 +165,9 @@ def connect(config: Config):
             "a key of an owner or admin user (Argilla UI: My settings)"
         )
     logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return rg.Argilla(api_url=url, api_key=key)
-
-
-def find_dataset(client, name: str):
-    """The Argilla dataset called `name` in the default workspace, or None."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return client.datasets(name=name)
+    with quiet():
+        client = rg.Argilla(api_url=url, api_key=key)
+    return ArgillaQueue(client, url, config.section("argilla").get("workspace"))
 
 
 # -- what a person sees ------------------------------------------------------------------------
@@ -202,8 +269,8 @@ def settings_for(task: Task, min_submitted: int):
     )
 
 
-def _check_settings(dataset, wanted) -> None:
-    have = {q.name: q for q in dataset.settings.questions}
+def _check_settings(queue: ArgillaQueue, dataset, wanted) -> None:
+    have = queue.questions(dataset)
     for question in wanted.questions:
         if question.name not in have:
             raise QueueError(
@@ -212,12 +279,10 @@ def _check_settings(dataset, wanted) -> None:
                 "the Argilla UI"
             )
         labels = getattr(question, "labels", None)
-        if labels is not None and list(getattr(have[question.name], "labels", []) or []) != list(
-            labels
-        ):
+        if labels is not None and (have[question.name] or []) != list(labels):
             raise QueueError(
                 f"the Argilla dataset {dataset.name!r} asks {question.name!r} with labels "
-                f"{list(have[question.name].labels)}, but the task's are {list(labels)}: push to "
+                f"{have[question.name]}, but the task's are {list(labels)}: push to "
                 "another dataset with --dataset NAME, or delete that one in the Argilla UI"
             )
 
@@ -248,6 +313,18 @@ def dataset_name(task: str, dataset: str | None) -> str:
     return dataset or f"curate-{task}"
 
 
+def _task_names(candidates: pl.DataFrame, task: str | None, dataset: str | None) -> list[str]:
+    """The tasks to push or pull; --dataset names one dataset, so it needs one task."""
+    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    if dataset is not None and len(names) > 1:
+        raise ConfigError(
+            f"--dataset {dataset!r} names one Argilla dataset, but the candidates hold "
+            f"{len(names)} tasks ({', '.join(names)}): add --task NAME to use it for one task, "
+            "or leave --dataset out (each task then has its own dataset, curate-TASK)"
+        )
+    return names
+
+
 def push_queue(
     workspace: Workspace,
     config: Config,
@@ -256,16 +333,14 @@ def push_queue(
     progress=None,
 ) -> list[PushResult]:
     """Send the candidates of each task (or of `task`) to Argilla; see the module docstring."""
-    import argilla as rg
 
     workspace.require()
     candidates = _read_table(workspace, "candidates", "run `curate balance` first")
     tasks = load_tasks(config)
-    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    names = _task_names(candidates, task, dataset)
     if task is not None and task not in tasks:
         config.require_task(task)
-    client = connect(config)
-    url, _ = connection(config)
+    queue = connect(config)
     min_submitted = int(config.section("argilla").get("min_submitted", 1))
     findings = pl.read_parquet(workspace.root / "findings.parquet")
     results = []
@@ -290,34 +365,32 @@ def push_queue(
         )
         records = records.join(evidence, on="record_id", how="left")
         settings = settings_for(tasks[name], min_submitted)
-        target = dataset_name(name, dataset if len(names) == 1 else None)
-        existing = find_dataset(client, target)
-        result = PushResult(dataset=target, url=url)
+        target = dataset_name(name, dataset)
+        existing = queue.dataset(target)
+        result = PushResult(dataset=target, url=queue.url)
         if existing is None:
-            existing = rg.Dataset(name=target, settings=settings, client=client)
-            existing.create()
+            existing = queue.create_dataset(target, settings)
             result.created = True
         else:
-            _check_settings(existing, settings)
-        answered = _answered_ids(client, existing)
+            _check_settings(queue, existing, settings)
+        answered = _answered_ids(queue, existing)
         result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
         todo = records.filter(~pl.col("record_id").is_in(list(answered)))
         rows = todo.to_dicts()
         for start in range(0, len(rows), PUSH_BATCH):
             batch = [_record(row, tasks[name]) for row in rows[start : start + PUSH_BATCH]]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                existing.records.log(batch, batch_size=PUSH_BATCH)
+            queue.log(existing, batch)
             result.pushed += len(batch)
             if progress is not None:
                 progress(target, len(batch), len(rows))
         results.append(result)
-    workspace.record_run(
-        "queue push",
-        now_utc(),
-        {"task": task, "dataset": dataset},
-        {r.dataset: r.pushed for r in results},
-    )
+    with workspace.lock("queue push"):
+        workspace.record_run(
+            "queue push",
+            now_utc(),
+            {"task": task, "dataset": dataset},
+            {r.dataset: r.pushed for r in results},
+        )
     return results
 
 
@@ -348,32 +421,13 @@ def _record(row: dict[str, Any], task: Task):
     return rg.Record(id=row["record_id"], fields=fields, metadata=metadata, suggestions=suggestions)
 
 
-def _answered_ids(client, dataset) -> set[str]:
+def _answered_ids(queue: ArgillaQueue, dataset) -> set[str]:
     """external ids of the records with at least one submitted or discarded response."""
     return {
         item["external_id"]
-        for item in _all_records(client, dataset)
+        for item in queue.records(dataset)
         if any(r["status"] in ("submitted", "discarded") for r in item.get("responses") or [])
     }
-
-
-def _all_records(client, dataset) -> list[dict[str, Any]]:
-    items, offset = [], 0
-    while True:
-        response = client.http_client.get(
-            f"/api/v1/datasets/{dataset.id}/records",
-            params={"include": ["responses"], "offset": offset, "limit": 1000},
-        )
-        if response.status_code != 200:
-            raise QueueError(
-                f"Argilla answered HTTP {response.status_code} listing the records of "
-                f"{dataset.name!r}: {response.text[:300]}"
-            )
-        page = response.json()["items"]
-        items += page
-        offset += len(page)
-        if len(page) < 1000:
-            return items
 
 
 # -- pull --------------------------------------------------------------------------------------
@@ -410,17 +464,17 @@ def pull_queue(
     candidates = _read_table(
         workspace, "candidates", "run `curate balance` and `curate queue push` first"
     )
-    client = connect(config)
-    users = {str(u.id): u.username for u in client.users}
-    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    names = _task_names(candidates, task, dataset)
+    queue = connect(config)
+    users = queue.users()
     pulled_at = now_utc().isoformat()
     rows = []
     for name in names:
-        target = dataset_name(name, dataset if len(names) == 1 else None)
-        remote = find_dataset(client, target)
+        target = dataset_name(name, dataset)
+        remote = queue.dataset(target)
         if remote is None:
             continue
-        for item in _all_records(client, remote):
+        for item in queue.records(remote):
             for response in item.get("responses") or []:
                 if response["status"] not in ("submitted", "discarded"):
                     continue
@@ -440,6 +494,14 @@ def pull_queue(
                         }
                     )
     fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
+    with workspace.lock("queue pull"):
+        return _store_answers(workspace, fresh, policy, prefer_user)
+
+
+def _store_answers(
+    workspace: Workspace, fresh: pl.DataFrame, policy: str, prefer_user: str | None
+) -> PullResult:
+    """Add the pulled answers to the history; agreement and resolution over the latest."""
     path = workspace.root / "annotations.parquet"
     history = pl.read_parquet(path) if path.exists() else ANNOTATIONS_SCHEMA.to_frame()
     key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
@@ -575,24 +637,25 @@ def resolve(
 
 
 def queue_status(
-    workspace: Workspace, config: Config, dataset: str | None = None
+    workspace: Workspace, config: Config, dataset: str | None = None, task: str | None = None
 ) -> dict[str, Any]:
     """Pending / completed / discarded records, per stratum and per annotator."""
     workspace.require()
     candidates = _read_table(
         workspace, "candidates", "run `curate balance` and `curate queue push` first"
     )
-    client = connect(config)
-    users = {str(u.id): u.username for u in client.users}
+    names = _task_names(candidates, task, dataset)
+    queue = connect(config)
+    users = queue.users()
     out: dict[str, Any] = {}
-    for name in sorted(candidates["task"].unique().drop_nulls()):
+    for name in names:
         target = dataset_name(name, dataset)
-        remote = find_dataset(client, target)
+        remote = queue.dataset(target)
         if remote is None:
             out[name] = {"dataset": target, "pushed": False}
             continue
         rows, per_user = [], Counter()
-        for item in _all_records(client, remote):
+        for item in queue.records(remote):
             statuses = [r["status"] for r in item.get("responses") or []]
             state = (
                 "discarded"

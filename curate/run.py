@@ -200,7 +200,9 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) 
                 "export",
                 _fingerprint(pipe.table_state("resolved"), pipe.config_state(), pipe.settings),
                 lambda: _summary(
-                    export_dataset(workspace, config, ExportSettings(name=name, seed=seed)),
+                    export_dataset(
+                        workspace, config, ExportSettings(name=name, seed=seed, overwrite=True)
+                    ),
                     ("written", "excluded"),
                 ),
             )

@@ -155,3 +155,49 @@ def test_cli_export_json_and_errors(annotated, runner):
     assert counts["written"]["train"] > 0 and "discarded by an annotator" in counts["excluded"]
     bad = runner.invoke(main, [*ws, "export", "--validation-fraction", "1.5"])
     assert bad.exit_code == 2 and "validation-fraction" in bad.output
+
+
+@pytest.mark.parametrize("name", ["..", "../../x", "a/b", "/tmp/x", ".hidden", "", "a..b"])
+def test_export_names_are_plain_folder_names(annotated, runner, name):
+    workspace, config, _, _ = annotated
+    manifest = (workspace.root / "manifest.json").read_bytes()
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    result = runner.invoke(main, [*ws, "export", "--name", name])
+    assert result.exit_code == 1 and "plain folder name" in result.output
+    assert (workspace.root / "manifest.json").read_bytes() == manifest
+    assert not (workspace.root.parent.parent / "x").exists()
+
+
+def test_an_existing_export_needs_overwrite(annotated, runner):
+    workspace, config, _, _ = annotated
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    assert runner.invoke(main, [*ws, "export", "--name", "twice"]).exit_code == 0
+    train = workspace.root / "exports" / "twice" / "train.jsonl"
+    train.write_text("mine\n")
+    again = runner.invoke(main, [*ws, "export", "--name", "twice"])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    assert train.read_text() == "mine\n"
+    replaced = runner.invoke(main, [*ws, "export", "--name", "twice", "--overwrite"])
+    assert replaced.exit_code == 0 and train.read_text() != "mine\n"
+    assert [p.name for p in (workspace.root / "exports").iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_export_target_that_is_a_file_or_read_only(annotated, runner, tmp_path):
+    workspace, config, _, _ = annotated
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    (workspace.root / "exports").mkdir(exist_ok=True)
+    (workspace.root / "exports" / "afile").write_text("x")
+    result = runner.invoke(main, [*ws, "export", "--name", "afile"])
+    assert result.exit_code == 1 and "is a file" in result.output
+    hf = runner.invoke(main, [*ws, "export", "--name", "hfws", "--hf", str(workspace.root)])
+    assert hf.exit_code == 1 and "would write over the workspace" in hf.output
+    # a folder that cannot be written (as root, chmod does not stop us: exports/ is a file)
+    exports = workspace.root / "exports"
+    exports.rename(tmp_path / "exports-aside")
+    exports.write_text("not a folder")
+    try:
+        denied = runner.invoke(main, [*ws, "export", "--name", "denied"])
+        assert denied.exit_code == 1 and "writable" in denied.output, denied.output
+    finally:
+        exports.unlink()
+        (tmp_path / "exports-aside").rename(exports)

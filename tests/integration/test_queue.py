@@ -174,3 +174,33 @@ def test_cli_push_and_status_json(labelled_workspace, argilla_url, runner):
     assert json.loads(status.stdout)["entity_match"]["totals"] == {"pending": 30}
     down = runner.invoke(main, [*ws, "queue", "pull", "--policy", "prefer-user"])
     assert down.exit_code == 2 and "--prefer-user NAME" in down.output
+
+
+def test_push_prints_only_curates_own_output(labelled_workspace, argilla_url):
+    """No SDK warnings or tqdm bars: --json stdout is one JSON object, stderr says nothing."""
+    import subprocess
+    import sys
+
+    workspace, config = labelled_workspace
+    dataset = f"quiet-{uuid.uuid4().hex[:8]}"
+    base = [sys.executable, "-m", "curate", "--workspace", str(workspace.root)]
+    base += ["--config", str(config.path), "queue", "push", "--dataset", dataset]
+    done = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["datasets"][0]["pushed"] == 30
+    assert done.stderr == ""
+    human = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert "Workspace not provided" not in human.stdout + human.stderr
+    assert "Sending records" not in human.stdout + human.stderr
+
+
+def test_dataset_with_several_tasks_is_refused(labelled_workspace, runner):
+    workspace, config = labelled_workspace
+    candidates = pl.read_parquet(workspace.root / "candidates.parquet")
+    other = candidates.head(3).with_columns(pl.lit("second_task").alias("task"))
+    pl.concat([candidates, other]).write_parquet(workspace.root / "candidates.parquet")
+    ws = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    for command in (["push"], ["pull"], ["status"]):
+        result = runner.invoke(main, [*ws, "queue", *command, "--dataset", "mine"])
+        assert result.exit_code == 2, result.output
+        assert "names one Argilla dataset" in result.output and "--task" in result.output
