@@ -37,8 +37,17 @@ class State:
 def _console(json_mode: bool = False):
     from rich.console import Console
 
+    from curate.text import printable
+
+    class SafeConsole(Console):
+        """Every text it shows (tables and panels included) has its control characters
+        neutralized: logged content never reaches the terminal as escape sequences."""
+
+        def render_str(self, text: str, **kwargs: Any):
+            return super().render_str(printable(text), **kwargs)
+
     # With --json, stdout carries only the JSON object; everything for people goes to stderr.
-    return Console(stderr=True) if json_mode else Console()
+    return SafeConsole(stderr=True) if json_mode else SafeConsole()
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -52,7 +61,9 @@ class CurateGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CurateError as exc:
-            click.echo(f"error: {exc}", err=True)
+            from curate.text import printable
+
+            click.echo(f"error: {printable(exc)}", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -387,6 +398,8 @@ def failures(
     from rich.markup import escape
     from rich.panel import Panel
 
+    from curate.text import printable
+
     console = _console()
     for row in rows:
         output = row["output"] if row["output"] is not None else "(none)"
@@ -398,7 +411,7 @@ def failures(
         if row.get("reference") is not None:
             body += f"\n[bold]reference[/] {escape(row['reference'])}"
         title = f"{row['detector']} · {row['severity']} · task {row['task']} · {row['record_id']}"
-        title = escape(title)
+        title = escape(printable(title))  # a panel's title is not rendered through the console
         console.print(Panel(body, title=title, title_align="left"))
     console.print(f"showing {len(rows)} of {total} findings")
 

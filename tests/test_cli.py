@@ -80,3 +80,40 @@ def test_formats_and_help(runner):
     assert {f["name"] for f in formats} >= {"openai_chat", "openai_batch", "langfuse", "otel"}
     help_text = runner.invoke(main, ["ingest", "--help"]).output
     assert "--references" in help_text and "Examples:" in help_text
+
+
+HOSTILE = [
+    "\x1b]0;pwned\x07",  # retitles the terminal window
+    "\x1b[31mred\x1b[0m",  # colours
+    "\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\",  # an OSC 8 link
+    "\x1b[2J",  # clears the screen
+    "\u202eevil",  # right-to-left override
+]
+
+
+def test_logged_escape_sequences_are_never_printed_raw(runner, tmp_path):
+    ws = ["--workspace", str(tmp_path / ".curate")]
+    lines = [chat_line(i, content=text, system=text) for i, text in enumerate(HOSTILE)]
+    lines += [text for text in HOSTILE]  # unreadable lines: quarantined with their raw text
+    path = write_jsonl(tmp_path / "hostile\x1b[31m.jsonl", lines)
+    config = tmp_path / "curate.toml"
+    config.write_text('[tasks.t]\nkind = "classification"\nlabels = ["a", "b"]\n')
+    ws += ["--config", str(config)]
+    outputs = []
+    for args in (
+        ["ingest", str(path), "--task", "t"],
+        ["detect"],
+        ["failures", "--limit", "50"],
+        ["quarantine"],
+        ["status"],
+        ["balance", "--target", "5"],
+        ["report"],
+        ["ingest", str(tmp_path / "nope\x1b]0;x\x07.jsonl")],  # an error message
+    ):
+        result = runner.invoke(main, [*ws, *args])
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        outputs.append(result.output)
+    shown = "".join(outputs)
+    assert "\\x1b" in shown  # the content is shown, as escapes
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in shown
