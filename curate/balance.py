@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from curate.cluster import ClusterSettings, cluster_texts
-from curate.config import Config
+from curate.config import SEED_MAX, Config, check_range
 from curate.detect import read_findings
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
@@ -320,10 +320,11 @@ def balance_candidates(
     workspace.require()
     if not (workspace.root / "findings.parquet").exists():
         raise CurateError("no findings yet: run `curate detect` before `curate balance`")
-    if settings.target < 1:
-        raise ConfigError("--target must be at least 1")
-    if not 0 <= settings.controls < 1:
-        raise ConfigError("--controls is a share: at least 0 and under 1")
+    check_range("--target", settings.target, 1)
+    check_range("--seed", settings.seed, 0, SEED_MAX)
+    check_range("--max-per-cluster", settings.max_per_cluster, 1)
+    check_range("--controls", settings.controls, 0, 1, high_open=True)
+    check_range("--cutoff", settings.cluster.cutoff, 0, 100)
     tasks = load_tasks(config)
     if settings.task is not None:
         config.require_task(settings.task)

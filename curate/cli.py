@@ -15,6 +15,11 @@ import click
 from curate import __version__
 from curate.errors import CurateError
 
+# option types with their ranges: a value out of range is refused with the range, by click
+SEED = click.IntRange(0, 2**32 - 1)
+COUNT = click.IntRange(min=1)
+SHARE = click.FloatRange(0, 1, max_open=True)
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -382,7 +387,9 @@ def _render_detect(console, result) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--detector", "detector", metavar="NAME", help="Only this detector's findings.")
 @click.option("--task", metavar="NAME", help="Only records of this task.")
-@click.option("--limit", default=10, show_default=True, help="How many findings to show.")
+@click.option(
+    "--limit", default=10, show_default=True, type=COUNT, help="How many findings to show."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
 def failures(
@@ -452,19 +459,36 @@ def list_detectors(json_mode: bool) -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.option(
-    "--target", default=1000, show_default=True, help="How many records to choose per task."
+    "--target",
+    default=1000,
+    show_default=True,
+    type=COUNT,
+    help="How many records to choose per task.",
 )
-@click.option("--seed", default=0, show_default=True, help="The same seed gives the same choice.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=SEED,
+    help="The same seed gives the same choice (0 to 4294967295).",
+)
 @click.option(
     "--class-ratio",
     metavar="CLASS=SHARE,...",
     help="Share of each class among the chosen failures (default: the labels in equal shares).",
 )
-@click.option("--max-per-cluster", default=2, show_default=True, help="At most K near-duplicates.")
+@click.option(
+    "--max-per-cluster",
+    default=2,
+    show_default=True,
+    type=COUNT,
+    help="At most K near-duplicates.",
+)
 @click.option(
     "--controls",
     default=0.1,
     show_default=True,
+    type=SHARE,
     help="Share of records that passed every detector, added after the failures.",
 )
 @click.option(
@@ -476,7 +500,11 @@ def list_detectors(json_mode: bool) -> None:
 )
 @click.option("--task", metavar="NAME", help="Only this task (default: every task of curate.toml).")
 @click.option(
-    "--cutoff", default=90.0, show_default=True, help="Near-duplicate cutoff (rapidfuzz 0-100)."
+    "--cutoff",
+    default=90.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    help="Near-duplicate cutoff (rapidfuzz 0-100).",
 )
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
@@ -689,10 +717,20 @@ def queue_status_command(
     help="A file with a short system prompt to use instead of the production one.",
 )
 @click.option("--include-controls", is_flag=True, help="Also records annotators confirmed correct.")
-@click.option("--validation-fraction", default=0.1, show_default=True, help="Share for validation.")
-@click.option("--seed", default=0, show_default=True)
 @click.option(
-    "--max-tokens", default=16384, show_default=True, help="Longer examples are left out."
+    "--validation-fraction",
+    default=0.1,
+    show_default=True,
+    type=SHARE,
+    help="Share for validation.",
+)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split.")
+@click.option(
+    "--max-tokens",
+    default=16384,
+    show_default=True,
+    type=COUNT,
+    help="Longer examples are left out.",
 )
 @click.option(
     "--hf",
@@ -953,7 +991,7 @@ def status(state: State, json_mode: bool) -> None:
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--limit", default=20, show_default=True, help="How many rows to show.")
+@click.option("--limit", default=20, show_default=True, type=COUNT, help="How many rows to show.")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
 def quarantine(state: State, limit: int, json_mode: bool) -> None:

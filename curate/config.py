@@ -22,9 +22,54 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
+SEED_MAX = 2**32 - 1  # seeds are 0 .. 4294967295, as numpy's and most tools' are
+
+
+def check_range(
+    option: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    high_open: bool = False,
+) -> None:
+    """A ConfigError unless low <= value <= high (value < high with high_open)."""
+    too_low = low is not None and value < low
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        bounds = (
+            f"from {low:g} to {high:g}" + (" (not included)" if high_open else "")
+            if low is not None and high is not None
+            else f"at least {low:g}"
+            if low is not None
+            else f"at most {high:g}"
+        )
+        raise ConfigError(f"{option} {value!r}: must be {bounds}")
+
+
 def _where(error: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in error.absolute_path)
     return path or "(top level)"
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    """The validator's message, with a did-you-mean for unknown keys and words for patterns."""
+    import difflib
+
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        parts = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, known, n=1)
+            parts.append(
+                f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
+        if parts:
+            return "; ".join(parts) + f". Keys here: {', '.join(known)}"
+    if error.validator == "pattern" and error.validator_value == "\\S":
+        return f"{error.instance!r} is blank: give a non-empty value"
+    return error.message
 
 
 @dataclass
@@ -63,7 +108,7 @@ def load_config(path: Path | None) -> Config:
     validator = jsonschema.Draft202012Validator(load_schema("config"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"{path}: {_where(e)}: {e.message}" for e in errors[:10]]
+        lines = [f"{path}: {_where(e)}: {_explain(e)}" for e in errors[:10]]
         raise ConfigError(
             "curate.toml does not follow schemas/config.schema.json:\n  " + "\n  ".join(lines)
         )

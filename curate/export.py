@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from curate.config import Config
+from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ConfigError, CurateError
 from curate.queue import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task, load_tasks
@@ -242,8 +242,9 @@ def export_dataset(workspace: Workspace, config: Config, settings: ExportSetting
     """Write exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md)."""
     if settings.format not in FORMATS:
         raise ConfigError(f"unknown format {settings.format!r}; use one of {', '.join(FORMATS)}")
-    if not 0 <= settings.validation_fraction < 1:
-        raise ConfigError("--validation-fraction is a share: at least 0 and under 1")
+    check_range("--validation-fraction", settings.validation_fraction, 0, 1, high_open=True)
+    check_range("--seed", settings.seed, 0, SEED_MAX)
+    check_range("--max-tokens", settings.max_tokens, 1)
     check_export_name(settings.name)
     workspace.require()
     with workspace.lock("export"):

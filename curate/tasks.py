@@ -158,6 +158,49 @@ def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:
     return schema
 
 
+def _check_spellings(
+    task: str, labels: list[str], synonyms: dict[str, list[str]], case_sensitive: bool
+) -> None:
+    """Every label and synonym must be readable after normalization, and mean one label."""
+    meaning: dict[str, str] = {}
+    for label in labels:
+        for spelling in [label, *synonyms.get(label, [])]:
+            term = normalize_term(spelling, case_sensitive)
+            if not term:
+                raise ConfigError(
+                    f"[tasks.{task}] {spelling!r} has no letters or digits: outputs are compared "
+                    "with case, punctuation and spacing folded, so it could never be read"
+                )
+            if meaning.setdefault(term, label) != label:
+                raise ConfigError(
+                    f"[tasks.{task}] {spelling!r} (for {label!r}) reads the same as a spelling "
+                    f"of {meaning[term]!r} once case and punctuation are folded: keep one"
+                )
+
+
+def check_pattern(task: str, pattern: str | None) -> None:
+    """A parse pattern that polars' regex engine (Rust `regex`, the one detect runs) compiles,
+    with a group for the label; else a ConfigError that says what that engine lacks."""
+    where = f"[tasks.{task}.parse] pattern"
+    if not pattern:
+        raise ConfigError(f"{where}: mode = \"regex\" needs pattern = '...'")
+    try:
+        pl.Series([""], dtype=pl.String).str.extract(pattern, 1)
+    except pl.exceptions.PolarsError as exc:
+        detail = next(
+            (line.strip() for line in str(exc).splitlines() if line.strip().startswith("error:")),
+            str(exc).splitlines()[0],
+        )
+        raise ConfigError(
+            f"{where} {pattern!r} is not a regex curate can run ({detail.removeprefix('error: ')})."
+            " Patterns run on Rust's regex engine: no look-around ((?=...), (?<=...)) and no "
+            "back-references (\\1); character classes, groups, alternation, \\b and (?i) work."
+        ) from None
+    groups = pl.select(pl.lit("").str.extract_groups(pattern)).to_series().struct.fields
+    if not groups:
+        raise ConfigError(f"{where} {pattern!r} has no group: group 1 is the label")
+
+
 def load_tasks(config: Config) -> dict[str, Task]:
     """The tasks of curate.toml, checked beyond what the config schema can say."""
     tasks: dict[str, Task] = {}
@@ -172,6 +215,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
                 f"[tasks.{name}.synonyms] names {', '.join(unknown)}, which are not in labels "
                 f"({', '.join(labels) or 'none'}). Synonyms are keyed by the label they mean."
             )
+        _check_spellings(name, labels, synonyms, bool(parse.get("case_sensitive", False)))
         if spec["kind"] in LABEL_KINDS and not labels:
             raise ConfigError(f"[tasks.{name}] is a {spec['kind']} task: give its labels = [...]")
         if mode == "json" and labels and not parse.get("field"):
@@ -179,21 +223,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
                 f'[tasks.{name}.parse] mode = "json" needs field = "..." (the label\'s key)'
             )
         if mode == "regex":
-            pattern = parse.get("pattern")
-            if not pattern:
-                raise ConfigError(f"[tasks.{name}.parse] mode = \"regex\" needs pattern = '...'")
-            import re
-
-            try:
-                if re.compile(pattern).groups < 1:
-                    raise ConfigError(
-                        f"[tasks.{name}.parse] pattern {pattern!r} has no group: "
-                        "group 1 is the label"
-                    )
-            except re.error as exc:
-                raise ConfigError(
-                    f"[tasks.{name}.parse] pattern {pattern!r} is not a regex: {exc}"
-                ) from None
+            check_pattern(name, parse.get("pattern"))
         match = dict(spec.get("match", {}))
         unknown_keys = sorted(set(match) - set(MATCH_KEYS))
         if unknown_keys:

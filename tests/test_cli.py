@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from curate.cli import main
 from tests.conftest import SAMPLE, chat_line, write_jsonl
 
@@ -117,3 +119,35 @@ def test_logged_escape_sequences_are_never_printed_raw(runner, tmp_path):
     assert "\\x1b" in shown  # the content is shown, as escapes
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in shown
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["balance", "--seed", "-3"],
+        ["balance", "--seed", str(2**70)],
+        ["balance", "--cutoff", "150"],
+        ["balance", "--max-per-cluster", "-1"],
+        ["balance", "--target", "0"],
+        ["balance", "--controls", "1"],
+        ["export", "--max-tokens", "-5"],
+        ["export", "--seed", "-1"],
+        ["export", "--validation-fraction", "-0.1"],
+        ["failures", "--limit", "0"],
+        ["quarantine", "--limit", "-2"],
+    ],
+)
+def test_out_of_range_options_are_refused_with_the_range(runner, tmp_path, args):
+    result = runner.invoke(main, ["--workspace", str(tmp_path / ".curate"), *args])
+    assert result.exit_code == 2 and not isinstance(result.exception, OverflowError)
+    assert "range" in result.output or ">=" in result.output
+
+
+def test_the_library_checks_ranges_too(workspace):
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.config import Config
+    from curate.errors import ConfigError
+
+    (workspace.root / "findings.parquet").write_bytes(b"")
+    with pytest.raises(ConfigError, match="--seed -3: must be from 0"):
+        balance_candidates(workspace, Config(), BalanceSettings(seed=-3))

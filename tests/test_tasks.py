@@ -117,3 +117,82 @@ def test_tasks_assigned_by_match_rules():
         }
     )
     assert assign_tasks(records, tasks).collect()["task"].to_list() == ["em", "gpt", "kept", None]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"(?<=decision: )(\w+)", "look-around"),
+        (r"(yes|no) \1", "backreferences"),
+        (r"([a-z]+", "unclosed group"),
+        (r"yes|no", "has no group"),
+    ],
+)
+def test_parse_patterns_are_checked_by_the_engine_that_runs_them(tmp_path, pattern, message):
+    """Python's `re` accepts look-around and back-references; polars' engine does not."""
+    from curate.detect import find_failures
+    from curate.workspace import Workspace
+
+    spec = {"kind": "classification", "labels": ["yes", "no"]}
+    spec["parse"] = {"mode": "regex", "pattern": pattern}
+    config = Config(data={"tasks": {"t": spec}})
+    with pytest.raises(ConfigError, match=message):
+        load_tasks(config)
+    workspace = Workspace(tmp_path / ".curate")
+    workspace.create()
+    with pytest.raises(ConfigError, match=r"Rust.s regex engine|group 1"):
+        find_failures(workspace, config)
+
+
+def _config_file(tmp_path, text):
+    from curate.config import load_config
+
+    path = tmp_path / "curate.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def test_unknown_task_keys_get_a_did_you_mean(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'output_shema' \(did you mean 'output_schema'"
+    ):
+        _config_file(tmp_path, '[tasks.t]\nkind = "generation"\noutput_shema = "x.json"\n')
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('labels = ["a", " "]', "is blank"),
+        ('labels = ["a", ""]', "is blank"),
+        ('labels = ["a", "b"]\n[tasks.t.synonyms]\na = [""]', "is blank"),
+        ('labels = ["a", "!!"]', "no letters or digits"),
+        ('labels = ["Non-Match", "non match"]', "reads the same"),
+        ('labels = ["yes", "no"]\n[tasks.t.synonyms]\nyes = ["NO"]', "reads the same"),
+    ],
+)
+def test_blank_and_colliding_labels_are_refused(tmp_path, toml, message):
+    with pytest.raises(ConfigError, match=message):
+        load_tasks(_config_file(tmp_path, f'[tasks.t]\nkind = "classification"\n{toml}\n'))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"patterns": [1, 2]}, r"item 1 \(1\) is a int; every item must be a str"),
+        ({"patterns": "i can't"}, "expected a list"),
+        ({"filter_reasons": [None]}, "item 1"),
+    ],
+)
+def test_detector_options_of_the_wrong_element_type(settings, message):
+    from curate.detectors import available
+
+    with pytest.raises(ConfigError, match=message):
+        available()["refusal"](settings)
+
+
+def test_detector_numbers_are_not_booleans():
+    from curate.detectors import available
+
+    with pytest.raises(ConfigError, match="expected a float"):
+        available()["low_confidence"]({"threshold": True})
+    assert available()["low_confidence"]({"threshold": 1}).settings["threshold"] == 1

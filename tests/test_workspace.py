@@ -82,7 +82,7 @@ def test_config_validation_names_the_field(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
     path.write_text('[tsks.em]\nkind = "pair_match"\n')
-    with pytest.raises(ConfigError, match="'tsks' was unexpected"):
+    with pytest.raises(ConfigError, match=r"unknown key 'tsks' \(did you mean 'tasks'"):
         load_config(path)
 
 
@@ -96,3 +96,15 @@ def test_sample_config_is_valid():
 def test_schemas_ship_with_the_package():
     assert load_schema("record")["title"] == "curate canonical record"
     assert "reason" in load_schema("quarantine")["properties"]
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf"])
+def test_a_bad_lock_timeout_is_a_clear_error(runner, tmp_path, monkeypatch, value):
+    from curate.cli import main
+    from tests.conftest import chat_line, write_jsonl
+
+    monkeypatch.setenv("CURATE_LOCK_TIMEOUT", value)
+    path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
+    result = runner.invoke(main, ["--workspace", str(tmp_path / ".curate"), "ingest", str(path)])
+    assert result.exit_code == 1 and "CURATE_LOCK_TIMEOUT" in result.output
+    assert not isinstance(result.exception, ValueError)

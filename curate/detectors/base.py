@@ -74,13 +74,9 @@ class Detector:
             )
         self.settings = {key: settings.get(key, opt.default) for key, opt in self.options.items()}
         for key, value in settings.items():
-            default = self.options[key].default
-            widened = isinstance(default, float) and isinstance(value, int)
-            if default is not None and not isinstance(value, type(default)) and not widened:
-                raise ConfigError(
-                    f"[detectors.{self.name}] {key} = {value!r}: expected a "
-                    f"{type(default).__name__}, like the default {default!r}"
-                )
+            problem = _type_problem(value, self.options[key].default)
+            if problem:
+                raise ConfigError(f"[detectors.{self.name}] {key} = {value!r}: {problem}")
 
     def not_applicable(self, task: Task | None) -> str | None:
         """Why this detector does not apply to the task's records, or None when it does."""
@@ -116,6 +112,28 @@ class Detector:
             severity.alias("severity"),
             pl.col("evidence").cast(pl.String),
         )
+
+
+def _type_problem(value: Any, default: Any) -> str | None:
+    """Why `value` cannot stand where `default` does (same type; a list of the same element
+    type), or None when it can. An int may stand for a float; a bool for nothing else."""
+    if default is None:
+        return None
+    expected = type(default)
+    fits = isinstance(value, expected) and (isinstance(value, bool) == isinstance(default, bool))
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        fits = True
+    if not fits:
+        return f"expected a {expected.__name__}, like the default {default!r}"
+    if isinstance(default, list):
+        element = type(default[0]) if default else str
+        for i, item in enumerate(value):
+            if not isinstance(item, element) or isinstance(item, bool) != (element is bool):
+                return (
+                    f"item {i + 1} ({item!r}) is a {type(item).__name__}; every item must be a "
+                    f"{element.__name__}, like the default {default!r}"
+                )
+    return None
 
 
 def quote(expr: pl.Expr, limit: int = 80) -> pl.Expr:
