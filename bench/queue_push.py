@@ -30,7 +30,14 @@ from detect import TASKS, make_records
 
 from curate.config import Config
 from curate.detectors import FINDINGS_SCHEMA
-from curate.queue import _record, connect, pull_queue, push_queue, settings_for
+from curate.queue import (
+    _record,
+    connect,
+    pull_queue,
+    push_queue,
+    settings_for,
+    to_argilla_record,
+)
 from curate.tasks import load_tasks
 from curate.workspace import Workspace
 
@@ -77,7 +84,7 @@ def main() -> None:
         .join(pl.read_parquet(workspace.root / "candidates.parquet"), on=["record_id", "task"])
         .to_dicts()
     )
-    records = [_record(row, task) for row in rows]
+    records = [to_argilla_record(_record(row, task)) for row in rows]
     baseline = rg.Dataset(
         name=f"bench-sdk-{uuid.uuid4().hex[:6]}", settings=settings_for(task, 1), client=client
     )

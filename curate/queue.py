@@ -100,12 +100,16 @@ class ArgillaQueue:
                 return self.client.datasets(name=name, workspace=self.workspace)
             return self.client.datasets(name=name)
 
-    def create_dataset(self, name: str, settings):
+    def create_dataset(self, name: str, task: Task, min_submitted: int):
+        """A new dataset with the task's fields and questions (settings_for)."""
         import argilla as rg
 
         with quiet():
             dataset = rg.Dataset(
-                name=name, settings=settings, client=self.client, workspace=self.workspace
+                name=name,
+                settings=settings_for(task, min_submitted),
+                client=self.client,
+                workspace=self.workspace,
             )
             return dataset.create()
 
@@ -116,10 +120,11 @@ class ArgillaQueue:
             for q in dataset.settings.questions
         }
 
-    def log(self, dataset, records: list) -> None:
-        """Upsert records by id (an id already there is updated, never duplicated)."""
+    def log(self, dataset, records: list[dict[str, Any]]) -> None:
+        """Upsert records (`_record` dicts) by id: an id already there is updated, never
+        duplicated."""
         with quiet():
-            dataset.records.log(records, batch_size=PUSH_BATCH)
+            dataset.records.log([to_argilla_record(r) for r in records], batch_size=PUSH_BATCH)
 
     def records(self, dataset) -> list[dict[str, Any]]:
         """Every record as the REST API gives it: external_id, status, responses."""
@@ -216,6 +221,16 @@ def pair_markdown(metadata: str | None, task: Task) -> str | None:
     return "\n".join(rows)
 
 
+def questions_for(task: Task) -> dict[str, list[str] | None]:
+    """The questions of a task's dataset: name -> labels (None for a text question)."""
+    questions: dict[str, list[str] | None] = {}
+    if task.has_labels:
+        questions[LABEL] = list(task.labels)
+    questions[CORRECTED] = None
+    questions[IS_FAILURE] = ["yes", "no"]
+    return questions
+
+
 def settings_for(task: Task, min_submitted: int):
     """The Argilla dataset settings of a task."""
     import argilla as rg
@@ -269,20 +284,19 @@ def settings_for(task: Task, min_submitted: int):
     )
 
 
-def _check_settings(queue: ArgillaQueue, dataset, wanted) -> None:
+def _check_settings(queue: ArgillaQueue, dataset, task: Task) -> None:
     have = queue.questions(dataset)
-    for question in wanted.questions:
-        if question.name not in have:
+    for name, labels in questions_for(task).items():
+        if name not in have:
             raise QueueError(
                 f"the Argilla dataset {dataset.name!r} exists with other questions "
                 f"({', '.join(have)}); push to another one with --dataset NAME, or delete it in "
                 "the Argilla UI"
             )
-        labels = getattr(question, "labels", None)
-        if labels is not None and (have[question.name] or []) != list(labels):
+        if labels is not None and (have[name] or []) != labels:
             raise QueueError(
-                f"the Argilla dataset {dataset.name!r} asks {question.name!r} with labels "
-                f"{have[question.name]}, but the task's are {list(labels)}: push to "
+                f"the Argilla dataset {dataset.name!r} asks {name!r} with labels "
+                f"{have[name]}, but the task's are {labels}: push to "
                 "another dataset with --dataset NAME, or delete that one in the Argilla UI"
             )
 
@@ -364,15 +378,14 @@ def push_queue(
             )
         )
         records = records.join(evidence, on="record_id", how="left")
-        settings = settings_for(tasks[name], min_submitted)
         target = dataset_name(name, dataset)
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
         if existing is None:
-            existing = queue.create_dataset(target, settings)
+            existing = queue.create_dataset(target, tasks[name], min_submitted)
             result.created = True
         else:
-            _check_settings(queue, existing, settings)
+            _check_settings(queue, existing, tasks[name])
         answered = _answered_ids(queue, existing)
         result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
         todo = records.filter(~pl.col("record_id").is_in(list(answered)))
@@ -394,9 +407,8 @@ def push_queue(
     return results
 
 
-def _record(row: dict[str, Any], task: Task):
-    import argilla as rg
-
+def _record(row: dict[str, Any], task: Task) -> dict[str, Any]:
+    """What a person sees of one candidate: id, fields, metadata, suggestions (plain data)."""
     fields = {
         "conversation": conversation_markdown(row["messages"]),
         "output": _fence(row["output"]),
@@ -413,12 +425,30 @@ def _record(row: dict[str, Any], task: Task):
         "model": row["model"] or "unknown",
         "prompt_version": row["prompt_version"] or "unknown",
     }
-    suggestions = []
+    suggestions = {}
     if row["output"] is not None:
-        suggestions.append(rg.Suggestion(CORRECTED, row["output"]))
+        suggestions[CORRECTED] = row["output"]
     if task.has_labels and row["class"] in task.labels:
-        suggestions.append(rg.Suggestion(LABEL, row["class"]))
-    return rg.Record(id=row["record_id"], fields=fields, metadata=metadata, suggestions=suggestions)
+        suggestions[LABEL] = row["class"]
+    return {
+        "id": row["record_id"],
+        "fields": fields,
+        "metadata": metadata,
+        "suggestions": suggestions,
+    }
+
+
+def to_argilla_record(record: dict[str, Any]):
+    """An Argilla SDK record of a `_record` dict."""
+    import argilla as rg
+
+    suggestions = [rg.Suggestion(q, v) for q, v in record["suggestions"].items()]
+    return rg.Record(
+        id=record["id"],
+        fields=record["fields"],
+        metadata=record["metadata"],
+        suggestions=suggestions,
+    )
 
 
 def _answered_ids(queue: ArgillaQueue, dataset) -> set[str]:

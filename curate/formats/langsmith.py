@@ -49,7 +49,7 @@ def run_record(run: dict[str, Any], feedback: list[dict[str, Any]], number: int)
     metadata = extra.get("metadata") or run.get("metadata") or {}
     params = extra.get("invocation_params") or {}
     messages = read_messages(inputs.get("messages", inputs.get("prompts", inputs.get("input"))))
-    text, calls, finish = read_output(outputs)
+    text, calls, finish = read_output(outputs or None)  # no outputs: no answer, not "{}"
     llm_output = outputs.get("llm_output") or {}
     usage = llm_output.get("token_usage") or llm_output.get("usage") or outputs.get("usage") or {}
     scored = [f for f in feedback if isinstance(f.get("score"), int | float)]

@@ -116,7 +116,10 @@ class LiteLLM(LogFormat):
             if not _is_payload(item):
                 quarantined.append(
                     Quarantined(
-                        number, "not a LiteLLM StandardLoggingPayload (no call_type)", cut_raw(raw)
+                        number,
+                        "not a LiteLLM StandardLoggingPayload (it has call_type and "
+                        "response_cost, hidden_params or model_parameters)",
+                        cut_raw(raw),
                     )
                 )
                 continue

@@ -452,6 +452,9 @@ class OpenAIChat(LogFormat):
             response = obj.get("response")
             if isinstance(response, dict | list) and ("request" in obj or "messages" in obj):
                 return True
+            request = obj.get("request")
+            if isinstance(request, dict) and "messages" in request and obj.get("error"):
+                return True  # a failed call: the request and the error, no response
             if isinstance(obj.get("choices"), list) or obj.get("object") in (
                 "chat.completion",
                 "chat.completion.chunk",

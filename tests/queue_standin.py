@@ -1,0 +1,77 @@
+"""An in-memory stand-in of the annotation queue, with the methods of curate.queue.ArgillaQueue.
+
+For the tests that try every stage on degenerate workspaces; what Argilla itself does is tested
+against the real server in tests/integration/.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class _Dataset:
+    name: str
+    id: str
+    questions: dict[str, list[str] | None]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class MemoryQueue:
+    url = "memory://queue"
+
+    def __init__(self) -> None:
+        self.datasets: dict[str, _Dataset] = {}
+        self._ids = itertools.count(1)
+
+    # -- what curate calls -----------------------------------------------------------------
+    def users(self) -> dict[str, str]:
+        return {"u1": "ann", "u2": "lead"}
+
+    def dataset(self, name: str) -> _Dataset | None:
+        return self.datasets.get(name)
+
+    def create_dataset(self, name: str, task: Any, min_submitted: int) -> _Dataset:
+        from curate.queue import questions_for
+
+        self.datasets[name] = _Dataset(name, f"ds-{next(self._ids)}", questions_for(task))
+        return self.datasets[name]
+
+    def questions(self, dataset: _Dataset) -> dict[str, list[str] | None]:
+        return dict(dataset.questions)
+
+    def log(self, dataset: _Dataset, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            kept = dataset.records.get(record["id"], {}).get("responses", [])
+            dataset.records[record["id"]] = {
+                "external_id": record["id"],
+                "status": "pending",
+                "fields": dict(record["fields"]),
+                "responses": kept,
+            }
+
+    def records(self, dataset: _Dataset) -> list[dict[str, Any]]:
+        return list(dataset.records.values())
+
+    # -- what a person would do in the UI ----------------------------------------------------
+    def answer_all(self, values_of) -> int:
+        """Every pending record answered by user u1: values_of(record) -> {question: value}."""
+        answered = 0
+        for dataset in self.datasets.values():
+            for record in dataset.records.values():
+                if record["responses"]:
+                    continue
+                values = {q: {"value": v} for q, v in values_of(dataset, record).items()}
+                record["responses"].append(
+                    {
+                        "user_id": "u1",
+                        "status": "submitted",
+                        "values": values,
+                        "updated_at": "2026-11-28T12:00:00",
+                    }
+                )
+                record["status"] = "completed"
+                answered += 1
+        return answered
