@@ -360,8 +360,9 @@ def _read_source(
     committed = False
     try:
         for batch in prefetch(fmt.read(source, ctx)):
-            summary.quarantined += len(batch.quarantined)
-            staged_quarantine.write(_quarantine_frame(source, fmt.name, batch.quarantined))
+            unreadable = _quarantine_frame(source, fmt.name, batch.quarantined)
+            summary.quarantined += unreadable.height
+            staged_quarantine.write(unreadable)
             skipped.update(batch.skipped)
             warnings += batch.warnings
             if batch.records.height == 0:
@@ -428,7 +429,10 @@ def _apply_references(records: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.Dat
 
 
 def _quarantine_frame(source: Source, format_name: str, rows: list[Quarantined]) -> pl.DataFrame:
-    """Unreadable rows as a quarantine frame; the file's sha256 is filled in at commit."""
+    """Unreadable rows as a quarantine frame, one row per line (its first reason); the file's
+    sha256 is filled in at commit."""
+    seen: set[int] = set()
+    rows = [q for q in rows if not (q.line in seen or seen.add(q.line))]
     return pl.DataFrame(
         {
             "source": [source.display] * len(rows),

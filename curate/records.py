@@ -165,9 +165,10 @@ def coerce(value: Any, dtype: pl.DataType) -> Any:
         if isinstance(value, bool):
             return int(value)
         try:
-            return int(float(value))
+            number = int(value) if isinstance(value, int) else int(float(value))
         except (TypeError, ValueError, OverflowError):
             return None
+        return number if -(1 << 63) <= number < (1 << 63) else None  # beyond Int64: unknown
     if dtype.is_float():
         try:
             return float(value)

@@ -24,6 +24,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 GZIP_MAGIC = b"\x1f\x8b"
+# A line of only these is blank (skipped, not a row): JSON's own white space. Any other control
+# character is content, and a line of it is quarantined like any unreadable line.
+JSON_SPACE = b" \t\r"
 SAMPLE_BYTES = 1 << 20  # enough to see a few lines of any log, and whole small documents
 MAX_DOCUMENT_BYTES = 512 << 20  # larger single JSON documents must be JSON lines instead
 
@@ -256,6 +259,21 @@ class LogFormat:
 # -- helpers shared by the readers ------------------------------------------------------------
 
 
+# what a reader meets in a line whose fields have unexpected types or shapes
+SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+
+
+def shape_error(number: int, raw: str, item: Any, exc: Exception) -> Quarantined:
+    """The quarantine row of an item a reader could not make sense of."""
+    from curate.records import to_json
+
+    return Quarantined(
+        number,
+        f"a field has an unexpected type or shape ({type(exc).__name__}: {exc})",
+        cut_raw(raw or to_json(item)),
+    )
+
+
 def cut_raw(text: str | bytes | None) -> str | None:
     if text is None:
         return None
@@ -308,7 +326,7 @@ def iter_json_items(source: Source, ctx: ReadContext) -> Iterator[tuple[int, str
     for chunk in source.iter_chunks(ctx.chunk_bytes):
         for raw in chunk.split(b"\n")[: chunk.count(b"\n")]:
             number += 1
-            if not raw.strip():
+            if not raw.strip(JSON_SPACE):
                 continue
             try:
                 yield number, raw.decode("utf-8", errors="replace"), orjson.loads(raw)
@@ -330,7 +348,7 @@ def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
     `timestamp` may be ISO text, epoch seconds, or a datetime; it is parsed here for all.
     """
-    from curate.records import RAW, RECORD_SCHEMA
+    from curate.records import RAW, RECORD_SCHEMA, coerce
 
     schema = {name: dtype for name, dtype in RECORD_SCHEMA.items() if name != "timestamp"}
     schema |= {"timestamp": pl.String, RAW: pl.String}
@@ -347,8 +365,11 @@ def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
             row["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
         elif stamp is not None and not isinstance(stamp, str):
             row["timestamp"] = str(stamp)
+    # values of the wrong type (a number where text belongs) are fitted, not fatal to the batch
     frame = pl.DataFrame(
-        [{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row"
+        [{name: coerce(row.get(name), dtype) for name, dtype in schema.items()} for row in rows],
+        schema=schema,
+        orient="row",
     )
     return frame.with_columns(parse_timestamps(pl.col("timestamp")))
 

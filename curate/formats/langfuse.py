@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import orjson
 
 from curate.formats.base import (
+    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -27,6 +28,7 @@ from curate.formats.base import (
     cut_raw,
     iter_json_items,
     records_frame,
+    shape_error,
 )
 from curate.formats.messages import maybe_json, normalize_finish, read_messages, read_output
 from curate.records import to_json
@@ -125,6 +127,26 @@ def generation_record(
     }
 
 
+def _generation_rows(
+    trace: dict[str, Any], observations: list[Any], number: int
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """The records of one trace's generations, and what was skipped."""
+    skipped: Counter[str] = Counter()
+    generations = [o for o in observations if isinstance(o, dict) and o.get("type") == "GENERATION"]
+    for obs in observations:
+        if isinstance(obs, dict) and obs.get("type") != "GENERATION":
+            skipped[f"{obs.get('type')} observations (only GENERATION are model calls)"] += 1
+    generations.sort(key=lambda o: str(o.get("startTime") or ""))
+    trace_scores = [s for s in trace.get("scores") or [] if isinstance(s, dict)]
+    rows = []
+    for position, obs in enumerate(generations):
+        own = [s for s in trace_scores if s.get("observationId") == obs.get("id")]
+        if not own and position == len(generations) - 1:
+            own = [s for s in trace_scores if not s.get("observationId")]
+        rows.append(generation_record(obs, trace, own, number))
+    return rows, skipped
+
+
 class Langfuse(LogFormat):
     name: ClassVar[str] = "langfuse"
     expects: ClassVar[str] = (
@@ -162,22 +184,13 @@ class Langfuse(LogFormat):
                     )
                 )
                 continue
-            trace, observations = found
-            generations = [
-                o for o in observations if isinstance(o, dict) and o.get("type") == "GENERATION"
-            ]
-            for obs in observations:
-                if isinstance(obs, dict) and obs.get("type") != "GENERATION":
-                    skipped[
-                        f"{obs.get('type')} observations (only GENERATION are model calls)"
-                    ] += 1
-            generations.sort(key=lambda o: str(o.get("startTime") or ""))
-            trace_scores = [s for s in trace.get("scores") or [] if isinstance(s, dict)]
-            for position, obs in enumerate(generations):
-                own = [s for s in trace_scores if s.get("observationId") == obs.get("id")]
-                if not own and position == len(generations) - 1:
-                    own = [s for s in trace_scores if not s.get("observationId")]
-                rows.append(generation_record(obs, trace, own, number))
+            try:
+                line_rows, line_skipped = _generation_rows(*found, number)
+            except SHAPE_ERRORS as exc:
+                quarantined.append(shape_error(number, raw, item, exc))
+                continue
+            rows += line_rows
+            skipped.update(line_skipped)
             if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
                 yield Batch(records_frame(rows), quarantined, dict(skipped))
                 rows, quarantined, skipped = [], [], Counter()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from curate.formats.base import (
+    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -22,6 +23,7 @@ from curate.formats.base import (
     cut_raw,
     iter_json_items,
     records_frame,
+    shape_error,
 )
 from curate.formats.messages import normalize_finish, read_messages, read_output
 from curate.records import to_json
@@ -145,6 +147,9 @@ class LangSmith(LogFormat):
                     runs.append((number, obj))
         rows = []
         for number, run in runs:
-            own = list(run.get("feedback") or []) + feedback.get(str(run.get("id")), [])
-            rows.append(run_record(run, [f for f in own if isinstance(f, dict)], number))
+            try:
+                own = list(run.get("feedback") or []) + feedback.get(str(run.get("id")), [])
+                rows.append(run_record(run, [f for f in own if isinstance(f, dict)], number))
+            except SHAPE_ERRORS as exc:
+                quarantined.append(shape_error(number, "", run, exc))
         yield Batch(records_frame(rows), quarantined, dict(skipped))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from curate.formats.base import (
+    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -20,6 +21,7 @@ from curate.formats.base import (
     Source,
     cut_raw,
     iter_json_items,
+    shape_error,
 )
 from curate.formats.openai_chat import exchanges_batch
 
@@ -132,7 +134,11 @@ class LiteLLM(LogFormat):
                 key = f"{item['call_type']} calls (not chat or text completions)"
                 skipped[key] = skipped.get(key, 0) + 1
                 continue
-            items.append((number, raw, payload_exchange(item)))
+            try:
+                items.append((number, raw, payload_exchange(item)))
+            except SHAPE_ERRORS as exc:
+                quarantined.append(shape_error(number, raw, item, exc))
+                continue
             if len(items) >= BATCH_ITEMS:
                 yield exchanges_batch(items, quarantined)
                 items, quarantined = [], []

@@ -28,6 +28,8 @@ import pyarrow.json as pa_json
 
 from curate.errors import RowError
 from curate.formats.base import (
+    JSON_SPACE,
+    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -38,6 +40,7 @@ from curate.formats.base import (
     ordered_map,
     parse_timestamps,
     read_lines_frame,
+    shape_error,
 )
 from curate.formats.messages import read_messages, responses_output
 from curate.records import RAW, coerce, to_json
@@ -155,6 +158,11 @@ def _fix_response(response: Any) -> None:
         return
     if isinstance(response.get("error"), str):
         response["error"] = {"message": response["error"]}
+    if "choices" in response:  # only objects are choices; anything else in the list is junk
+        choices = response["choices"]
+        response["choices"] = (
+            [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else None
+        )
     for choice in response.get("choices") or []:
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             message = choice["message"]
@@ -332,7 +340,16 @@ def exchanges_to_records(frame: pl.DataFrame) -> pl.DataFrame:
     def either(name: str) -> pl.Expr:
         return pl.coalesce(resp.struct.field(name), x.struct.field(name))
 
-    frame = frame.with_columns(either("choices").alias("_choices"))
+    # a choice has a message, a text or a finish_reason; other objects in the list are junk
+    element = pl.element().struct
+    real = (
+        element.field("message").is_not_null()
+        | element.field("text").is_not_null()
+        | element.field("finish_reason").is_not_null()
+    )
+    frame = frame.with_columns(
+        either("choices").list.eval(pl.element().filter(real)).alias("_choices")
+    )
     if (frame["_choices"].list.len() > 1).any():
         # n > 1: each choice is a call's output of its own; ids get "#index" past the first.
         frame = frame.explode("_choices")
@@ -547,7 +564,11 @@ def decode_exchange_lines(
     frame = pl.DataFrame({"line": lines, "source_line": numbers}).filter(
         pl.col("line").is_not_null()
     )
-    decoded = _arrow_decode(chunk, frame.height) if chunk is not None else None
+    # pyarrow's reader is only given chunks of JSON objects: a line such as `null` crashes it
+    # (a segmentation fault in pyarrow 26's read_json with an explicit schema, not an error)
+    objects_only = frame["line"].str.strip_chars_start(JSON_SPACE.decode()).str.starts_with("{")
+    use_arrow = chunk is not None and bool(objects_only.all())
+    decoded = _arrow_decode(chunk, frame.height) if use_arrow else None
     if decoded is not None:
         good, odd = frame.with_columns(decoded), frame.clear()
     else:
@@ -572,7 +593,7 @@ def decode_exchange_lines(
     quarantined: list[Quarantined] = []
     rows, raws = [], []
     for raw, number in odd.iter_rows():
-        if not raw.strip():
+        if not raw.strip(JSON_SPACE.decode()):
             continue  # a line of spaces is a blank line
         try:
             obj = orjson.loads(raw)
@@ -586,6 +607,9 @@ def decode_exchange_lines(
             rows.append((number, normalize_line(raw, obj)))
         except RowError as exc:
             quarantined.append(Quarantined(number, str(exc), cut_raw(raw)))
+            continue
+        except SHAPE_ERRORS as exc:
+            quarantined.append(shape_error(number, raw, obj, exc))
             continue
         raws.append(raw)
     if rows:
@@ -656,6 +680,9 @@ def exchanges_batch(
             rows.append((number, normalize_line(raw, obj)))
         except RowError as exc:
             quarantined.append(Quarantined(number, str(exc), cut_raw(raw)))
+            continue
+        except SHAPE_ERRORS as exc:
+            quarantined.append(shape_error(number, raw, obj, exc))
             continue
         raws.append(raw)
     batch = _finish(exchange_rows_to_frame(rows, raws), quarantined)

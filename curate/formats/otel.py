@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from curate.formats.base import (
+    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -23,6 +24,7 @@ from curate.formats.base import (
     cut_raw,
     iter_json_items,
     records_frame,
+    shape_error,
 )
 from curate.formats.messages import maybe_json, normalize_finish, parts_text, read_messages
 from curate.records import to_json
@@ -164,6 +166,22 @@ def _is_genai(span: dict[str, Any]) -> bool:
     )
 
 
+def _span_rows(
+    resource_spans_list: list[Any], number: int
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """The records of one export request's gen_ai spans, and what was skipped."""
+    rows, skipped = [], Counter()
+    for resource_spans in resource_spans_list:
+        resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
+        for scope in resource_spans.get("scopeSpans") or []:
+            for span in scope.get("spans") or []:
+                if _is_genai(span):
+                    rows.append(span_record(span, resource, number))
+                else:
+                    skipped["spans without gen_ai.* attributes"] += 1
+    return rows, skipped
+
+
 class OTelGenAI(LogFormat):
     name: ClassVar[str] = "otel"
     expects: ClassVar[str] = (
@@ -187,14 +205,13 @@ class OTelGenAI(LogFormat):
                     Quarantined(number, "not OTLP JSON: no `resourceSpans` list", cut_raw(raw))
                 )
                 continue
-            for resource_spans in item["resourceSpans"]:
-                resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
-                for scope in resource_spans.get("scopeSpans") or []:
-                    for span in scope.get("spans") or []:
-                        if _is_genai(span):
-                            rows.append(span_record(span, resource, number))
-                        else:
-                            skipped["spans without gen_ai.* attributes"] += 1
+            try:
+                line_rows, line_skipped = _span_rows(item["resourceSpans"], number)
+            except SHAPE_ERRORS as exc:
+                quarantined.append(shape_error(number, raw, item, exc))
+                continue
+            rows += line_rows
+            skipped.update(line_skipped)
             if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
                 yield Batch(records_frame(rows), quarantined, dict(skipped))
                 rows, quarantined, skipped = [], [], Counter()

@@ -17,6 +17,7 @@ import polars as pl
 
 from curate.errors import InputError
 from curate.formats.base import (
+    JSON_SPACE,
     Batch,
     LogFormat,
     Quarantined,
@@ -73,12 +74,11 @@ def _column(frame: pl.DataFrame, path: str, field_name: str, source: Source) -> 
 
 
 def _as(expr: pl.Expr, dtype: pl.DataType, frame_dtype: pl.DataType) -> pl.Expr:
-    if dtype == pl.String and isinstance(frame_dtype, pl.Struct | pl.List):
-        return (
-            expr.struct.json_encode()
-            if isinstance(frame_dtype, pl.Struct)
-            else expr.cast(pl.String)
-        )
+    if dtype == pl.String and isinstance(frame_dtype, pl.Struct):
+        return expr.struct.json_encode()
+    if dtype == pl.String and isinstance(frame_dtype, pl.List | pl.Array):
+        # lists (of anything) as their JSON text; no expression does that for every inner type
+        return expr.map_elements(to_json, return_dtype=pl.String, skip_nulls=True)
     if dtype == pl.String and frame_dtype == pl.Boolean:
         return expr.cast(pl.String)
     return expr.cast(dtype, strict=False)
@@ -124,8 +124,12 @@ def _messages(resolved: pl.DataFrame, field_map: dict[str, str]) -> pl.Series:
     if "messages" in field_map:
         values = resolved["messages"].to_list()
         return pl.Series("messages", [read_messages(v) for v in values], dtype=pl.List(MESSAGE))
-    user = resolved["input"].cast(pl.String)
-    system = resolved["system"].cast(pl.String) if "system" in field_map else None
+
+    def text(name: str) -> pl.Series:
+        return resolved.select(_as(pl.col(name), pl.String, resolved.schema[name]))[name]
+
+    user = text("input")
+    system = text("system") if "system" in field_map else None
     frame = pl.DataFrame(
         {"user": user, "system": system if system is not None else [None] * len(user)}
     )
@@ -258,20 +262,32 @@ class Table(LogFormat):
         self, source: Source, ctx: ReadContext, field_map: dict[str, str]
     ) -> Iterator[Batch]:
         first = 1
+        heads = {path.split(".")[0] for path in field_map.values()}
+        seen: set[str] = set()  # mapped columns met in some object of the file
         for chunk in source.iter_line_chunks(ctx.chunk_bytes):
             lines = read_lines_frame(chunk)
             numbers = pl.int_range(first, first + lines.len(), eager=True, dtype=pl.Int64)
             first += lines.len()
             frame = pl.DataFrame({"line": lines, "_row": numbers}).filter(
-                pl.col("line").str.strip_chars().str.len_bytes() > 0
+                pl.col("line").str.strip_chars(JSON_SPACE.decode()).str.len_bytes() > 0
             )
             rows, quarantined = _decode_objects(frame)
             if rows.height:
+                seen |= heads & set(rows.columns)
+                # a key no object of this chunk has: its rows are read as missing that value
+                rows = rows.with_columns(
+                    pl.lit(None, pl.String).alias(h) for h in sorted(heads - set(rows.columns))
+                )
                 batch = _batch(map_frame(rows, field_map, source), field_map)
                 batch.quarantined = quarantined + batch.quarantined
                 yield batch
             else:
                 yield Batch(pl.DataFrame(), quarantined)
+        if first > 1 and not seen and heads:
+            raise InputError(
+                f"{source.display}: no object has the mapped keys ({', '.join(sorted(heads))}): "
+                "check the --map COLUMN names against the file's keys"
+            )
 
 
 def _unique_names(header: list[str]) -> tuple[list[str], list[str]]:
@@ -310,7 +326,13 @@ def objects_frame(objects: list[dict[str, Any]]) -> pl.DataFrame:
         for obj in objects
     ]
     schema_overrides = {key: pl.String for key in mixed}
-    return pl.from_dicts(fixed, infer_schema_length=None, schema_overrides=schema_overrides)
+    try:
+        return pl.from_dicts(fixed, infer_schema_length=None, schema_overrides=schema_overrides)
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+        # mixed types deeper down (inside lists or objects): every value as text
+        text = [{k: v if isinstance(v, str) else to_json(v) for k, v in o.items()} for o in objects]
+        keys = {key for obj in text for key in obj}
+        return pl.from_dicts(text, schema={key: pl.String for key in sorted(keys)})
 
 
 def _too_big(objects: list[dict[str, Any]], key: str) -> bool:
