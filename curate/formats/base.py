@@ -312,16 +312,22 @@ def iter_json_items(source: Source, ctx: ReadContext) -> Iterator[tuple[int, str
     yield one item per non-blank line, numbered by line.
     """
     sample = source.sample()
-    if sample.document is not None or (sample.head.lstrip()[:1] == b"[" and not sample.lines):
-        data = source.read_all()
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"{source.display}: not valid JSON ({exc}).") from None
+    if sample.document is not None:
+        doc = sample.document if sample.complete else orjson.loads(source.read_all())
         items = doc if isinstance(doc, list) else [doc]
         for number, item in enumerate(items, start=1):
             yield number, "", item
         return
+    if sample.head.lstrip().split(b"\n", 1)[0].strip() in (b"[", b"{"):
+        # a pretty-printed document (its first line a lone bracket) that does not parse
+        try:
+            orjson.loads(source.read_all())
+        except orjson.JSONDecodeError as exc:
+            raise InputError(
+                f"{source.display}: one JSON document over several lines, and it is not valid "
+                f"JSON ({exc}). Fix it, or write it as JSON lines (one record per line)."
+            ) from None
+    # JSON lines: each line read (or quarantined) on its own
     number = 0
     for chunk in source.iter_chunks(ctx.chunk_bytes):
         for raw in chunk.split(b"\n")[: chunk.count(b"\n")]:
@@ -362,7 +368,10 @@ def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
                 stamp /= 1e6
             elif stamp > 1e11:
                 stamp /= 1e3
-            row["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
+            try:
+                row["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
+            except (OverflowError, OSError, ValueError):  # no date a log could have
+                row["timestamp"] = None
         elif stamp is not None and not isinstance(stamp, str):
             row["timestamp"] = str(stamp)
     # values of the wrong type (a number where text belongs) are fitted, not fatal to the batch

@@ -38,7 +38,10 @@ def _is_payload(obj: Any) -> bool:
 
 def _iso(epoch: Any) -> str | None:
     if isinstance(epoch, int | float):
-        return datetime.fromtimestamp(float(epoch), UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(float(epoch), UTC).isoformat()
+        except (OverflowError, OSError, ValueError):  # no date a log could have
+            return None
     return epoch if isinstance(epoch, str) else None
 
 
