@@ -388,7 +388,7 @@ def exchanges_to_records(frame: pl.DataFrame) -> pl.DataFrame:
     )
     logprobs = choice.struct.field("logprobs").struct.field("content")
     timestamp = parse_timestamps(x.struct.field("timestamp"))
-    created = (either("created") * 1_000_000).cast(pl.Int64)
+    created = (either("created") * 1_000_000).cast(pl.Int64, strict=False)  # beyond: unknown
     usage = either("usage")
     feedback = x.struct.field("feedback")
     return frame.select(
