@@ -346,9 +346,16 @@ def push_queue(
     dataset: str | None = None,
     progress=None,
 ) -> list[PushResult]:
-    """Send the candidates of each task (or of `task`) to Argilla; see the module docstring."""
+    """Send the candidates of each task (or of `task`) to Argilla; see the module docstring.
 
+    Holds the workspace lock throughout: the candidates pushed are the ones the run records.
+    """
     workspace.require()
+    with workspace.lock("queue push"):
+        return _push(workspace, config, task, dataset, progress)
+
+
+def _push(workspace: Workspace, config: Config, task, dataset, progress) -> list[PushResult]:
     candidates = _read_table(workspace, "candidates", "run `curate balance` first")
     tasks = load_tasks(config)
     names = _task_names(candidates, task, dataset)
@@ -397,13 +404,12 @@ def push_queue(
             if progress is not None:
                 progress(target, len(batch), len(rows))
         results.append(result)
-    with workspace.lock("queue push"):
-        workspace.record_run(
-            "queue push",
-            now_utc(),
-            {"task": task, "dataset": dataset},
-            {r.dataset: r.pushed for r in results},
-        )
+    workspace.record_run(
+        "queue push",
+        now_utc(),
+        {"task": task, "dataset": dataset},
+        {r.dataset: r.pushed for r in results},
+    )
     return results
 
 

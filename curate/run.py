@@ -71,9 +71,10 @@ class Pipeline:
         return self.workspace.manifest().get("fingerprints", {}).get(stage)
 
     def _remember(self, stage: str, fingerprint: str) -> None:
-        manifest = self.workspace.manifest()
-        manifest.setdefault("fingerprints", {})[stage] = fingerprint
-        self.workspace.write_manifest(manifest)
+        with self.workspace.lock(f"run ({stage})"):
+            manifest = self.workspace.manifest()
+            manifest.setdefault("fingerprints", {})[stage] = fingerprint
+            self.workspace.write_manifest(manifest)
 
     def stage(
         self, name: str, fingerprint: str | None, action: Callable[[], dict[str, Any]]

@@ -60,6 +60,9 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+_LOCKS: dict[str, filelock.FileLock] = {}
+
+
 def lock_timeout() -> float:
     """Seconds to wait for the workspace lock: CURATE_LOCK_TIMEOUT, default 10."""
     text = os.environ.get(ENV_LOCK_TIMEOUT, "").strip()
@@ -162,17 +165,18 @@ class Workspace:
 
     def record_run(self, stage: str, started: datetime, args: dict[str, Any], counts: dict) -> None:
         """Append a stage run to the manifest (who ran what, when, with which result)."""
-        manifest = self.manifest()
-        manifest["runs"].append(
-            {
-                "stage": stage,
-                "started_at": started.isoformat(),
-                "finished_at": now_utc().isoformat(),
-                "args": args,
-                "counts": counts,
-            }
-        )
-        self.write_manifest(manifest)
+        with self.lock(stage):  # a read-modify-write of the manifest: never two at once
+            manifest = self.manifest()
+            manifest["runs"].append(
+                {
+                    "stage": stage,
+                    "started_at": started.isoformat(),
+                    "finished_at": now_utc().isoformat(),
+                    "args": args,
+                    "counts": counts,
+                }
+            )
+            self.write_manifest(manifest)
 
     # -- commits -------------------------------------------------------------------------------
     @property
@@ -192,9 +196,10 @@ class Workspace:
             "sources": sources,
         }
         path = self.journal_dir / f"{entry['id']}.json"
-        atomic_write_bytes(path, json.dumps(entry, default=str).encode())
-        self._apply(entry)
-        path.unlink()
+        with self.lock("commit"):
+            atomic_write_bytes(path, json.dumps(entry, default=str).encode())
+            self._apply(entry)
+            path.unlink()
 
     def _apply(self, entry: dict[str, Any]) -> None:
         for src, dst in entry["moves"]:
@@ -233,9 +238,12 @@ class Workspace:
             timeout = lock_timeout()
         self.root.mkdir(parents=True, exist_ok=True)
         info_path = self.root / "lock.info"
-        lock = filelock.FileLock(str(self.root / ".lock"), timeout=timeout)
+        path = str(self.root / ".lock")
+        # one lock object per workspace in this process: taking it again inside is free, so a
+        # stage's lock and the manifest updates it makes nest
+        lock = _LOCKS.setdefault(path, filelock.FileLock(path))
         try:
-            lock.acquire()
+            lock.acquire(timeout=timeout)
         except filelock.Timeout:
             holder = "another curate process"
             with contextlib.suppress(OSError, json.JSONDecodeError):
@@ -245,15 +253,18 @@ class Workspace:
                 f"the workspace {self.root} is locked by {holder}. Wait for it to finish and "
                 f"run this again (or raise {ENV_LOCK_TIMEOUT}, now {timeout:g} s, to wait longer)."
             ) from None
+        outermost = lock.lock_counter == 1
         try:
-            info = {"pid": os.getpid(), "command": command, "since": now_utc().isoformat()}
-            atomic_write_bytes(info_path, json.dumps(info).encode())
-            if self.exists:
-                self.recover()
+            if outermost:
+                info = {"pid": os.getpid(), "command": command, "since": now_utc().isoformat()}
+                atomic_write_bytes(info_path, json.dumps(info).encode())
+                if self.exists:
+                    self.recover()
             yield
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                info_path.unlink()
+            if outermost:
+                with contextlib.suppress(FileNotFoundError):
+                    info_path.unlink()
             lock.release()
 
     # -- tables --------------------------------------------------------------------------------

@@ -171,3 +171,51 @@ def test_vcr_cassettes_alone(shared_data, tmp_path, runner):
         ["status"],
     ):
         _check(runner.invoke(main, [*ws, *args]), args)
+
+
+def _hold_lock(root: str, ready, release) -> None:
+    from curate.workspace import Workspace
+
+    with Workspace(root).lock("ingest big.jsonl"):
+        ready.set()
+        release.wait(60)
+
+
+def test_every_writing_command_takes_the_lock(tmp_path, runner, queue, monkeypatch):
+    """While another process holds the workspace, no command writes to it: each says who holds
+    it (an export during an ingest once lost manifest entries)."""
+    import multiprocessing
+
+    ws, ingest_args = _project(tmp_path, Case())
+    for args in (["ingest", *ingest_args], ["detect"], ["balance", "--target", "20"]):
+        _check(runner.invoke(main, [*ws, *args]), args)
+    _check(runner.invoke(main, [*ws, "queue", "push"]), ["queue", "push"])
+    queue.answer_all(_answers)
+    _check(runner.invoke(main, [*ws, "queue", "pull"]), ["queue", "pull"])
+    root = tmp_path / ".curate"
+    manifest = (root / "manifest.json").read_bytes()
+    monkeypatch.setenv("CURATE_LOCK_TIMEOUT", "0.2")
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(root), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        for args in (
+            ["ingest", *ingest_args],
+            ["detect"],
+            ["balance", "--target", "20"],
+            ["queue", "push"],
+            ["queue", "pull"],
+            ["export", "--name", "during"],
+            ["--config", str(tmp_path / "run" / "curate.toml"), "run"],
+        ):
+            result = runner.invoke(main, [*ws, *args])
+            assert result.exit_code == 1, (args, result.output)
+            said = " ".join(result.output.split())  # rich wraps long lines
+            assert "locked by `curate ingest big.jsonl`" in said, args
+        assert (root / "manifest.json").read_bytes() == manifest
+        assert not (root / "exports" / "during").exists()
+    finally:
+        release.set()
+        holder.join(30)
