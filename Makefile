@@ -54,7 +54,7 @@ sample-data: install
 CURATE_DEMO = $(BIN)/curate --workspace $(DEMO)/.curate --config sample_data/curate.toml
 
 demo: install stack-deps
-	-@[ -d $(DEMO)/.curate ] && $(CURATE_DEMO) argilla down > /dev/null 2>&1
+	@if [ -d $(DEMO)/.curate ]; then $(CURATE_DEMO) argilla down > /dev/null 2>&1 || true; fi
 	rm -rf $(DEMO)
 	$(CURATE_DEMO) argilla up
 	$(CURATE_DEMO) run
