@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,46 +133,11 @@ def _check_accounting(fmt: str, lines: list[bytes]) -> None:
         assert result.quarantined <= read
 
 
+@pytest.mark.parametrize("fmt", list(logs.WRITERS))
 @FUZZ
-@given(st.data())
-def test_openai_chat_lines(data):
-    _check_accounting("openai_chat", data.draw(hostile_file("openai_chat")))
-
-
-@FUZZ
-@given(st.data())
-def test_openai_batch_lines(data):
-    _check_accounting("openai_batch", data.draw(hostile_file("openai_batch")))
-
-
-@FUZZ
-@given(st.data())
-def test_litellm_lines(data):
-    _check_accounting("litellm", data.draw(hostile_file("litellm")))
-
-
-@FUZZ
-@given(st.data())
-def test_langsmith_lines(data):
-    _check_accounting("langsmith", data.draw(hostile_file("langsmith")))
-
-
-@FUZZ
-@given(st.data())
-def test_table_lines(data):
-    _check_accounting("table", data.draw(hostile_file("table")))
-
-
-@FUZZ
-@given(st.data())
-def test_langfuse_lines(data):
-    _check_accounting("langfuse", data.draw(hostile_file("langfuse")))
-
-
-@FUZZ
-@given(st.data())
-def test_otel_lines(data):
-    _check_accounting("otel", data.draw(hostile_file("otel")))
+@given(data=st.data())
+def test_every_reader_accounts_for_every_line(fmt, data):
+    _check_accounting(fmt, data.draw(hostile_file(fmt)))
 
 
 @FUZZ
