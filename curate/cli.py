@@ -665,10 +665,17 @@ def queue_pull(
     )
     for question, a in result.agreement.items():
         if a["records"]:
+            headline = "Cohen's kappa" if a["kappa_kind"] == "cohen" else "Krippendorff's alpha"
             console.print(
                 f"  {question}: {a['percent_agreement']:.0%} agreement on {a['records']} records "
-                f"shared by 2+ annotators, {a['kappa_kind']} kappa {a['kappa']}"
+                f"answered by 2+ of {a['annotators']} annotators; {headline} {a['kappa']}"
             )
+            for pair in a["pairs"] if len(a["pairs"]) > 1 else []:
+                first, second = pair["annotators"]
+                console.print(
+                    f"    {first} & {second}: {pair['records']} records, "
+                    f"{pair['percent_agreement']:.0%} agree, Cohen's kappa {pair['kappa']}"
+                )
     for conflict in result.conflicts[:20]:
         what = f"{conflict['record_id']} {conflict['question']}: {conflict['answers']}"
         console.print(f"  [yellow]conflict[/] {what}")

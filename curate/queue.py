@@ -568,48 +568,118 @@ def _latest(annotations: pl.DataFrame) -> pl.DataFrame:
 
 
 def agreement(latest: pl.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per question, over records answered by 2+ people: percent agreement and kappa."""
-    from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa, fleiss_kappa, to_table
+    """Per question, agreement between the people who answered it, by user (not by the order
+    they answered in).
 
+    - `pairs`: for every pair of annotators, over the records both answered: how many, the share
+      they agree on, and Cohen's kappa.
+    - `krippendorff_alpha` (nominal) over every record answered by 2+ people, a missing answer
+      being a missing value, as Krippendorff defines it; `fleiss_kappa` over the records answered
+      by the most common number of people (Fleiss' kappa needs the same number per record).
+    - `kappa` / `kappa_kind`: the headline: Cohen's with two annotators in all, else alpha.
+    """
     out = {}
     submitted = latest.filter(pl.col("status") == "submitted")
     for question in sorted(set(submitted["question"])):
-        answers = submitted.filter(pl.col("question") == question)
-        per_record = answers.group_by("record_id").agg(pl.col("value"), pl.col("user_id"))
-        shared = per_record.filter(pl.col("value").list.len() >= 2)
-        if shared.height == 0:
-            out[question] = {
-                "records": 0,
-                "percent_agreement": None,
-                "kappa": None,
-                "kappa_kind": None,
-            }
-            continue
-        agreeing = shared.filter(pl.col("value").list.n_unique() == 1).height
-        raters = min(len(v) for v in shared["value"])
-        categories = sorted({v for values in shared["value"] for v in values})
-        index = {c: i for i, c in enumerate(categories)}
-        matrix = [[index[v] for v in values[:raters]] for values in shared["value"]]
-        import numpy as np
-
-        data = np.array(matrix)
-        if raters == 2:
-            kappa, kind = (
-                float(cohens_kappa(to_table(data, bins=len(categories))[0]).kappa),
-                "cohen",
-            )
-        else:
-            kappa, kind = (
-                float(fleiss_kappa(aggregate_raters(data, n_cat=len(categories))[0])),
-                "fleiss",
-            )
-        out[question] = {
+        answers = submitted.filter(pl.col("question") == question).select(
+            "record_id", pl.coalesce("username", "user_id").alias("who"), "value"
+        )
+        wide = answers.pivot(on="who", index="record_id", values="value", aggregate_function="last")
+        people = sorted(c for c in wide.columns if c != "record_id")
+        counts = wide.select(pl.sum_horizontal(pl.col(people).is_not_null()).alias("n"))["n"]
+        shared = wide.filter(counts >= 2)
+        summary: dict[str, Any] = {
             "records": shared.height,
-            "percent_agreement": round(agreeing / shared.height, 4),
-            "kappa": None if kappa != kappa else round(kappa, 4),
-            "kappa_kind": kind,
+            "annotators": len(people),
+            "percent_agreement": None,
+            "pairs": [],
+            "krippendorff_alpha": None,
+            "fleiss_kappa": None,
+            "kappa": None,
+            "kappa_kind": None,
         }
+        if shared.height:
+            values = shared.select(people).rows()
+            agreeing = sum(1 for row in values if len({v for v in row if v is not None}) == 1)
+            summary["percent_agreement"] = round(agreeing / shared.height, 4)
+            summary["pairs"] = _pairwise(shared, people)
+            summary["krippendorff_alpha"] = _alpha(values)
+            summary["fleiss_kappa"] = _fleiss(values)
+            if len(people) == 2:
+                summary["kappa"], summary["kappa_kind"] = summary["pairs"][0]["kappa"], "cohen"
+            else:
+                summary["kappa"] = summary["krippendorff_alpha"]
+                summary["kappa_kind"] = "krippendorff_alpha"
+        out[question] = summary
     return out
+
+
+def _rounded(value: float) -> float | None:
+    return None if value != value else round(float(value), 4)  # NaN: undefined (one category)
+
+
+def cohen_kappa(left: list[str], right: list[str]) -> float | None:
+    """Cohen's kappa of two annotators' answers to the same records."""
+    import numpy as np
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    categories = sorted(set(left) | set(right))
+    index = {c: i for i, c in enumerate(categories)}
+    table = np.zeros((len(categories), len(categories)))
+    for a, b in zip(left, right, strict=True):
+        table[index[a], index[b]] += 1
+    if len(categories) < 2:
+        return None  # every answer the same category: agreement by chance is total
+    return _rounded(cohens_kappa(table).kappa)
+
+
+def _pairwise(shared: pl.DataFrame, people: list[str]) -> list[dict[str, Any]]:
+    pairs = []
+    for i, a in enumerate(people):
+        for b in people[i + 1 :]:
+            both = shared.select(a, b).drop_nulls()
+            if both.height == 0:
+                continue
+            left, right = both[a].to_list(), both[b].to_list()
+            pairs.append(
+                {
+                    "annotators": [a, b],
+                    "records": both.height,
+                    "percent_agreement": round(
+                        sum(x == y for x, y in zip(left, right, strict=True)) / both.height, 4
+                    ),
+                    "kappa": cohen_kappa(left, right),
+                }
+            )
+    return pairs
+
+
+def _alpha(rows: list[tuple[str | None, ...]]) -> float | None:
+    """Krippendorff's alpha (nominal) of records x annotators, None for a missing answer."""
+    import krippendorff
+    import numpy as np
+
+    categories = sorted({v for row in rows for v in row if v is not None})
+    if len(categories) < 2:
+        return None
+    index = {c: float(i) for i, c in enumerate(categories)}
+    data = np.array([[np.nan if v is None else index[v] for v in row] for row in rows]).T
+    return _rounded(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+
+
+def _fleiss(rows: list[tuple[str | None, ...]]) -> dict[str, Any] | None:
+    """Fleiss' kappa over the records answered by the most common number of people."""
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    sizes = Counter(sum(v is not None for v in row) for row in rows)
+    raters = sizes.most_common(1)[0][0]
+    used = [[v for v in row if v is not None] for row in rows]
+    used = [row for row in used if len(row) == raters]
+    categories = sorted({v for row in used for v in row})
+    if len(categories) < 2:
+        return None
+    table = [[row.count(c) for c in categories] for row in used]
+    return {"kappa": _rounded(fleiss_kappa(table)), "records": len(used), "raters": raters}
 
 
 def resolve(
