@@ -21,7 +21,10 @@ import polars as pl
 from curate.config import Config
 from curate.workspace import Workspace
 
-PLATEAU_POINTS = 0.02  # a prompt change that moves the failure rate less than this has plateaued
+# A prompt change whose effect on the failure rate is, with 95% confidence, within this many
+# points either way has plateaued; one that may be larger, but is not shown to be, is unclear.
+PLATEAU_POINTS = 0.02
+CONFIDENCE = 0.95
 DEFAULT_TARGET = 1000
 SHORT_PROMPT_TOKENS = 60  # a short system prompt after fine-tuning, unless [report] says
 MIN_PER_EDGE_CASE = 10
@@ -56,6 +59,7 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
         base.group_by("task", "prompt_version")
         .agg(
             pl.len().alias("records"),
+            pl.col("_failed").sum().alias("failures"),
             pl.col("_failed").mean().round(4).alias("failure_rate"),
             pl.col("timestamp").min().alias("first_seen"),
         )
@@ -69,28 +73,9 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
     verdicts = {}
     for task in versions["task"].unique(maintain_order=True).to_list():
         mine = versions.filter(pl.col("task").eq_missing(task))
-        rates = mine["failure_rate"].to_list()
-        names = mine["prompt_version"].to_list()
-        label = task or "(no task)"
-        if len(rates) < 2:
-            verdicts[label] = {
-                "verdict": "no trend yet",
-                "why": "only one prompt version in the logs",
-            }
-            continue
-        change = rates[-1] - rates[-2]
-        if change <= -PLATEAU_POINTS:
-            verdict = "prompting still helps"
-        elif change >= PLATEAU_POINTS:
-            verdict = "the latest prompt made it worse"
-        else:
-            verdict = "prompting has plateaued: fine-tune on the failures"
-        verdicts[label] = {
-            "verdict": verdict,
-            "why": f"{names[-2]} failed {rates[-2]:.1%} of calls, {names[-1]} {rates[-1]:.1%}",
-            "latest": names[-1],
-            "latest_failure_rate": rates[-1],
-        }
+        verdicts[task or "(no task)"] = plateau_verdict(
+            mine["prompt_version"].to_list(), mine["records"].to_list(), mine["failures"].to_list()
+        )
     undated = int(base["day"].null_count())
     notes = []
     if undated:
@@ -117,6 +102,65 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
             for row in versions.to_dicts()
         ],
         "verdicts": verdicts,
+    }
+
+
+def plateau_verdict(names: list[str], calls: list[int], failures: list[int]) -> dict[str, Any]:
+    """Has prompting plateaued? Every prompt version in order (first seen first), each failure
+    rate with its Wilson interval; the verdict is on the latest change, from the interval of the
+    difference between the last two versions (Newcombe's, from Wilson's):
+
+    - entirely below -PLATEAU_POINTS: "improving" (the latest prompt fails less);
+    - entirely above +PLATEAU_POINTS: "worse";
+    - entirely within +-PLATEAU_POINTS: "plateaued" (no change of that size, with confidence);
+    - otherwise: "not enough calls to tell" (a change that size can be neither shown nor ruled
+      out), with how far the interval reaches.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    alpha = 1 - CONFIDENCE
+    table = []
+    for name, n, k in zip(names, calls, failures, strict=True):
+        low, high = proportion_confint(k, n, alpha=alpha, method="wilson")
+        table.append(
+            {
+                "prompt_version": name,
+                "calls": n,
+                "failures": k,
+                "rate": round(k / n, 4),
+                "ci": [round(float(low), 4), round(float(high), 4)],
+            }
+        )
+    out: dict[str, Any] = {"versions": table, "confidence": CONFIDENCE, "margin": PLATEAU_POINTS}
+    if len(table) < 2:
+        return out | {"verdict": "no trend yet", "why": "only one prompt version in the logs"}
+    before, after = table[-2], table[-1]
+    low, high = confint_proportions_2indep(
+        after["failures"], after["calls"], before["failures"], before["calls"],
+        method="newcomb", compare="diff", alpha=alpha,
+    )  # fmt: skip
+    low, high = float(low), float(high)
+    difference = after["rate"] - before["rate"]
+    if high < -PLATEAU_POINTS:
+        verdict = "improving: the latest prompt fails less; prompting still helps"
+    elif low > PLATEAU_POINTS:
+        verdict = "worse: the latest prompt fails more"
+    elif low >= -PLATEAU_POINTS and high <= PLATEAU_POINTS:
+        verdict = "plateaued: fine-tune on the failures"
+    else:
+        verdict = "not enough calls to tell"
+    why = (
+        f"{before['prompt_version']} failed {before['rate']:.1%} of {before['calls']} calls, "
+        f"{after['prompt_version']} {after['rate']:.1%} of {after['calls']}: a change of "
+        f"{difference * 100:+.1f} points, {CONFIDENCE:.0%} interval {low * 100:+.1f} to "
+        f"{high * 100:+.1f} (plateau: within +-{PLATEAU_POINTS * 100:.0f})"
+    )
+    return out | {
+        "verdict": verdict,
+        "why": why,
+        "latest": after["prompt_version"],
+        "latest_failure_rate": after["rate"],
+        "change": {"difference": round(difference, 4), "ci": [round(low, 4), round(high, 4)]},
     }
 
 
@@ -337,15 +381,33 @@ def render_html(report: dict[str, Any]) -> str:
         charts.append(figure)
     versions = report["failures"]["by_prompt_version"]
     if versions:
+        intervals = {
+            (task, v["prompt_version"]): v["ci"]
+            for task, verdict in report["failures"]["verdicts"].items()
+            for v in verdict.get("versions", [])
+        }
+        cis = [intervals.get((v["task"] or "(no task)", v["prompt_version"])) for v in versions]
         figure = go.Figure(
             go.Bar(
                 x=[f"{v['task']} / {v['prompt_version']}" for v in versions],
                 y=[v["failure_rate"] for v in versions],
                 text=[f"{v['failure_rate']:.1%}" for v in versions],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        ci[1] - v["failure_rate"] if ci else 0
+                        for ci, v in zip(cis, versions, strict=True)
+                    ],
+                    "arrayminus": [
+                        v["failure_rate"] - ci[0] if ci else 0
+                        for ci, v in zip(cis, versions, strict=True)
+                    ],
+                },
             )
         )
         figure.update_layout(
-            title="Share of calls with a failure, per prompt version",
+            title="Share of calls with a failure, per prompt version (95% Wilson intervals)",
             yaxis_tickformat=".0%",
             height=380,
         )

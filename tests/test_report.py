@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 
@@ -31,14 +32,69 @@ def detected(tmp_path_factory):
     return root, ws
 
 
+def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    p = k / n
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return center - half, center + half
+
+
+def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) interval for p1 - p2, from Wilson's."""
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = _wilson(k1, n1), _wilson(k2, n2)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt(
+        (u1 - p1) ** 2 + (p2 - l2) ** 2
+    )
+
+
+def _expected_verdict(low: float, high: float) -> str:
+    if high < -0.02:
+        return "improving: the latest prompt fails less; prompting still helps"
+    if low > 0.02:
+        return "worse: the latest prompt fails more"
+    if low >= -0.02 and high <= 0.02:
+        return "plateaued: fine-tune on the failures"
+    return "not enough calls to tell"
+
+
+@pytest.mark.parametrize(
+    ("calls", "failures", "verdict"),
+    [
+        ([100_000, 100_000], [22_000, 21_900], "plateaued"),
+        ([20, 20], [5, 4], "not enough calls to tell"),
+        ([5_000, 5_000], [1_100, 800], "improving"),
+        ([5_000, 5_000], [800, 1_100], "worse"),
+        ([3_000, 3_000, 100_000, 100_000], [900, 600, 20_000, 20_100], "plateaued"),
+    ],
+)
+def test_plateau_verdict_follows_the_intervals(calls, failures, verdict):
+    from curate.report import plateau_verdict
+
+    names = [f"v{i + 1}" for i in range(len(calls))]
+    result = plateau_verdict(names, calls, failures)
+    assert result["verdict"].startswith(verdict)
+    assert [v["prompt_version"] for v in result["versions"]] == names  # every version, in order
+    low, high = _newcombe(failures[-1], calls[-1], failures[-2], calls[-2])
+    assert result["change"]["ci"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
+    for v, n, k in zip(result["versions"], calls, failures, strict=True):
+        assert v["ci"] == [pytest.approx(x, abs=1e-4) for x in _wilson(k, n)]
+    assert plateau_verdict(["v1"], [10], [3])["verdict"] == "no trend yet"
+
+
 def test_report_numbers(detected, runner):
     _, ws = detected
     result = runner.invoke(main, [*ws, "report", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     verdict = report["failures"]["verdicts"]["entity_match"]
-    assert verdict["verdict"].startswith("prompting has plateaued")
     assert "entity_match@v1" in verdict["why"] and "entity_match@v2" in verdict["why"]
+    # the verdict follows from the numbers, whatever it is: recomputed here independently
+    before, after = verdict["versions"]
+    low, high = _newcombe(after["failures"], after["calls"], before["failures"], before["calls"])
+    assert verdict["change"]["ci"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
+    assert verdict["verdict"] == _expected_verdict(low, high)
     versions = [v["prompt_version"] for v in report["failures"]["by_prompt_version"]]
     assert versions == ["entity_match@v1", "entity_match@v2"]
     ready = report["readiness"]
