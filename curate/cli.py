@@ -749,6 +749,9 @@ def queue_status_command(
     "--push-to-hub", metavar="REPO", help="Also push the DatasetDict to the Hugging Face Hub."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing exports/NAME/.")
+@click.option(
+    "--allow-small", is_flag=True, help="Write fewer than 10 examples (OpenAI refuses those)."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 @click.pass_obj
 def export(
@@ -764,6 +767,7 @@ def export(
     hf_dir: str | None,
     push_to_hub: str | None,
     overwrite: bool,
+    allow_small: bool,
     json_mode: bool,
 ) -> None:
     """Write the corrected failures as SFT-ready JSONL, validated, split, with provenance.
@@ -796,6 +800,7 @@ def export(
         hf_dir=Path(hf_dir) if hf_dir else None,
         push_to_hub=push_to_hub,
         overwrite=overwrite,
+        allow_small=allow_small,
     )
     result = export_dataset(state.workspace(), state.config(), settings)
     if json_mode:

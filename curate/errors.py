@@ -37,6 +37,14 @@ class UnknownFormat(InputError):
     """No log format matches the file."""
 
 
+class ExportError(CurateError):
+    """The export cannot be written as asked."""
+
+
+class TooFewExamples(ExportError):
+    """Fewer examples than a fine-tuning service accepts (OpenAI: 10)."""
+
+
 class RowError(Exception):
     """One input row could not be read; it goes to quarantine with this reason.
 

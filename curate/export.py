@@ -25,9 +25,9 @@ from typing import Any
 import polars as pl
 
 from curate.config import SEED_MAX, Config, check_range
-from curate.errors import ConfigError, CurateError
+from curate.errors import ConfigError, ExportError, TooFewExamples
 from curate.queue import CORRECTED, IS_FAILURE, LABEL
-from curate.tasks import Task, load_tasks
+from curate.tasks import Task, load_tasks, normalize_term
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
 FORMATS = ("openai", "prompt-completion", "sharegpt", "alpaca")
@@ -49,6 +49,7 @@ class ExportSettings:
     hf_dir: Path | None = None
     push_to_hub: str | None = None
     overwrite: bool = False  # replace an existing exports/NAME/
+    allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)
 
 
 # a plain folder name: no separators, no "..", nothing hidden
@@ -78,10 +79,6 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
-
-
-class ExportError(CurateError):
-    """The export cannot be written as asked."""
 
 
 def _table(workspace: Workspace, name: str, hint: str) -> pl.DataFrame:
@@ -136,11 +133,15 @@ def assistant_turn(
                 return None, f"the corrected output breaks the task schema: {error.message}"
         if label is not None and task.parse_field and isinstance(value, dict):
             said = value.get(task.parse_field)
-            if said is not None and said != label and task.terms().get(str(said).lower()) != label:
+            # read as the task reads labels: "non-match", "Non Match" and "non_match" are one
+            meant = task.terms().get(normalize_term(str(said), task.case_sensitive))
+            if said is not None and said != label and meant != label:
                 return (
                     None,
                     f"the corrected output says {said!r} but the resolved label is {label!r}",
                 )
+            if said is not None:
+                value[task.parse_field] = label  # one spelling per label in the training set
         corrected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return corrected, None
 
@@ -362,6 +363,13 @@ def _export(workspace: Workspace, config: Config, settings: ExportSettings) -> E
         )
     result.excluded = dict(excluded)
     if len(rows) < MIN_EXAMPLES:
+        if not settings.allow_small:
+            left_out = ", ".join(f"{n} {why}" for why, n in sorted(excluded.items()))
+            raise TooFewExamples(
+                f"only {len(rows)} examples to export (left out: {left_out or 'none'}): OpenAI "
+                f"fine-tuning refuses a file of fewer than {MIN_EXAMPLES}. Label more, or pass "
+                "--allow-small to write them anyway."
+            )
         result.warnings.append(
             f"only {len(rows)} examples: OpenAI fine-tuning needs at least {MIN_EXAMPLES}; "
             "label more"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.config import Config
-from curate.errors import ConfigError, CurateError
+from curate.errors import ConfigError, CurateError, TooFewExamples
 from curate.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -90,6 +90,10 @@ class Pipeline:
         self.say(f"[bold]{name}[/] ...")
         try:
             summary = action()
+        except TooFewExamples as exc:  # not a failure: the labelling is not far enough yet
+            self.result.stages[name] = {"ran": False, "why": str(exc)}
+            self.say(f"[yellow]{name}: not yet:[/] {exc}")
+            return True
         except CurateError as exc:
             self.result.stages[name] = {"ran": False, "error": str(exc)}
             self.result.failed = name

@@ -201,3 +201,47 @@ def test_an_export_target_that_is_a_file_or_read_only(annotated, runner, tmp_pat
     finally:
         exports.unlink()
         (tmp_path / "exports-aside").rename(exports)
+
+
+def test_fewer_than_ten_examples_is_an_error_unless_allowed(annotated, runner, tmp_path):
+    import shutil
+
+    workspace, config, _, _ = annotated
+    root = tmp_path / ".curate"
+    shutil.copytree(workspace.root, root)
+    resolved = pl.read_parquet(root / "resolved.parquet")
+    keep = resolved["record_id"].unique().sort().head(6)
+    resolved.filter(pl.col("record_id").is_in(keep.implode())).write_parquet(
+        root / "resolved.parquet"
+    )
+    ws = ["--workspace", str(root), "--config", str(config.path)]
+    refused = runner.invoke(main, [*ws, "export", "--name", "small"])
+    assert refused.exit_code == 1 and "--allow-small" in refused.output
+    assert not (root / "exports" / "small").exists()
+    allowed = runner.invoke(main, [*ws, "export", "--name", "small", "--allow-small", "--json"])
+    assert allowed.exit_code == 0, allowed.output
+    written = json.loads(allowed.stdout)
+    assert 0 < sum(written["written"].values()) < 10
+    assert any("at least 10" in w for w in written["warnings"])
+
+
+@pytest.mark.parametrize("said", ["non-match", "Non Match", "NON_MATCH", "non_match"])
+def test_a_corrected_label_is_read_as_the_task_reads_labels(said):
+    from curate.export import assistant_turn
+    from curate.tasks import Task
+
+    task = Task(
+        name="em",
+        kind="pair_match",
+        labels=["match", "non_match"],
+        parse_mode="json",
+        parse_field="decision",
+    )
+    answer, why = assistant_turn(
+        task, {"label": "non_match", "corrected_output": json.dumps({"decision": said})}, None
+    )
+    assert why is None and json.loads(answer) == {"decision": "non_match"}
+    wrong, why = assistant_turn(
+        task, {"label": "non_match", "corrected_output": '{"decision": "match"}'}, None
+    )
+    assert wrong is None and "resolved label is 'non_match'" in why
