@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import polars as pl
 import pytest
@@ -245,3 +246,29 @@ def test_a_corrected_label_is_read_as_the_task_reads_labels(said):
         task, {"label": "non_match", "corrected_output": '{"decision": "match"}'}, None
     )
     assert wrong is None and "resolved label is 'non_match'" in why
+
+
+def test_the_split_never_puts_a_cluster_on_both_sides():
+    """Planted clusters of 1 to 7 members across three classes: whole clusters go to one side,
+    and validation gets about its share of each class."""
+    import random
+
+    from curate.export import _split
+
+    rng = random.Random(5)
+    rows, cluster = [], 0
+    while len(rows) < 600:
+        size = rng.randint(1, 7)
+        cls = rng.choice(["a", "b", "c"])
+        rows += [{"cluster_id": f"c{cluster}", "class": cls} for _ in range(size)]
+        cluster += 1
+    assert sum(1 for c in Counter(r["cluster_id"] for r in rows).values() if c > 1) > 50
+    _split(rows, 0.2, seed=9)
+    sides: dict[str, set[str]] = {}
+    for row in rows:
+        sides.setdefault(row["cluster_id"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in sides.values())
+    for cls in ("a", "b", "c"):
+        mine = [r for r in rows if r["class"] == cls]
+        share = sum(r["split"] == "validation" for r in mine) / len(mine)
+        assert 0.1 <= share <= 0.3, (cls, share)

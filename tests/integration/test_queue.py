@@ -80,11 +80,18 @@ def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argil
         _answer(argilla_url, ann2, r, "non_match")  # disagree on 2
     _answer(argilla_url, ann2, remote[5], "match", status="discarded")
 
-    before = {r["external_id"]: r["fields"]["output"] for r in _remote(argilla_url, dataset)}
+    # what a re-push would send differs now (every candidate's stratum), so a record that is
+    # logged again shows it: answered records must keep what their annotators saw
+    candidates.with_columns(pl.lit("changed").alias("stratum")).write_parquet(
+        workspace.root / "candidates.parquet"
+    )
+    before = {r["external_id"]: r["metadata"]["stratum"] for r in _remote(argilla_url, dataset)}
     third = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
     assert third.kept_answered == 5 and third.pushed == 25
-    after = {r["external_id"]: r["fields"]["output"] for r in _remote(argilla_url, dataset)}
-    assert before == after
+    after = {r["external_id"]: r["metadata"]["stratum"] for r in _remote(argilla_url, dataset)}
+    answered = {r["external_id"] for r in remote[:6]} - {remote[4]["external_id"]}
+    assert all(after[i] == before[i] != "changed" for i in answered), "answered: not relogged"
+    assert all(after[i] == "changed" for i in set(after) - answered), "the others: updated"
 
     result = pull_queue(workspace, config, task="entity_match", dataset=dataset)
     assert result.records_answered == 5
