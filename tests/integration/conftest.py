@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from curate.stack.local import API_KEY, HOST, PORTS
+from curate.stack.local import HOST, PORTS
 from tests.conftest import balanced_sample
 
 
@@ -24,13 +24,6 @@ def argilla_url() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
-
-
-@pytest.fixture(scope="session")
-def argilla_client(argilla_url):
-    import argilla as rg
-
-    return rg.Argilla(api_url=argilla_url, api_key=API_KEY)
 
 
 @pytest.fixture

@@ -16,29 +16,22 @@ def test_opensearch_is_a_real_node_with_what_argilla_needs():
     assert info["version"]["number"] == "2.19.6"
 
 
-def test_a_dataset_round_trip_and_an_upsert_without_duplicates(argilla_client):
-    import argilla as rg
+def test_up_on_a_running_stack_starts_nothing_new(argilla_url, runner):
+    """curate's own stack management: `argilla up` again finds every part answering and leaves
+    the running processes as they are (same pids), quickly."""
+    from curate.cli import main
 
-    settings = rg.Settings(
-        fields=[rg.TextField(name="text")],
-        questions=[rg.LabelQuestion(name="label", labels=["match", "non_match"])],
-        metadata=[rg.TermsMetadataProperty(name="detector")],
-    )
-    dataset = rg.Dataset(
-        name=f"stack-smoke-{time.time_ns()}", settings=settings, client=argilla_client
-    )
-    dataset.create()
-    try:
-        records = [
-            rg.Record(id=f"r{i}", fields={"text": f"pair {i}"}, metadata={"detector": "truncated"})
-            for i in range(3)
-        ]
-        dataset.records.log(records)
-        dataset.records.log([rg.Record(id="r1", fields={"text": "pair 1, edited"})])
-        texts = sorted(r.fields["text"] for r in dataset.records)
-        assert texts == ["pair 0", "pair 1, edited", "pair 2"]
-    finally:
-        dataset.delete()
+    ws = ["--workspace", ".test-stack/.curate", "argilla"]
+    before = json.loads(runner.invoke(main, [*ws, "status", "--json"]).stdout)
+    start = time.monotonic()
+    again = runner.invoke(main, [*ws, "up", "--json"])
+    assert again.exit_code == 0, again.output
+    after = json.loads(again.stdout)
+    assert time.monotonic() - start < 30
+    assert after["healthy"] and after["url"] == argilla_url
+    assert {c: after[c]["pid"] for c in ("opensearch", "redis", "argilla", "worker")} == {
+        c: before[c]["pid"] for c in ("opensearch", "redis", "argilla", "worker")
+    }
 
 
 def test_status_command_reports_every_part_healthy(argilla_url, runner, tmp_path):
