@@ -41,6 +41,7 @@ RECORD_SCHEMA = pl.Schema(
         "prompt_tokens": pl.Int64,
         "completion_tokens": pl.Int64,
         "latency_ms": pl.Float64,
+        "ttft_ms": pl.Float64,
         "cost": pl.Float64,
         "feedback_score": pl.Float64,
         "feedback_comment": pl.String,

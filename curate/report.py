@@ -6,7 +6,8 @@
   covered), and what is missing.
 - The cost case: prompt tokens per call and the share the system prompt takes; tokens and cost
   per million calls today and with a short prompt after fine-tuning (prices in curate.toml);
-  prefill latency against prompt length, fitted from the logged latencies.
+  prefill latency against prompt length: time to first token where the logs carry it, else
+  total latency with completion tokens as a second variable (the chart says which).
 """
 
 from __future__ import annotations
@@ -283,25 +284,60 @@ def cost_case(records: pl.DataFrame, config: Config) -> dict[str, Any]:
             "set [report.prices] input, output, finetuned_input, finetuned_output "
             "(per 1M tokens) for costs"
         )
-    timed = usage.filter(pl.col("latency_ms").is_not_null())
-    if not (timed.height >= MIN_FIT_POINTS and timed["prompt_tokens"].n_unique() > 1):
+    fit = latency_fit(usage, mean_prompt - after)
+    if fit is None:
         out["notes"].append(latency_note(records))
     else:
-        x, y = (
-            timed["prompt_tokens"].to_numpy().astype(float),
-            timed["latency_ms"].to_numpy().astype(float),
-        )
-        slope, intercept = np.polyfit(x, y, 1)
-        out["latency_fit"] = {
-            "ms_per_1k_prompt_tokens": round(slope * 1000, 2),
-            "intercept_ms": round(intercept, 1),
-            "calls": timed.height,
-            "saved_ms_per_call_with_short_prompt": round(slope * (mean_prompt - after), 1),
-        }
+        out["latency_fit"] = fit
     return out
 
 
 MIN_FIT_POINTS = 10
+TTFT = "time to first token against prompt tokens"
+TOTAL_TWO = "total latency against prompt tokens, with completion tokens as a second variable"
+TOTAL_ONE = "total latency against prompt tokens (generation included: no completion tokens logged)"
+
+
+def _fit_rows(usage: pl.DataFrame) -> tuple[str, pl.DataFrame] | None:
+    """What can be fitted, best first: prefill latency itself (time to first token) where the
+    logs carry it; else total latency, with completion tokens as a second variable."""
+    ttft = usage.filter(pl.col("ttft_ms").is_not_null())
+    if ttft.height >= MIN_FIT_POINTS and ttft["prompt_tokens"].n_unique() > 1:
+        return TTFT, ttft.select("prompt_tokens", pl.col("ttft_ms").alias("y"))
+    timed = usage.filter(pl.col("latency_ms").is_not_null())
+    if timed.height < MIN_FIT_POINTS or timed["prompt_tokens"].n_unique() < 2:
+        return None
+    both = timed.filter(pl.col("completion_tokens").is_not_null())
+    if both.height >= MIN_FIT_POINTS and both["completion_tokens"].n_unique() > 1:
+        return TOTAL_TWO, both.select(
+            "prompt_tokens", "completion_tokens", pl.col("latency_ms").alias("y")
+        )
+    return TOTAL_ONE, timed.select("prompt_tokens", pl.col("latency_ms").alias("y"))
+
+
+def latency_fit(usage: pl.DataFrame, saved_tokens: float) -> dict[str, Any] | None:
+    """Least squares of latency on prompt tokens (and completion tokens, when total latency is
+    what the logs have): the prefill cost of a prompt token, and what a shorter prompt saves."""
+    found = _fit_rows(usage)
+    if found is None:
+        return None
+    fitted, rows = found
+    columns = [c for c in ("prompt_tokens", "completion_tokens") if c in rows.columns]
+    x = np.column_stack(
+        [np.ones(rows.height), *(rows[c].to_numpy().astype(float) for c in columns)]
+    )
+    coef, *_ = np.linalg.lstsq(x, rows["y"].to_numpy().astype(float), rcond=None)
+    out = {
+        "fitted": fitted,
+        "ms_per_1k_prompt_tokens": round(float(coef[1]) * 1000, 2),
+        "intercept_ms": round(float(coef[0]), 1),
+        "calls": rows.height,
+        "saved_ms_per_call_with_short_prompt": round(float(coef[1]) * saved_tokens, 1),
+    }
+    if len(columns) == 2:
+        out["ms_per_completion_token"] = round(float(coef[2]), 2)
+        out["mean_completion_tokens"] = round(float(rows["completion_tokens"].mean()), 1)
+    return out
 
 
 def latency_note(records: pl.DataFrame) -> str:
@@ -330,6 +366,7 @@ def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
         "prompt_tokens",
         "completion_tokens",
         "latency_ms",
+        "ttft_ms",
         "messages",
     ]
     records = workspace.scan_records().select(columns).collect()
@@ -349,11 +386,12 @@ def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
 
 
 def _latency_points(records: pl.DataFrame, limit: int = 2000) -> list[dict[str, Any]]:
-    """Up to `limit` calls with both latency and prompt tokens, for the chart."""
-    timed = records.filter(
-        pl.col("latency_ms").is_not_null() & pl.col("prompt_tokens").is_not_null()
-    ).select("prompt_tokens", "latency_ms")
-    return timed.sample(n=min(limit, timed.height), seed=0, shuffle=True).to_dicts()
+    """Up to `limit` calls of what the latency fit uses (y: its latency), for the chart."""
+    found = _fit_rows(records.filter(pl.col("prompt_tokens").is_not_null()))
+    if found is None:
+        return []
+    rows = found[1].select("prompt_tokens", pl.col("y").alias("latency_ms"))
+    return rows.sample(n=min(limit, rows.height), seed=0, shuffle=True).to_dicts()
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -423,19 +461,20 @@ def render_html(report: dict[str, Any]) -> str:
         )
         if fit:
             line_x = [min(xs), max(xs)]
+            # with completion tokens in the fit, the line is drawn at their mean
+            base = fit["intercept_ms"] + fit.get("ms_per_completion_token", 0) * fit.get(
+                "mean_completion_tokens", 0
+            )
             figure.add_trace(
                 go.Scatter(
                     x=line_x,
-                    y=[
-                        fit["intercept_ms"] + fit["ms_per_1k_prompt_tokens"] * v / 1000
-                        for v in line_x
-                    ],
+                    y=[base + fit["ms_per_1k_prompt_tokens"] * v / 1000 for v in line_x],
                     mode="lines",
                     name=f"fit: {fit['ms_per_1k_prompt_tokens']} ms per 1k prompt tokens",
                 )
             )
         figure.update_layout(
-            title="Latency against prompt length",
+            title=f"Fitted: {fit['fitted']}" if fit else "Latency against prompt length",
             xaxis_title="prompt tokens",
             yaxis_title="ms",
             height=380,

@@ -283,7 +283,8 @@ class Workspace:
         parts = self.parts(table)
         if not parts:
             return pl.LazyFrame(schema=schema)
-        return pl.scan_parquet(parts, schema=schema)
+        # parts written before a column was added to the schema read it as missing values
+        return pl.scan_parquet(parts, schema=schema, missing_columns="insert")
 
     def scan_records(self) -> pl.LazyFrame:
         return self.scan("records")

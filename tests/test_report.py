@@ -188,3 +188,48 @@ def test_report_says_what_the_logs_lack(workspace, latency, usage):
     if latency == "all" and usage:
         assert report["cost"]["latency_fit"]["calls"] == 40
         assert len(report["_latency_points"]) == 40
+
+
+def _usage_frame(n: int, ttft: bool, seed: int = 1):
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    prompt = rng.integers(200, 4000, n)
+    completion = prompt // 10 + rng.integers(0, 40, n)  # longer prompts, longer answers
+    prefill = 80 + 0.3 * prompt + rng.normal(0, 5, n)
+    return pl.DataFrame(
+        {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "ttft_ms": prefill if ttft else [None] * n,
+            "latency_ms": prefill + 25 * completion,
+        },
+        schema_overrides={"ttft_ms": pl.Float64},
+    )
+
+
+def test_prefill_latency_is_fitted_on_time_to_first_token_when_logged():
+    from curate.report import TTFT, latency_fit
+
+    fit = latency_fit(_usage_frame(500, ttft=True), saved_tokens=1000)
+    assert fit["fitted"] == TTFT
+    assert fit["ms_per_1k_prompt_tokens"] == pytest.approx(300, rel=0.05)
+    assert fit["saved_ms_per_call_with_short_prompt"] == pytest.approx(300, rel=0.05)
+
+
+def test_without_ttft_completion_tokens_are_a_second_variable():
+    """Total latency includes generation; longer prompts here get longer answers, so a fit on
+    prompt tokens alone would say 2.8 ms per prompt token. With completion tokens beside it,
+    the prompt's own cost (0.3 ms) comes back."""
+    import numpy as np
+
+    from curate.report import TOTAL_TWO, latency_fit
+
+    usage = _usage_frame(500, ttft=False)
+    fit = latency_fit(usage, saved_tokens=0)
+    assert fit["fitted"] == TOTAL_TWO
+    assert fit["ms_per_1k_prompt_tokens"] == pytest.approx(300, rel=0.1)
+    assert fit["ms_per_completion_token"] == pytest.approx(25, rel=0.05)
+    naive = np.polyfit(usage["prompt_tokens"], usage["latency_ms"], 1)[0]
+    assert naive > 2  # what the one-variable fit would have claimed, per prompt token

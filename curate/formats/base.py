@@ -349,6 +349,18 @@ def dotted(obj: Any, path: str) -> Any:
     return obj
 
 
+def elapsed_ms(start: Any, end: Any) -> float | None:
+    """Milliseconds from one ISO time to another (None when either is missing or unreadable)."""
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        return (b - a).total_seconds() * 1000
+    except (ValueError, TypeError):
+        return None
+
+
 def records_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Records built in Python (dicts of canonical fields, `_raw`, `source_line`) as a frame.
 

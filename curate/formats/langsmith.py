@@ -21,6 +21,7 @@ from curate.formats.base import (
     Sample,
     Source,
     cut_raw,
+    elapsed_ms,
     iter_json_items,
     records_frame,
     shape_error,
@@ -77,7 +78,8 @@ def run_record(run: dict[str, Any], feedback: list[dict[str, Any]], number: int)
         "error": run.get("error"),
         "prompt_tokens": run.get("prompt_tokens") or usage.get("prompt_tokens"),
         "completion_tokens": run.get("completion_tokens") or usage.get("completion_tokens"),
-        "latency_ms": _latency_ms(start, end),
+        "latency_ms": elapsed_ms(start, end),
+        "ttft_ms": elapsed_ms(start, run.get("first_token_time")),
         "cost": run.get("total_cost"),
         "feedback_score": chosen.get("score") if chosen else None,
         "feedback_comment": chosen.get("comment") if chosen else None,
@@ -97,17 +99,6 @@ def run_record(run: dict[str, Any], feedback: list[dict[str, Any]], number: int)
         ),
         "_raw": None,
     }
-
-
-def _latency_ms(start: Any, end: Any) -> float | None:
-    from datetime import datetime
-
-    try:
-        a = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        b = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (b - a).total_seconds() * 1000
 
 
 class LangSmith(LogFormat):

@@ -58,9 +58,18 @@ def payload_exchange(payload: dict[str, Any]) -> dict[str, Any]:
     info = payload.get("error_information") or {}
     error = payload.get("error_str") or info.get("error_message") if failed else None
     start, end = payload.get("startTime"), payload.get("endTime")
+    first = payload.get("completionStartTime")
     latency = (
         (end - start) * 1000
         if isinstance(start, int | float) and isinstance(end, int | float)
+        else None
+    )
+    # completionStartTime: the first token of a streamed call (the end, for one not streamed)
+    ttft = (
+        (first - start) * 1000
+        if payload.get("stream")
+        and isinstance(start, int | float)
+        and isinstance(first, int | float)
         else None
     )
     metadata = dict(payload.get("metadata") or {})
@@ -81,6 +90,7 @@ def payload_exchange(payload: dict[str, Any]) -> dict[str, Any]:
         "model": payload.get("model"),
         "timestamp": _iso(start),
         "latency_ms": latency,
+        "ttft_ms": ttft,
         "cost": payload.get("response_cost"),
         "error": {"message": error, "code": info.get("error_code")} if error else None,
         "status_code": _int(info.get("error_code")) if failed else None,

@@ -7,7 +7,8 @@ Accepted line shapes (all may be mixed in one file, gzip or not):
 - `response` (or `chunks`) as a list of `chat.completion.chunk` objects, or consecutive lines
   that are chunks of one completion: assembled into one record
 - legacy `text_completion` objects (`choices[].text`, request `prompt`)
-Beside them, optional keys a logger may add: `timestamp`, `latency_ms`, `cost`, `status_code`,
+Beside them, optional keys a logger may add: `timestamp`, `latency_ms`, `ttft_ms` (time to the
+first streamed token), `cost`, `status_code`,
 `error`, `task`, `prompt_version`, `reference`, `feedback` ({score, comment, correction}, or a
 number, or "thumbs_up"/"thumbs_down"), `metadata` (kept as JSON, e.g. an entity pair).
 
@@ -94,6 +95,7 @@ EXCHANGE = pl.Struct(
         "source_id": pl.String,  # set by formats that wrap a completion (Batch custom_id, ...)
         "timestamp": pl.String,
         "latency_ms": pl.Float64,
+        "ttft_ms": pl.Float64,  # time to first token, for streamed calls
         "cost": pl.Float64,
         "status_code": pl.Int64,
         "task": pl.String,
@@ -417,6 +419,7 @@ def exchanges_to_records(frame: pl.DataFrame) -> pl.DataFrame:
         usage.struct.field("prompt_tokens").alias("prompt_tokens"),
         usage.struct.field("completion_tokens").alias("completion_tokens"),
         x.struct.field("latency_ms").alias("latency_ms"),
+        x.struct.field("ttft_ms").alias("ttft_ms"),
         x.struct.field("cost").alias("cost"),
         feedback.struct.field("score").alias("feedback_score"),
         feedback.struct.field("comment").alias("feedback_comment"),

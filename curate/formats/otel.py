@@ -61,6 +61,10 @@ def attributes(items: Any) -> dict[str, Any]:
     }
 
 
+def _seconds_ms(value: Any) -> float | None:
+    return float(value) * 1000 if isinstance(value, int | float) and value >= 0 else None
+
+
 def _indexed(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     """gen_ai.prompt.0.role, gen_ai.prompt.0.content, ... as a list of dicts by index."""
     found: dict[int, dict[str, Any]] = {}
@@ -147,6 +151,10 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
             "gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens")
         ),
         "latency_ms": latency,
+        "ttft_ms": _seconds_ms(
+            attrs.get("gen_ai.response.time_to_first_chunk")
+            or attrs.get("gen_ai.response.time_to_first_token")
+        ),
         "metadata": to_json(
             {
                 "trace_id": span.get("traceId"),
