@@ -260,3 +260,35 @@ def test_epoch_timestamps(tmp_path, workspace):
     ingest(workspace, [write_jsonl(tmp_path / "e.jsonl", rows)])
     stamps = [t.timestamp() for t in records(workspace)["timestamp"]]
     assert stamps == [1_790_000_000, 1_790_000_000.5]
+
+
+def test_metadata_from_the_line_tail_equals_a_full_parse():
+    """The fast top-level lookup (parsing only the line's tail) gives what a full parse gives,
+    whatever the nesting, key order, duplicates in strings or non-ASCII text."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from curate.formats.openai_chat import _json_path_where
+
+    value = st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=2)
+            | st.dictionaries(st.sampled_from(["metadata", "a", "é"]), inner, max_size=2)
+        ),
+        max_leaves=6,
+    )
+    line = st.dictionaries(st.sampled_from(["metadata", "request", "x", "ü"]), value, max_size=4)
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.lists(line, min_size=1, max_size=8))
+    def check(objects):
+        lines = pl.Series(
+            "line", [json.dumps(o, ensure_ascii=bool(i % 2)) for i, o in enumerate(objects)]
+        )
+        fast = _json_path_where(lines, '"metadata"', ["$.metadata", "$.request.metadata"])
+        full = lines.str.json_path_match("$.metadata")
+        full = full.fill_null(lines.str.json_path_match("$.request.metadata"))
+        assert fast.to_list() == full.to_list()
+
+    check()
