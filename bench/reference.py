@@ -158,9 +158,12 @@ def find_all(
             answer = fold(record["output"])
         else:
             answer = None
-        if answer is not None:
-            key = (record["task"], input_key(record["messages"]))
-            answers[key][answer].add(record["record_id"])
+        # the input's key: computed once at ingest (input_hash), as curate's detectors use it;
+        # records read without it (the reference test) build it from their messages
+        hashed = record.get("input_hash")
+        key_text = hashed if "input_hash" in record else input_key(record["messages"] or [])
+        if answer is not None and key_text not in (None, ""):
+            answers[(record["task"], key_text)][answer].add(record["record_id"])
     for by_answer in answers.values():
         if len(by_answer) > 1:
             for ids in by_answer.values():
