@@ -73,8 +73,14 @@ def _signatures(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(-1, NUM_PERM)
 
 
-def _candidates(signatures: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
-    """(i, j) pairs, i < j, of rows that share a band of their signatures."""
+def _candidates(
+    signatures: np.ndarray, has_tokens: np.ndarray, stats: dict[str, int] | None = None
+) -> np.ndarray:
+    """(i, j) pairs, i < j, of rows that share a band of their signatures.
+
+    Buckets over MAX_BUCKET are not compared; `stats`, when given, counts them and the pairs
+    they hold (`buckets_skipped`, `largest_skipped`, `pairs_not_compared`).
+    """
     found = []
     ids = np.flatnonzero(has_tokens)
     for band in range(BANDS):
@@ -82,10 +88,16 @@ def _candidates(signatures: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
         part = signatures[ids, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
         key = (part * _MIX[:ROWS]).sum(axis=1, dtype=np.uint64)
         keyed = pl.DataFrame({"k": key, "i": ids})
-        buckets = (
-            keyed.group_by("k")
-            .agg(pl.col("i"))
-            .filter((pl.col("i").list.len() > 1) & (pl.col("i").list.len() <= MAX_BUCKET))
+        grouped = keyed.group_by("k").agg(pl.col("i"))
+        if stats is not None:
+            sizes = grouped["i"].list.len()
+            big = sizes.filter(sizes > MAX_BUCKET)
+            stats["buckets_skipped"] = stats.get("buckets_skipped", 0) + big.len()
+            stats["largest_skipped"] = max(stats.get("largest_skipped", 0), int(big.max() or 0))
+            pairs_in = int((big.cast(pl.Int64) * (big.cast(pl.Int64) - 1) // 2).sum())
+            stats["pairs_not_compared"] = stats.get("pairs_not_compared", 0) + pairs_in
+        buckets = grouped.filter(
+            (pl.col("i").list.len() > 1) & (pl.col("i").list.len() <= MAX_BUCKET)
         )
         if buckets.height == 0:
             continue
@@ -101,15 +113,21 @@ def _candidates(signatures: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
     return pl.concat(found).unique().sort("a", "b").to_numpy()
 
 
-def link_texts(texts: pl.Series, settings: ClusterSettings = ClusterSettings()) -> np.ndarray:
-    """The pairs (i, j) of distinct normalized texts that score >= cutoff; the graph's edges."""
+def link_texts(
+    texts: pl.Series,
+    settings: ClusterSettings = ClusterSettings(),
+    stats: dict[str, int] | None = None,
+) -> np.ndarray:
+    """The pairs (i, j) of distinct normalized texts that score >= cutoff; the graph's edges.
+
+    `stats`, when given, gets what LSH left uncompared (see _candidates)."""
     from rapidfuzz import fuzz, process
 
     if texts.len() < 2:
         return np.empty((0, 2), dtype=np.int64)
     hashes, offsets = _tokens(texts, settings.max_df)
     has_tokens = np.diff(offsets) > 0
-    candidates = _candidates(_signatures(hashes, offsets), has_tokens)
+    candidates = _candidates(_signatures(hashes, offsets), has_tokens, stats)
     if len(candidates) == 0:
         return candidates
     values = texts.to_list()
@@ -119,7 +137,11 @@ def link_texts(texts: pl.Series, settings: ClusterSettings = ClusterSettings()) 
     return candidates[np.asarray(scores) >= settings.cutoff]
 
 
-def cluster_texts(texts: pl.Series, settings: ClusterSettings = ClusterSettings()) -> pl.DataFrame:
+def cluster_texts(
+    texts: pl.Series,
+    settings: ClusterSettings = ClusterSettings(),
+    stats: dict[str, int] | None = None,
+) -> pl.DataFrame:
     """For each input text (None allowed): `group` (its cluster, an int) and `n_linked`.
 
     Identical normalized texts share a cluster; near-duplicates are linked as the module says.
@@ -134,7 +156,7 @@ def cluster_texts(texts: pl.Series, settings: ClusterSettings = ClusterSettings(
         pl.when(normalize_for_matching(pl.col("t")) != "").then(normalize_for_matching(pl.col("t")))
     )["t"]
     distinct = normalized.drop_nulls().unique(maintain_order=True)
-    edges = link_texts(distinct, settings)
+    edges = link_texts(distinct, settings, stats)
     n = distinct.len()
     graph = coo_matrix(
         (np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1]))
