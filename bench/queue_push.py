@@ -4,10 +4,12 @@
 
 (Not bench/queue.py: run as a script, that name would shadow the standard library's queue.)
 
-Builds a workspace of N candidates (bench/detect.py's records), then, against the running local
+Builds a workspace of realistic candidates: entity pairs generated as the bundled sample is
+(scripts/make_sample_data.py, with more pairs), ingested, detected and balanced, so that the
+records carry the pair table and the detectors' evidence. Then, against the running local
 Argilla stack, in this one process:
-  - sdk:    the same Argilla records (built as curate builds them) logged with
-            `dataset.records.log` into a fresh dataset: the baseline;
+  - sdk:    the same Argilla records (built as curate builds them, outside the timer) logged
+            with `dataset.records.log` into a fresh dataset: the baseline;
   - curate: push_queue into another fresh dataset (reads the tables, builds the records,
             checks for answered ones, logs in batches);
   - pull:   pull_queue of that dataset.
@@ -26,12 +28,11 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect import TASKS, make_records
 
 from curate.config import Config
-from curate.detectors import FINDINGS_SCHEMA
 from curate.queue import (
     _record,
+    candidate_rows,
     connect,
     pull_queue,
     push_queue,
@@ -42,31 +43,48 @@ from curate.tasks import load_tasks
 from curate.workspace import Workspace
 
 DATA = Path(__file__).parent / "_data"
+SAMPLE = Path(__file__).parents[1] / "sample_data"
+SCRIPTS = Path(__file__).parents[1] / "scripts"
 
 
 def prepare(n: int) -> tuple[Workspace, Config]:
-    folder = DATA / f"queue_{n}"
-    workspace = Workspace(folder / ".curate")
-    config = Config(data={"tasks": {"topic": TASKS["topic"]}})
-    if not workspace.parts("records"):
-        workspace.create()
-        records = make_records(n).with_columns(pl.lit("topic").alias("task"))
-        records.write_parquet(workspace.part_path("records"))
-        FINDINGS_SCHEMA.to_frame().write_parquet(workspace.root / "findings.parquet")
-        candidates = records.select(
-            "record_id",
-            "task",
-            pl.lit("billing").alias("class"),
-            pl.lit("control").alias("failure_type"),
-            pl.lit("none").alias("edge_case"),
-            pl.lit("billing x control x none").alias("stratum"),
-            pl.col("record_id").alias("cluster_id"),
-            pl.lit(True).alias("is_control"),
-            pl.lit("control").alias("selected_by"),
-            pl.int_range(1, pl.len() + 1).alias("rank"),
+    """A workspace whose candidates are `n` balanced entity pairs (with findings)."""
+    import importlib.util
+    import random
+    import shutil
+
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.config import load_config
+    from curate.detect import find_failures
+    from curate.ingest import ingest
+
+    folder = DATA / f"queue_pairs_{n}"
+    workspace = Workspace(folder / ".curate", folder / "curate.toml")
+    if not (workspace.root / "candidates.parquet").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("curate.toml", "entity_match_output.schema.json"):
+            shutil.copy(SAMPLE / name, folder / name)
+        spec = importlib.util.spec_from_file_location(
+            "make_sample", SCRIPTS / "make_sample_data.py"
         )
-        candidates.write_parquet(workspace.root / "candidates.parquet")
-    return workspace, config
+        make_sample = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_sample)
+        make_sample.N_PAIRS = n * 2  # balance keeps about half: the failures and some controls
+        lines, references = make_sample.entity_lines(random.Random(7))
+        (folder / "pairs.jsonl").write_text("\n".join(lines) + "\n")
+        make_sample.write_csv(folder / "references.csv", references)
+        config = load_config(folder / "curate.toml")
+        ingest(
+            workspace,
+            [folder / "pairs.jsonl"],
+            config=config,
+            task="entity_match",
+            references=folder / "references.csv",
+        )
+        find_failures(workspace, config)
+        settings = BalanceSettings(target=n, controls=0.5, max_per_cluster=5, task="entity_match")
+        balance_candidates(workspace, config, settings)
+    return workspace, load_config(folder / "curate.toml")
 
 
 def main() -> None:
@@ -77,14 +95,12 @@ def main() -> None:
     import argilla as rg
 
     client = connect(config).client
-    task = load_tasks(config)["topic"]
-    rows = (
-        workspace.scan_records()
-        .collect()
-        .join(pl.read_parquet(workspace.root / "candidates.parquet"), on=["record_id", "task"])
-        .to_dicts()
-    )
+    task = load_tasks(config)["entity_match"]
+    candidates = pl.read_parquet(workspace.root / "candidates.parquet")
+    findings = pl.read_parquet(workspace.root / "findings.parquet")
+    rows = candidate_rows(workspace, candidates, findings).to_dicts()
     records = [to_argilla_record(_record(row, task)) for row in rows]
+    with_findings = sum(1 for row in rows if row.get("evidence"))
     baseline = rg.Dataset(
         name=f"bench-sdk-{uuid.uuid4().hex[:6]}", settings=settings_for(task, 1), client=client
     )
@@ -97,13 +113,13 @@ def main() -> None:
 
     name = f"bench-curate-{uuid.uuid4().hex[:6]}"
     start = time.perf_counter()
-    pushed = push_queue(workspace, config, task="topic", dataset=name)[0].pushed
+    pushed = push_queue(workspace, config, task="entity_match", dataset=name)[0].pushed
     curate = time.perf_counter() - start
     start = time.perf_counter()
-    pull_queue(workspace, config, task="topic", dataset=name)
+    pull_queue(workspace, config, task="entity_match", dataset=name)
     pull = time.perf_counter() - start
     n = len(records)
-    print(f"records: {n:,} (pushed {pushed:,})")
+    print(f"records: {n:,} entity pairs, {with_findings:,} with findings (pushed {pushed:,})")
     print(f"  sdk log:     {sdk:7.2f} s  {n / sdk:8,.0f} records/s")
     print(f"  curate push: {curate:7.2f} s  {n / curate:8,.0f} records/s")
     print(f"  curate pull: {pull:7.2f} s  {n / pull:8,.0f} records/s")

@@ -366,25 +366,7 @@ def _push(workspace: Workspace, config: Config, task, dataset, progress) -> list
     findings = pl.read_parquet(workspace.root / "findings.parquet")
     results = []
     for name in names:
-        mine = candidates.filter(pl.col("task") == name)
-        records = (
-            workspace.scan_records()
-            .join(mine.lazy().select("record_id"), on="record_id", how="semi")
-            .select("record_id", "messages", "output", "metadata", "model", "prompt_version")
-            .collect()
-            .join(mine, on="record_id")
-        )
-        evidence = (
-            findings.filter(pl.col("record_id").is_in(mine["record_id"].implode()))
-            .group_by("record_id")
-            .agg(
-                pl.col("detector"),
-                (
-                    pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence")
-                ).str.join("\n"),
-            )
-        )
-        records = records.join(evidence, on="record_id", how="left")
+        records = candidate_rows(workspace, candidates.filter(pl.col("task") == name), findings)
         target = dataset_name(name, dataset)
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
@@ -411,6 +393,31 @@ def _push(workspace: Workspace, config: Config, task, dataset, progress) -> list
         {r.dataset: r.pushed for r in results},
     )
     return results
+
+
+def candidate_rows(
+    workspace: Workspace, candidates: pl.DataFrame, findings: pl.DataFrame
+) -> pl.DataFrame:
+    """The candidates with what a person sees of them: the record's input and output, and the
+    detectors' evidence (`_record` turns each row into a queue record)."""
+    records = (
+        workspace.scan_records()
+        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
+        .select("record_id", "messages", "output", "metadata", "model", "prompt_version")
+        .collect()
+        .join(candidates, on="record_id")
+    )
+    evidence = (
+        findings.filter(pl.col("record_id").is_in(candidates["record_id"].implode()))
+        .group_by("record_id")
+        .agg(
+            pl.col("detector"),
+            (pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence")).str.join(
+                "\n"
+            ),
+        )
+    )
+    return records.join(evidence, on="record_id", how="left")
 
 
 def _record(row: dict[str, Any], task: Task) -> dict[str, Any]:
