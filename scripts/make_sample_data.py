@@ -338,7 +338,9 @@ def variant(rng: random.Random, p: dict) -> tuple[dict, list[str]]:
         elif kind == "city":
             q["city"] = rng.choice(CITIES)
         elif kind == "email":
-            q["email"] = None if rng.random() < 0.5 else q["email"].replace("@", "_1@")
+            q["email"] = (
+                None if rng.random() < 0.5 or q["email"] is None else q["email"].replace("@", "_1@")
+            )
         else:
             continue
         hard.append(kind)
