@@ -106,13 +106,11 @@ def _selection(x, pl):
     ]
 
 
-def run_polars_memory(path: str, out: str) -> int:
-    """polars in memory: the file's lines read whole, str.json_decode with the schema."""
+def _read_lines(path: str):
+    """The file's lines, one row each (a separator JSON cannot hold, no quoting)."""
     import polars as pl
 
-    from curate.formats.openai_chat import EXCHANGE
-
-    lines = pl.read_csv(
+    return pl.read_csv(
         path,
         has_header=False,
         separator="\x1f",
@@ -120,6 +118,15 @@ def run_polars_memory(path: str, out: str) -> int:
         new_columns=["line"],
         schema={"line": pl.String},
     )
+
+
+def run_polars_memory(path: str, out: str) -> int:
+    """polars in memory: the file's lines read whole, str.json_decode with the schema."""
+    import polars as pl
+
+    from curate.formats.openai_chat import EXCHANGE
+
+    lines = _read_lines(path)
     x = pl.col("line").str.json_decode(EXCHANGE)
     frame = lines.select(
         *_selection(x, pl), pl.col("line").str.json_path_match("$.metadata").alias("metadata")
@@ -144,14 +151,7 @@ def run_arrow(path: str, out: str) -> int:
         ),
     )
     decoded = pl.from_arrow(table)
-    lines = pl.read_csv(
-        path,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        new_columns=["line"],
-        schema={"line": pl.String},
-    )
+    lines = _read_lines(path)
     frame = decoded.select(pl.struct(pl.all()).alias("x")).select(_selection(pl.col("x"), pl))
     frame = frame.with_columns(
         lines.select(pl.col("line").str.json_path_match("$.metadata"))["line"].alias("metadata")
