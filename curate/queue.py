@@ -412,9 +412,9 @@ def candidate_rows(
         .group_by("record_id")
         .agg(
             pl.col("detector"),
-            (pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence")).str.join(
-                "\n"
-            ),
+            (pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence"))
+            .str.join("\n")
+            .alias("evidence"),  # unnamed, the column would be "literal" and never shown
         )
     )
     return records.join(evidence, on="record_id", how="left")

@@ -70,6 +70,9 @@ def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argil
     assert ids == set(candidates["record_id"])
     record = remote[0]
     assert record["fields"]["pair"].startswith("| field | record A | record B |")
+    failing = set(candidates.filter(~pl.col("is_control"))["record_id"])
+    shown = {r["external_id"]: r["fields"]["findings"] for r in remote}
+    assert failing and all(shown[i].startswith("- **") for i in failing), "evidence is shown"
 
     ann1, ann2 = (_annotator(argilla_url, f"ann{uuid.uuid4().hex[:6]}") for _ in range(2))
     for r in remote[:4]:
