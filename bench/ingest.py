@@ -106,18 +106,22 @@ def _selection(x, pl):
     ]
 
 
+def _lines_options(pl) -> dict:
+    """How every baseline reads a file's lines: one row each (a separator JSON cannot hold, no
+    quoting), as curate splits them."""
+    return {
+        "has_header": False,
+        "separator": "\x1f",
+        "quote_char": None,
+        "new_columns": ["line"],
+        "schema": {"line": pl.String},
+    }
+
+
 def _read_lines(path: str):
-    """The file's lines, one row each (a separator JSON cannot hold, no quoting)."""
     import polars as pl
 
-    return pl.read_csv(
-        path,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        new_columns=["line"],
-        schema={"line": pl.String},
-    )
+    return pl.read_csv(path, **_lines_options(pl))
 
 
 def run_polars_memory(path: str, out: str) -> int:
@@ -167,14 +171,9 @@ def run_polars(path: str, out: str) -> int:
     from curate.formats.openai_chat import EXCHANGE
 
     x = pl.col("line").str.json_decode(EXCHANGE)
-    lazy = pl.scan_csv(
-        path,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        new_columns=["line"],
-        schema={"line": pl.String},
-    ).select(*_selection(x, pl), pl.col("line").str.json_path_match("$.metadata").alias("metadata"))
+    lazy = pl.scan_csv(path, **_lines_options(pl)).select(
+        *_selection(x, pl), pl.col("line").str.json_path_match("$.metadata").alias("metadata")
+    )
     target = Path(out) / "polars.parquet"
     lazy.sink_parquet(target)
     return pl.scan_parquet(target).select(pl.len()).collect().item()

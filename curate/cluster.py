@@ -152,8 +152,10 @@ def cluster_texts(
     from scipy.sparse.csgraph import connected_components
 
     # an empty text is no evidence of likeness: it is treated as no input at all
-    normalized = pl.DataFrame({"t": texts}).select(
-        pl.when(normalize_for_matching(pl.col("t")) != "").then(normalize_for_matching(pl.col("t")))
+    normalized = (
+        pl.DataFrame({"t": texts})
+        .select(normalize_for_matching(pl.col("t")))
+        .select(pl.when(pl.col("t") != "").then(pl.col("t")).alias("t"))
     )["t"]
     distinct = normalized.drop_nulls().unique(maintain_order=True)
     edges = link_texts(distinct, settings, stats)
