@@ -140,18 +140,30 @@ def run_polars_memory(path: str, out: str) -> int:
 
 
 def run_arrow(path: str, out: str) -> int:
-    """pyarrow's multithreaded JSON reader with an explicit schema (the decoder curate uses),
-    then the same selection in polars; the lines are read too, for `metadata` (as curate does:
-    the schema has no place for free-form JSON)."""
+    """pyarrow's multithreaded JSON reader with an explicit schema (curate's decoder until
+    polars 2.1 decoded faster), then the same selection in polars; the lines are read too, for
+    `metadata` (as curate does: the schema has no place for free-form JSON)."""
     import polars as pl
+    import pyarrow as pa
     import pyarrow.json as pa_json
 
-    from curate.formats.openai_chat import _ARROW_EXCHANGE
+    from curate.formats.openai_chat import EXCHANGE
 
+    def arrow_type(dtype):  # the reader makes plain (not large / view) strings and lists only
+        if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
+            return pa.list_(arrow_type(dtype.value_type))
+        if pa.types.is_struct(dtype):
+            return pa.struct([pa.field(f.name, arrow_type(f.type)) for f in dtype])
+        if pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype):
+            return pa.string()
+        return dtype
+
+    exchange = pl.DataFrame(schema={"x": EXCHANGE}).to_arrow().schema.field("x").type
     table = pa_json.read_json(
         path,
         parse_options=pa_json.ParseOptions(
-            explicit_schema=_ARROW_EXCHANGE, unexpected_field_behavior="ignore"
+            explicit_schema=pa.schema(list(arrow_type(exchange))),
+            unexpected_field_behavior="ignore",
         ),
     )
     decoded = pl.from_arrow(table)
@@ -266,7 +278,7 @@ def main() -> None:
     print(f"curate / baseline = {curate / base:.2f}x time   (target <= 1.3x)")
     if "datasets" in results:
         ratio = results["datasets"]["seconds"] / curate
-        print(f"datasets / curate = {ratio:.2f}x time   (target >= 3x)")
+        print(f"datasets / curate = {ratio:.2f}x time   (an earlier target: >= 3x)")
     rss = results["curate"]["peak_rss_mb"]
     print(f"curate peak RSS   = {rss:.0f} MB   (target < 1500 MB at 1M lines)")
     if args.json:

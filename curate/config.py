@@ -145,7 +145,7 @@ CONFIG_TEMPLATE = """\
 # patterns = ["i can't assist", "i cannot help"]
 
 # [ingest]
-# chunk_mb = 64                 # how much of a file is decoded at once
+# chunk_mb = 32                 # how much of a file is decoded at once
 
 # [argilla]                     # your own Argilla server (ARGILLA_API_URL / ARGILLA_API_KEY win)
 # api_url = "http://127.0.0.1:6900"

@@ -235,7 +235,7 @@ def ingest(
     config = config or Config()
     if task is not None:
         config.require_task(task)
-    chunk_mb = config.section("ingest").get("chunk_mb", 64)
+    chunk_mb = config.section("ingest").get("chunk_mb", 32)
     ctx = ReadContext(chunk_bytes=int(chunk_mb * (1 << 20)), field_map=dict(field_map or {}))
     refs = load_references(references) if references is not None else None
     progress = progress or (lambda name, n, total: None)

@@ -5,7 +5,7 @@ import json
 import polars as pl
 
 from curate.formats.base import read_lines_frame
-from curate.formats.openai_chat import assemble_stream, decode_exchange_lines
+from curate.formats.openai_chat import assemble_stream, decode_exchange_lines, exchanges_batch
 from curate.ingest import ingest
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
@@ -144,26 +144,22 @@ def test_bad_lines_go_to_quarantine_and_the_rest_is_kept(tmp_path, workspace):
     assert records(workspace)["source_line"].to_list() == [1, 3, 7]
 
 
-def test_bulk_decoders_agree_with_python_path():
-    """pyarrow (fast path), polars (fallback) and the Python path give the same records."""
+def test_bulk_decoder_agrees_with_python_path():
+    """The bulk decoder (polars) and the Python path give the same records, line for line."""
     odd = chat_line(9)
     odd["response"]["choices"][0]["message"]["content"] = [{"type": "text", "text": "x"}]
-    lines = [json.dumps(chat_line(i, metadata={"k": i})) for i in range(5)] + [json.dumps(odd)]
-    chunk = ("\n".join(lines) + "\n").encode()
-    series = read_lines_frame(chunk)
+    objs = [chat_line(i, metadata={"k": i}, feedback="thumbs_down") for i in range(5)] + [odd]
+    lines = [json.dumps(obj) for obj in objs]
+    series = read_lines_frame(("\n".join(lines) + "\n").encode())
     numbers = pl.int_range(1, series.len() + 1, eager=True)
-    fast = decode_exchange_lines(series, numbers, {}, chunk).records
-    slow = decode_exchange_lines(series, numbers, {}, None).records
-    assert fast.equals(slow)
-    assert fast["output"][-1] == "x"
-    only_clean = read_lines_frame(("\n".join(lines[:5]) + "\n").encode())
-    clean_numbers = pl.int_range(1, 6, eager=True)
-    arrow = decode_exchange_lines(
-        only_clean, clean_numbers, {}, ("\n".join(lines[:5]) + "\n").encode()
-    )
-    polars = decode_exchange_lines(only_clean, clean_numbers, {}, None)
-    assert arrow.records.equals(polars.records)
-    assert json.loads(arrow.records["metadata"][4]) == {"k": 4}
+    bulk = decode_exchange_lines(series, numbers, {}).records
+    python = exchanges_batch(
+        [(n, line, obj) for n, line, obj in zip(range(1, 7), lines, objs, strict=True)], []
+    ).records
+    assert bulk.equals(python)
+    assert bulk["output"][-1] == "x"  # the odd line (content parts) read in Python
+    assert json.loads(bulk["metadata"][4]) == {"k": 4}
+    assert bulk["feedback_score"].to_list() == [0.0] * 5 + [None]
 
 
 def test_feedback_shapes(tmp_path, workspace):
