@@ -31,6 +31,7 @@ import reference
 
 from curate.config import Config
 from curate.detect import find_failures
+from curate.project import Project
 from curate.records import RECORD_SCHEMA, input_hash, input_text
 from curate.workspace import Workspace
 
@@ -188,7 +189,7 @@ def main() -> None:
     n = args.records
     columns = [c for c in RECORD_SCHEMA.names() if c != "messages"]  # what detect reads
     _, scan = timed(lambda: workspace.scan_records().select(columns).collect())
-    result, curate = timed(lambda: find_failures(workspace, config))
+    result, curate = timed(lambda: find_failures(Project(workspace, config)))
     limit = args.python_records or n
     tasks = {
         name: {**spec, "schema": SCHEMA if name == "em" else None} for name, spec in TASKS.items()

@@ -5,7 +5,7 @@
 Generates N lines of OpenAI chat logs (about 2 KB each, a long shared system prompt; cached in
 bench/_data/), then runs in this one process, each pipeline in a child process of its own so
 that each peak RSS is its own:
-  - curate:   curate.ingest.ingest() into a fresh workspace
+  - curate:   curate.ingest.ingest_logs() into a fresh workspace
   - polars:   bare polars, streaming: scan lines, str.json_decode with a schema, select the
               same fields, sink Parquet
   - polars-memory: the same in memory (read the lines whole, decode, write)
@@ -82,10 +82,11 @@ def make_logs(path: Path, lines: int, seed: int = 7) -> None:
 
 
 def run_curate(path: str, out: str) -> int:
-    from curate.ingest import ingest
+    from curate.ingest import ingest_logs
+    from curate.project import Project
     from curate.workspace import Workspace
 
-    result = ingest(Workspace(Path(out) / ".curate"), [path])
+    result = ingest_logs(Project(Workspace(Path(out) / ".curate")), [path])
     return result.ingested
 
 

@@ -30,6 +30,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).parent))
 
 from curate.config import Config
+from curate.project import Project
 from curate.queue import (
     _record,
     candidate_rows,
@@ -56,7 +57,7 @@ def prepare(n: int) -> tuple[Workspace, Config]:
     from curate.balance import BalanceSettings, balance_candidates
     from curate.config import load_config
     from curate.detect import find_failures
-    from curate.ingest import ingest
+    from curate.ingest import ingest_logs
 
     folder = DATA / f"queue_pairs_{n}"
     workspace = Workspace(folder / ".curate", folder / "curate.toml")
@@ -74,16 +75,15 @@ def prepare(n: int) -> tuple[Workspace, Config]:
         (folder / "pairs.jsonl").write_text("\n".join(lines) + "\n")
         make_sample.write_csv(folder / "references.csv", references)
         config = load_config(folder / "curate.toml")
-        ingest(
-            workspace,
+        ingest_logs(
+            Project(workspace, config),
             [folder / "pairs.jsonl"],
-            config=config,
             task="entity_match",
             references=folder / "references.csv",
         )
-        find_failures(workspace, config)
+        find_failures(Project(workspace, config))
         settings = BalanceSettings(target=n, controls=0.5, max_per_cluster=5, task="entity_match")
-        balance_candidates(workspace, config, settings)
+        balance_candidates(Project(workspace, config), settings)
     return workspace, load_config(folder / "curate.toml")
 
 
@@ -113,10 +113,10 @@ def main() -> None:
 
     name = f"bench-curate-{uuid.uuid4().hex[:6]}"
     start = time.perf_counter()
-    pushed = push_queue(workspace, config, task="entity_match", dataset=name)[0].pushed
+    pushed = push_queue(Project(workspace, config), task="entity_match", dataset=name)[0].pushed
     curate = time.perf_counter() - start
     start = time.perf_counter()
-    pull_queue(workspace, config, task="entity_match", dataset=name)
+    pull_queue(Project(workspace, config), task="entity_match", dataset=name)
     pull = time.perf_counter() - start
     n = len(records)
     print(f"records: {n:,} entity pairs, {with_findings:,} with findings (pushed {pushed:,})")

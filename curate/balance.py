@@ -20,13 +20,15 @@ from typing import Any
 import polars as pl
 
 from curate.cluster import ClusterSettings, cluster_texts
-from curate.config import SEED_MAX, Config, check_range
+from curate.config import SEED_MAX, check_range
 from curate.detect import read_findings
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
+from curate.project import Project
 from curate.records import input_text
-from curate.tasks import LABEL, Task, load_tasks, normalize_text
-from curate.workspace import Workspace, now_utc
+from curate.tables import CANDIDATES_SCHEMA
+from curate.tasks import LABEL, Task, normalize_text
+from curate.workspace import now_utc
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -46,21 +48,6 @@ SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 QUOTA_KEYS = ("class", "failure_type", "edge_case")
 CONTROL = "control"  # the failure type of records that passed every detector
 UNKNOWN = "unknown"  # the class of a failure with no label read and no reference
-
-CANDIDATES_SCHEMA = pl.Schema(
-    {
-        "record_id": pl.String,
-        "task": pl.String,
-        "class": pl.String,
-        "failure_type": pl.String,
-        "edge_case": pl.String,
-        "stratum": pl.String,
-        "cluster_id": pl.String,
-        "is_control": pl.Boolean,
-        "selected_by": pl.String,
-        "rank": pl.Int64,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -313,19 +300,18 @@ def _composition(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     }
 
 
-def balance_candidates(
-    workspace: Workspace, config: Config, settings: BalanceSettings
-) -> BalanceResult:
+def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceResult:
     """Cluster, tag and select; writes the clusters, tags and candidates tables."""
+    workspace, config = project.workspace, project.config
     workspace.require()
-    if not (workspace.root / "findings.parquet").exists():
+    if not workspace.has_table("findings"):
         raise CurateError("no findings yet: run `curate detect` before `curate balance`")
     check_range("--target", settings.target, 1)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-per-cluster", settings.max_per_cluster, 1)
     check_range("--controls", settings.controls, 0, 1, high_open=True)
     check_range("--cutoff", settings.cluster.cutoff, 0, 100)
-    tasks = load_tasks(config)
+    tasks = project.tasks
     if settings.task is not None:
         config.require_task(settings.task)
     findings = read_findings(workspace)

@@ -27,6 +27,7 @@ class State:
     def __init__(self, workspace: str | None, config: str | None):
         self.workspace_arg = workspace
         self.config_arg = config
+        self._project = None
 
     def workspace(self):
         from curate.workspace import Workspace
@@ -34,9 +35,17 @@ class State:
         return Workspace.locate(self.workspace_arg, self.config_arg)
 
     def config(self):
-        from curate.config import load_config
+        return self.project().config
 
-        return load_config(self.workspace().config_path)
+    def project(self):
+        """The command's project, opened once: every stage it runs shares it."""
+        if self._project is None:
+            from curate.config import load_config
+            from curate.project import Project
+
+            workspace = self.workspace()
+            self._project = Project(workspace, load_config(workspace.config_path))
+        return self._project
 
 
 def _console(json_mode: bool = False):
@@ -212,16 +221,14 @@ def ingest(
       curate ingest batch_output.jsonl batch_input.jsonl --references answers.csv
       curate ingest reviews.csv --map input=question --map output=answer --map reference=label
     """
-    from curate.ingest import ingest as run_ingest
+    from curate.ingest import ingest_logs
 
-    state_config = state.config()
-    workspace = state.workspace()
+    project = state.project()
     console = _console(json_mode)
     with _progress(console, disable=json_mode) as on_progress:
-        result = run_ingest(
-            workspace,
+        result = ingest_logs(
+            project,
             paths,
-            config=state_config,
             format_name=format_name,
             task=task,
             references=references,
@@ -231,7 +238,7 @@ def ingest(
     if json_mode:
         _emit_json(result.to_dict())
         return
-    _render_ingest(console, result, workspace)
+    _render_ingest(console, result, project.workspace)
 
 
 def _progress(console, disable: bool):
@@ -331,7 +338,7 @@ def detect(state: State, only: str | None, json_mode: bool) -> None:
     from curate.detect import find_failures
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    result = find_failures(state.workspace(), state.config(), only=names)
+    result = find_failures(state.project(), only=names)
     if json_mode:
         _emit_json(result.to_dict())
         return
@@ -547,7 +554,7 @@ def balance(
         task=task,
         cluster=ClusterSettings(cutoff=cutoff),
     )
-    result = balance_candidates(state.workspace(), state.config(), settings)
+    result = balance_candidates(state.project(), settings)
     if json_mode:
         _emit_json(result.to_dict())
         return
@@ -607,9 +614,7 @@ def queue_push(state: State, task: str | None, dataset: str | None, json_mode: b
 
     console = _console(json_mode)
     with _progress(console, disable=json_mode) as on_progress:
-        results = push_queue(
-            state.workspace(), state.config(), task=task, dataset=dataset, progress=on_progress
-        )
+        results = push_queue(state.project(), task=task, dataset=dataset, progress=on_progress)
     if json_mode:
         _emit_json({"datasets": [r.to_dict() for r in results]})
         return
@@ -648,8 +653,7 @@ def queue_pull(
     from curate.queue import pull_queue
 
     result = pull_queue(
-        state.workspace(),
-        state.config(),
+        state.project(),
         task=task,
         dataset=dataset,
         policy=policy,
@@ -692,7 +696,7 @@ def queue_status_command(
     """Pending, completed and discarded records, per stratum and per annotator."""
     from curate.queue import queue_status
 
-    status = queue_status(state.workspace(), state.config(), dataset=dataset, task=task)
+    status = queue_status(state.project(), dataset=dataset, task=task)
     if json_mode:
         _emit_json(status)
         return
@@ -802,7 +806,7 @@ def export(
         overwrite=overwrite,
         allow_small=allow_small,
     )
-    result = export_dataset(state.workspace(), state.config(), settings)
+    result = export_dataset(state.project(), settings)
     if json_mode:
         _emit_json(result.to_dict())
         return
@@ -841,7 +845,7 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
 
     from curate.report import build_report, public, render_html, report_notes
 
-    data = build_report(state.workspace(), state.config())
+    data = build_report(state.project())
     if html_path:
         Path(html_path).write_text(render_html(data))
     if json_mode:
@@ -885,9 +889,10 @@ def run_command(state: State, json_mode: bool) -> None:
     from curate.stack.local import PASSWORD, USERNAME
 
     console = _console(json_mode)
-    config = state.config()
+    project = state.project()
+    config = project.config
     with _progress(console, disable=json_mode) as on_progress:
-        result = run_pipeline(state.workspace(), config, say=console.print, progress=on_progress)
+        result = run_pipeline(project, say=console.print, progress=on_progress)
     if json_mode:
         _emit_json(result.to_dict())
     else:

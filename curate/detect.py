@@ -12,12 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from curate.config import Config
-from curate.detectors import FINDINGS_SCHEMA, Detector, build_detectors
-from curate.tasks import Task, assign_tasks, load_tasks, output_is_json
+from curate.detectors import FINDINGS_SCHEMA, Detector
+from curate.project import Project
+from curate.tasks import Task, assign_tasks, output_is_json
 from curate.workspace import Workspace, now_utc
-
-FINDINGS_FILE = "findings.parquet"
 
 
 def prepared_records(
@@ -53,16 +51,15 @@ class DetectResult:
         return dict(vars(self))
 
 
-def find_failures(
-    workspace: Workspace, config: Config, only: list[str] | None = None
-) -> DetectResult:
+def find_failures(project: Project, only: list[str] | None = None) -> DetectResult:
     """Run the detectors (all, or `only` these) and write the findings table.
 
     With `only`, the findings of the other detectors from earlier runs are kept.
     """
+    workspace = project.workspace
     workspace.require()
-    tasks = load_tasks(config)
-    detectors = build_detectors(config, only)
+    tasks = project.tasks
+    detectors = project.detectors(only)
     result = DetectResult()
     with workspace.lock("detect"):
         started = now_utc()
@@ -130,8 +127,7 @@ def _plans(
 
 def read_findings(workspace: Workspace) -> pl.DataFrame:
     """The findings table (empty when detect has not run)."""
-    path = workspace.root / FINDINGS_FILE
-    return pl.read_parquet(path) if path.exists() else FINDINGS_SCHEMA.to_frame()
+    return workspace.read_table("findings", empty=True)
 
 
 def _breakdown(failing: pl.DataFrame, records: pl.DataFrame, column: str) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from functools import cache
 
 import polars as pl
 
+from curate.tables import TAGS_SCHEMA
+
 TYPO_JW = 0.85
 OFF_BY_DAYS = 31
 NOT_HARD = ("exact", "missing_both")  # tags that make nothing about a pair hard
-
-TAGS_SCHEMA = pl.Schema({"record_id": pl.String, "field": pl.String, "tag": pl.String})
 
 
 def _side(path: str, field: str) -> pl.Expr:

@@ -27,6 +27,15 @@ class WorkspaceLocked(WorkspaceError):
     """Another curate process holds the workspace lock."""
 
 
+class MissingTableError(WorkspaceError):
+    """A table the command needs has not been written yet; the message says what writes it."""
+
+    def __init__(self, table: str, how: str, needed_by: str | None = None):
+        self.table = table
+        before = f" before `{needed_by}`" if needed_by else ""
+        super().__init__(f"no {table} table yet: {how}{before}")
+
+
 class InputError(CurateError):
     """An input file is missing, unreadable, or in no format curate knows."""
 
@@ -43,6 +52,14 @@ class ExportError(CurateError):
 
 class TooFewExamples(ExportError):
     """Fewer examples than a fine-tuning service accepts (OpenAI: 10)."""
+
+
+class QueueError(CurateError):
+    """Argilla could not be reached, refused us, or holds a dataset that does not fit."""
+
+
+class StackError(CurateError):
+    """The local stack could not be installed, started or reached."""
 
 
 class RowError(Exception):

@@ -26,8 +26,9 @@ import polars as pl
 
 from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ConfigError, ExportError, TooFewExamples
+from curate.project import Project
 from curate.queue import CORRECTED, IS_FAILURE, LABEL
-from curate.tasks import Task, load_tasks, normalize_term
+from curate.tasks import Task, normalize_term
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
 FORMATS = ("openai", "prompt-completion", "sharegpt", "alpaca")
@@ -79,13 +80,6 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
-
-
-def _table(workspace: Workspace, name: str, hint: str) -> pl.DataFrame:
-    path = workspace.root / f"{name}.parquet"
-    if not path.exists():
-        raise ExportError(f"no {name} table yet: {hint}")
-    return pl.read_parquet(path)
 
 
 def _answers(resolved: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -239,7 +233,7 @@ def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
                 row["split"] = side
 
 
-def export_dataset(workspace: Workspace, config: Config, settings: ExportSettings) -> ExportResult:
+def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     """Write exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md)."""
     if settings.format not in FORMATS:
         raise ConfigError(f"unknown format {settings.format!r}; use one of {', '.join(FORMATS)}")
@@ -247,12 +241,13 @@ def export_dataset(workspace: Workspace, config: Config, settings: ExportSetting
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-tokens", settings.max_tokens, 1)
     check_export_name(settings.name)
-    workspace.require()
-    with workspace.lock("export"):
-        return _export(workspace, config, settings)
+    project.workspace.require()
+    with project.workspace.lock("export"):
+        return _export(project, settings)
 
 
-def _export(workspace: Workspace, config: Config, settings: ExportSettings) -> ExportResult:
+def _export(project: Project, settings: ExportSettings) -> ExportResult:
+    workspace, config = project.workspace, project.config
     target = workspace.root / "exports" / settings.name
     if target.exists() and not target.is_dir():
         raise ExportError(
@@ -264,12 +259,11 @@ def _export(workspace: Workspace, config: Config, settings: ExportSettings) -> E
             "--name"
         )
     _check_hf_dir(workspace, settings.hf_dir)
-    tasks = load_tasks(config)
-    resolved = _table(workspace, "resolved", "label in Argilla, then `curate queue pull`")
-    candidates = _table(workspace, "candidates", "run `curate balance` first")
-    annotations = _table(workspace, "annotations", "run `curate queue pull` first")
-    clusters = _table(workspace, "clusters", "run `curate balance` first")
-    findings = _table(workspace, "findings", "run `curate detect` first")
+    tasks = project.tasks
+    resolved, candidates, annotations, clusters, findings = (
+        workspace.read_table(name, needed_by="curate export")
+        for name in ("resolved", "candidates", "annotations", "clusters", "findings")
+    )
     names = [settings.task] if settings.task else sorted(candidates["task"].unique().drop_nulls())
     if settings.task is not None:
         config.require_task(settings.task)

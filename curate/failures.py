@@ -27,7 +27,7 @@ def list_failures(
     """(how many findings match, the first `limit` with input, output and evidence)."""
     workspace.require()
     findings = read_findings(workspace)
-    if findings.height == 0 and not (workspace.root / "findings.parquet").exists():
+    if findings.height == 0 and not workspace.has_table("findings"):
         raise CurateError("no findings yet: run `curate detect` first")
     if detector is not None:
         known = set(findings["detector"].unique())

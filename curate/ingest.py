@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 import polars as pl
 import pyarrow.parquet as pq
 
-from curate.config import Config
 from curate.errors import CurateError, InputError
 from curate.formats import detect_format, get_format
 from curate.formats.base import Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
+from curate.project import Project
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
 from curate.workspace import Workspace, now_utc
 
@@ -215,11 +215,10 @@ def _count(counter: dict[str, int], values: pl.Series) -> None:
         counter[value] = counter.get(value, 0) + n
 
 
-def ingest(
-    workspace: Workspace,
+def ingest_logs(
+    project: Project,
     paths: Iterable[str | Path],
     *,
-    config: Config | None = None,
     format_name: str = "auto",
     task: str | None = None,
     references: str | Path | None = None,
@@ -232,7 +231,7 @@ def ingest(
     the same call. Records whose record_id is already in the workspace are counted as duplicates
     and not added again.
     """
-    config = config or Config()
+    workspace, config = project.workspace, project.config
     if task is not None:
         config.require_task(task)
     chunk_mb = config.section("ingest").get("chunk_mb", 32)
@@ -498,4 +497,4 @@ def _commit_source(
         result.skipped[reason] = result.skipped.get(reason, 0) + n
 
 
-__all__ = ["IngestResult", "ingest", "load_references"]
+__all__ = ["IngestResult", "ingest_logs", "load_references"]

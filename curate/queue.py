@@ -27,33 +27,16 @@ from typing import Any
 import polars as pl
 
 from curate.config import Config
-from curate.errors import ConfigError, CurateError
-from curate.tasks import Task, load_tasks
+from curate.errors import ConfigError, QueueError
+from curate.project import Project
+from curate.tables import ANNOTATIONS_SCHEMA
+from curate.tasks import Task
 from curate.workspace import Workspace, now_utc
 
 PUSH_BATCH = 500
 IS_FAILURE = "is_failure"
 LABEL, CORRECTED = "label", "corrected_output"
 POLICIES = ("majority", "unanimous", "prefer-user")
-
-ANNOTATIONS_SCHEMA = pl.Schema(
-    {
-        "record_id": pl.String,
-        "dataset": pl.String,
-        "task": pl.String,
-        "user_id": pl.String,
-        "username": pl.String,
-        "status": pl.String,
-        "question": pl.String,
-        "value": pl.String,  # JSON text of the answer
-        "answered_at": pl.String,
-        "pulled_at": pl.String,
-    }
-)
-
-
-class QueueError(CurateError):
-    """Argilla could not be reached, refused us, or holds a dataset that does not fit."""
 
 
 def connection(config: Config) -> tuple[str, str]:
@@ -316,13 +299,6 @@ class PushResult:
         return dict(vars(self))
 
 
-def _read_table(workspace: Workspace, name: str, what: str) -> pl.DataFrame:
-    path = workspace.root / f"{name}.parquet"
-    if not path.exists():
-        raise CurateError(f"no {name} table yet: {what}")
-    return pl.read_parquet(path)
-
-
 def dataset_name(task: str, dataset: str | None) -> str:
     return dataset or f"curate-{task}"
 
@@ -340,8 +316,7 @@ def _task_names(candidates: pl.DataFrame, task: str | None, dataset: str | None)
 
 
 def push_queue(
-    workspace: Workspace,
-    config: Config,
+    project: Project,
     task: str | None = None,
     dataset: str | None = None,
     progress=None,
@@ -350,20 +325,21 @@ def push_queue(
 
     Holds the workspace lock throughout: the candidates pushed are the ones the run records.
     """
-    workspace.require()
-    with workspace.lock("queue push"):
-        return _push(workspace, config, task, dataset, progress)
+    project.workspace.require()
+    with project.workspace.lock("queue push"):
+        return _push(project, task, dataset, progress)
 
 
-def _push(workspace: Workspace, config: Config, task, dataset, progress) -> list[PushResult]:
-    candidates = _read_table(workspace, "candidates", "run `curate balance` first")
-    tasks = load_tasks(config)
+def _push(project: Project, task, dataset, progress) -> list[PushResult]:
+    workspace, config = project.workspace, project.config
+    candidates = workspace.read_table("candidates", needed_by="curate queue push")
+    tasks = project.tasks
     names = _task_names(candidates, task, dataset)
     if task is not None and task not in tasks:
         config.require_task(task)
     queue = connect(config)
     min_submitted = int(config.section("argilla").get("min_submitted", 1))
-    findings = pl.read_parquet(workspace.root / "findings.parquet")
+    findings = workspace.read_table("findings", needed_by="curate queue push")
     results = []
     for name in names:
         records = candidate_rows(workspace, candidates.filter(pl.col("task") == name), findings)
@@ -491,8 +467,7 @@ class PullResult:
 
 
 def pull_queue(
-    workspace: Workspace,
-    config: Config,
+    project: Project,
     task: str | None = None,
     dataset: str | None = None,
     policy: str = "majority",
@@ -503,10 +478,9 @@ def pull_queue(
         raise ConfigError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
     if policy == "prefer-user" and not prefer_user:
         raise ConfigError("--policy prefer-user needs the user: --prefer-user NAME")
+    workspace, config = project.workspace, project.config
     workspace.require()
-    candidates = _read_table(
-        workspace, "candidates", "run `curate balance` and `curate queue push` first"
-    )
+    candidates = workspace.read_table("candidates", needed_by="curate queue pull")
     names = _task_names(candidates, task, dataset)
     queue = connect(config)
     users = queue.users()
@@ -545,8 +519,7 @@ def _store_answers(
     workspace: Workspace, fresh: pl.DataFrame, policy: str, prefer_user: str | None
 ) -> PullResult:
     """Add the pulled answers to the history; agreement and resolution over the latest."""
-    path = workspace.root / "annotations.parquet"
-    history = pl.read_parquet(path) if path.exists() else ANNOTATIONS_SCHEMA.to_frame()
+    history = workspace.read_table("annotations", empty=True)
     key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
     new = fresh.join(history, on=key, how="anti", nulls_equal=True)
     everything = pl.concat([history, new])
@@ -750,13 +723,12 @@ def resolve(
 
 
 def queue_status(
-    workspace: Workspace, config: Config, dataset: str | None = None, task: str | None = None
+    project: Project, dataset: str | None = None, task: str | None = None
 ) -> dict[str, Any]:
     """Pending / completed / discarded records, per stratum and per annotator."""
+    workspace, config = project.workspace, project.config
     workspace.require()
-    candidates = _read_table(
-        workspace, "candidates", "run `curate balance` and `curate queue push` first"
-    )
+    candidates = workspace.read_table("candidates", needed_by="curate queue status")
     names = _task_names(candidates, task, dataset)
     queue = connect(config)
     users = queue.users()

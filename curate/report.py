@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from curate.config import Config
+from curate.project import Project
 from curate.workspace import Workspace
 
 # A prompt change whose effect on the failure rate is, with 95% confidence, within this many
@@ -32,8 +33,7 @@ MIN_PER_EDGE_CASE = 10
 
 
 def _table(workspace: Workspace, name: str) -> pl.DataFrame | None:
-    path = workspace.root / f"{name}.parquet"
-    return pl.read_parquet(path) if path.exists() else None
+    return workspace.read_table(name) if workspace.has_table(name) else None
 
 
 def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def plateau_verdict(names: list[str], calls: list[int], failures: list[int]) -> 
     }
 
 
-def readiness(workspace: Workspace, config: Config, target: int) -> dict[str, Any]:
+def readiness(workspace: Workspace, target: int) -> dict[str, Any]:
     """Per task: labelled examples against the target, per class and edge case; what is missing."""
     resolved = _table(workspace, "resolved")
     candidates = _table(workspace, "candidates")
@@ -355,8 +355,9 @@ def latency_note(records: pl.DataFrame) -> str:
     return "every call with latency has the same prompt length: no latency fit"
 
 
-def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
+def build_report(project: Project) -> dict[str, Any]:
     """Every number of the report, as a JSON-able dict."""
+    workspace, config = project.workspace, project.config
     workspace.require()
     columns = [
         "record_id",
@@ -379,7 +380,7 @@ def build_report(workspace: Workspace, config: Config) -> dict[str, Any]:
     return {
         "records": records.height,
         "failures": failure_trends(records, findings),
-        "readiness": readiness(workspace, config, target),
+        "readiness": readiness(workspace, target),
         "cost": cost_case(records, config),
         "_latency_points": _latency_points(records),
     }

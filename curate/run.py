@@ -17,6 +17,7 @@ from typing import Any
 
 from curate.config import Config
 from curate.errors import ConfigError, CurateError, TooFewExamples
+from curate.project import Project
 from curate.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -107,7 +108,7 @@ class Pipeline:
         return True
 
     def table_state(self, *names: str) -> list[Any]:
-        return [_file_state(self.workspace.root / f"{n}.parquet") for n in names]
+        return [_file_state(self.workspace.table_path(n)) for n in names]
 
     def records_state(self) -> list[str]:
         return [p.name for p in self.workspace.parts("records")]
@@ -118,14 +119,18 @@ class Pipeline:
         )
 
 
-def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) -> RunResult:
-    """ingest -> detect -> balance -> push, then pull -> export when there are answers."""
+def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
+    """ingest -> detect -> balance -> push, then pull -> export when there are answers.
+
+    Every stage runs with this one project: curate.toml and its tasks are read once.
+    """
     from curate.balance import BalanceSettings, balance_candidates
     from curate.detect import find_failures
     from curate.export import ExportSettings, export_dataset
-    from curate.ingest import ingest
+    from curate.ingest import ingest_logs
     from curate.queue import pull_queue, push_queue
 
+    workspace, config = project.workspace, project.config
     workspace.create()
     pipe = Pipeline(workspace, config, say)
     sources = _sources(config)
@@ -134,10 +139,9 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) 
     def do_ingest() -> dict[str, Any]:
         totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
         for source in sources:
-            done = ingest(
-                workspace,
+            done = ingest_logs(
+                project,
                 source["files"],
-                config=config,
                 task=source.get("task"),
                 references=source["references"],
                 format_name=source.get("format", "auto"),
@@ -163,9 +167,7 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) 
         (
             "detect",
             lambda: _fingerprint(pipe.records_state(), pipe.config_state()),
-            lambda: _summary(
-                find_failures(workspace, config), ("records", "findings", "failing_records")
-            ),
+            lambda: _summary(find_failures(project), ("records", "findings", "failing_records")),
         ),
         (
             "balance",
@@ -173,8 +175,7 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) 
             lambda: {
                 t: s["selected"]
                 for t, s in balance_candidates(
-                    workspace,
-                    config,
+                    project,
                     BalanceSettings(target=int(pipe.settings.get("target", 1000)), seed=seed),
                 ).tasks.items()
             },
@@ -187,27 +188,24 @@ def run_pipeline(workspace: Workspace, config: Config, say: Say, progress=None) 
         if not pipe.stage(
             "queue push",
             _fingerprint(pipe.table_state("candidates")),
-            lambda: {r.dataset: r.pushed for r in push_queue(workspace, config)},
+            lambda: {r.dataset: r.pushed for r in push_queue(project)},
         ):
             return pipe.result
         if not pipe.stage(
             "queue pull",
             None,
             lambda: _summary(
-                pull_queue(workspace, config), ("new_responses", "records_answered", "resolved")
+                pull_queue(project), ("new_responses", "records_answered", "resolved")
             ),
         ):
             return pipe.result
-        resolved = workspace.root / "resolved.parquet"
-        if resolved.exists() and pipe.result.stages["queue pull"].get("resolved"):
+        if workspace.has_table("resolved") and pipe.result.stages["queue pull"].get("resolved"):
             name = pipe.settings.get("export_name", "sft")
             pipe.stage(
                 "export",
                 _fingerprint(pipe.table_state("resolved"), pipe.config_state(), pipe.settings),
                 lambda: _summary(
-                    export_dataset(
-                        workspace, config, ExportSettings(name=name, seed=seed, overwrite=True)
-                    ),
+                    export_dataset(project, ExportSettings(name=name, seed=seed, overwrite=True)),
                     ("written", "excluded"),
                 ),
             )

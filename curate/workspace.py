@@ -20,8 +20,8 @@ from typing import Any
 import filelock
 import polars as pl
 
-from curate.errors import WorkspaceError, WorkspaceLocked
-from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA
+from curate import tables
+from curate.errors import MissingTableError, WorkspaceError, WorkspaceLocked
 
 SCHEMA_VERSION = 1
 DEFAULT_DIRNAME = ".curate"
@@ -279,7 +279,7 @@ class Workspace:
 
     def scan(self, table: str) -> pl.LazyFrame:
         """Lazy scan of an append-only table (empty, with its schema, when it has no parts)."""
-        schema = {"records": RECORD_SCHEMA, "quarantine": QUARANTINE_SCHEMA}[table]
+        schema = tables.table(table).schema
         parts = self.parts(table)
         if not parts:
             return pl.LazyFrame(schema=schema)
@@ -289,17 +289,37 @@ class Workspace:
     def scan_records(self) -> pl.LazyFrame:
         return self.scan("records")
 
+    def table_path(self, name: str) -> Path:
+        return self.root / tables.table(name).file_name
+
+    def has_table(self, name: str) -> bool:
+        """The stage that writes the table has run (an append-only table: it has a part)."""
+        if tables.table(name).parts:
+            return bool(self.parts(name))
+        return self.table_path(name).is_file()
+
     def write_table(self, name: str, frame: pl.DataFrame) -> None:
-        """Replace a whole-file table (findings, candidates, annotations, ...) atomically."""
-        path = self.root / f"{name}.parquet"
+        """Replace a whole-file table (findings, candidates, annotations, ...) atomically, in
+        its registered schema (schemas/NAME.schema.json)."""
+        schema = tables.table(name).schema
+        path = self.table_path(name)
         tmp = path.with_name(f".{path.name}.tmp")
-        frame.write_parquet(tmp)
+        frame.select(schema.names()).cast(dict(schema)).write_parquet(tmp)
         os.replace(tmp, path)
 
-    def read_table(self, name: str) -> pl.DataFrame | None:
-        """A whole-file table, or None when the stage that writes it has not run."""
-        path = self.root / f"{name}.parquet"
-        return pl.read_parquet(path) if path.exists() else None
+    def read_table(
+        self, name: str, *, needed_by: str | None = None, empty: bool = False
+    ) -> pl.DataFrame:
+        """A table in its registered schema. When its stage has not run: an empty frame with
+        `empty`, else a MissingTableError that says what to run (before `needed_by`)."""
+        spec = tables.table(name)
+        if not self.has_table(name):
+            if empty:
+                return spec.schema.to_frame()
+            raise MissingTableError(name, spec.how, needed_by)
+        if spec.parts:
+            return self.scan(name).collect()
+        return pl.read_parquet(self.table_path(name))
 
     def record_ids(self) -> pl.DataFrame:
         """Every record_id in the workspace, as a one-column frame (for anti-joins)."""

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from curate.project import Project
 from curate.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,22 +98,21 @@ def balanced_sample(root: Path, target: int, seed: int, extra_toml: str = ""):
     from curate.balance import BalanceSettings, balance_candidates
     from curate.config import load_config
     from curate.detect import find_failures
-    from curate.ingest import ingest
+    from curate.ingest import ingest_logs
 
     for name in ("curate.toml", "entity_match_output.schema.json"):
         (root / name).write_text((SAMPLE / name).read_text())
     (root / "curate.toml").write_text((root / "curate.toml").read_text() + extra_toml)
     config = load_config(root / "curate.toml")
     workspace = Workspace(root / ".curate", root / "curate.toml")
-    ingest(
-        workspace,
+    ingest_logs(
+        Project(workspace, config),
         [SAMPLE / "entity_match_chat.jsonl.gz"],
-        config=config,
         task="entity_match",
         references=SAMPLE / "entity_match_references.csv",
     )
-    find_failures(workspace, config)
+    find_failures(Project(workspace, config))
     balance_candidates(
-        workspace, config, BalanceSettings(target=target, seed=seed, task="entity_match")
+        Project(workspace, config), BalanceSettings(target=target, seed=seed, task="entity_match")
     )
     return workspace, config

@@ -9,6 +9,7 @@ import pytest
 from curate.balance import BalanceSettings, Quota, parse_ratio, select_candidates
 from curate.cli import main
 from curate.errors import ConfigError
+from curate.project import Project
 from tests.conftest import SAMPLE
 
 
@@ -180,8 +181,10 @@ def test_generation_tasks_balance_across_failure_types(workspace):
     rows += [{"output": f"fine {i}"} for i in range(40)]
     put(workspace, rows, task="summarize")
     config = Config(data={"tasks": {"summarize": {"kind": "generation"}}})
-    find_failures(workspace, config)
-    result = balance_candidates(workspace, config, BalanceSettings(target=20, controls=0.25))
+    find_failures(Project(workspace, config))
+    result = balance_candidates(
+        Project(workspace, config), BalanceSettings(target=20, controls=0.25)
+    )
     summary = result.tasks["summarize"]
     # 15 failures in equal shares of the two failure types; refusal has only 5 to give
     assert summary["targets"]["failures"] == {"refusal": 8, "truncated": 7}
@@ -219,7 +222,7 @@ def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace)
     from curate.balance import BalanceSettings, balance_candidates
     from curate.config import Config
     from curate.detect import find_failures
-    from curate.ingest import ingest
+    from curate.ingest import ingest_logs
     from tests.conftest import write_jsonl
 
     labels = ["billing", "technical"]
@@ -231,9 +234,11 @@ def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace)
     )
     path = write_jsonl(tmp_path / "out.jsonl", lines)
     config = Config(data={"tasks": {"t": {"kind": "classification", "labels": labels}}})
-    ingest(workspace, [path], config=config, task="t", references=refs)
-    find_failures(workspace, config)
-    result = balance_candidates(workspace, config, BalanceSettings(target=120, controls=0.1))
+    ingest_logs(Project(workspace, config), [path], task="t", references=refs)
+    find_failures(Project(workspace, config))
+    result = balance_candidates(
+        Project(workspace, config), BalanceSettings(target=120, controls=0.1)
+    )
     summary = result.tasks["t"]
     assert summary["selected"] == 120
     assert summary["clusters"] == 400

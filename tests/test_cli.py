@@ -5,6 +5,7 @@ import json
 import pytest
 
 from curate.cli import main
+from curate.project import Project
 from tests.conftest import SAMPLE, chat_line, write_jsonl
 
 
@@ -150,4 +151,4 @@ def test_the_library_checks_ranges_too(workspace):
 
     (workspace.root / "findings.parquet").write_bytes(b"")
     with pytest.raises(ConfigError, match="--seed -3: must be from 0"):
-        balance_candidates(workspace, Config(), BalanceSettings(seed=-3))
+        balance_candidates(Project(workspace, Config()), BalanceSettings(seed=-3))

@@ -13,6 +13,7 @@ from curate.config import Config
 from curate.detect import find_failures, read_findings
 from curate.detectors import Detector, Option
 from curate.errors import ConfigError
+from curate.project import Project
 from tests.detectors.helpers import LABELS, TOPICS, put
 
 
@@ -44,7 +45,9 @@ def plugin(monkeypatch):
 
 def test_a_third_party_detector_registers_like_the_built_ins(workspace, plugin):
     ids = put(workspace, [{"output": "short"}, {"output": "much longer than ten"}])
-    result = find_failures(workspace, Config(data={"detectors": {"long_output": {"max_chars": 8}}}))
+    result = find_failures(
+        Project(workspace, Config(data={"detectors": {"long_output": {"max_chars": 8}}}))
+    )
     assert result.detectors["long_output"]["count"] == 1
     found = read_findings(workspace).filter(pl.col("detector") == "long_output")
     assert found["record_id"].to_list() == [ids[1]]
@@ -57,9 +60,9 @@ def test_unknown_detector_names_suggest_the_nearest(workspace):
         ConfigError,
         match=r"unknown detector 'refusl'.*did you mean 'refusal'\? available: api_error",
     ):
-        find_failures(workspace, Config(), only=["refusl"])
+        find_failures(Project(workspace, Config()), only=["refusl"])
     with pytest.raises(ConfigError, match=r"\[detectors.trunc\].*did you mean 'truncated'"):
-        find_failures(workspace, Config(data={"detectors": {"trunc": {}}}))
+        find_failures(Project(workspace, Config(data={"detectors": {"trunc": {}}})))
 
 
 def test_not_applicable_said_once_and_several_findings_per_record(workspace):
@@ -69,7 +72,7 @@ def test_not_applicable_said_once_and_several_findings_per_record(workspace):
         task="em",
     )
     put(workspace, [{"output": "refund"}], task="t")
-    result = find_failures(workspace, Config(data={"tasks": {"em": LABELS, "t": TOPICS}}))
+    result = find_failures(Project(workspace, Config(data={"tasks": {"em": LABELS, "t": TOPICS}})))
     found = read_findings(workspace)
     mine = set(found.filter(pl.col("record_id") == ids[0])["detector"])
     assert {"truncated", "invalid_json", "label_unparseable"} <= mine
@@ -81,16 +84,16 @@ def test_not_applicable_said_once_and_several_findings_per_record(workspace):
 
 def test_only_replaces_just_those_detectors(workspace):
     put(workspace, [{"output": "", "error": "boom"}, {"output": "x", "finish_reason": "length"}])
-    find_failures(workspace, Config())
+    find_failures(Project(workspace, Config()))
     before = read_findings(workspace)
-    find_failures(workspace, Config(), only=["truncated"])
+    find_failures(Project(workspace, Config()), only=["truncated"])
     after = read_findings(workspace)
     assert before.sort("record_id", "detector").equals(after.sort("record_id", "detector"))
 
 
 def test_records_of_undefined_tasks_get_a_warning(workspace):
     put(workspace, [{"output": "x"}], task="ghost")
-    result = find_failures(workspace, Config())
+    result = find_failures(Project(workspace, Config()))
     assert any("task 'ghost'" in w for w in result.warnings)
 
 

@@ -14,7 +14,8 @@ import polars as pl
 
 from curate.config import load_config
 from curate.detect import find_failures, read_findings
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import REPO, SAMPLE
 
 
@@ -30,21 +31,19 @@ def test_sample_findings_equal_the_plain_python_checks(tmp_path):
 
     workspace = Workspace(tmp_path / ".curate")
     config = load_config(SAMPLE / "curate.toml")
-    ingest(
-        workspace,
+    ingest_logs(
+        Project(workspace, config),
         [SAMPLE / "entity_match_chat.jsonl.gz"],
-        config=config,
         task="entity_match",
         references=SAMPLE / "entity_match_references.csv",
     )
-    ingest(
-        workspace,
+    ingest_logs(
+        Project(workspace, config),
         [SAMPLE / "ticket_batch_output.jsonl", SAMPLE / "ticket_batch_input.jsonl"],
-        config=config,
         task="ticket_topic",
         references=SAMPLE / "ticket_references.csv",
     )
-    find_failures(workspace, config)
+    find_failures(Project(workspace, config))
     found = read_findings(workspace)
 
     tasks = tomllib.loads((SAMPLE / "curate.toml").read_text())["tasks"]
@@ -77,14 +76,13 @@ def test_batch_counts_match_an_independent_count(tmp_path):
 
     workspace = Workspace(tmp_path / ".curate")
     config = load_config(SAMPLE / "curate.toml")
-    ingest(
-        workspace,
+    ingest_logs(
+        Project(workspace, config),
         [SAMPLE / "ticket_batch_output.jsonl", SAMPLE / "ticket_batch_input.jsonl"],
-        config=config,
         task="ticket_topic",
         references=SAMPLE / "ticket_references.csv",
     )
-    result = find_failures(workspace, config)
+    result = find_failures(Project(workspace, config))
 
     labels = ["billing", "technical", "account", "shipping", "other"]
     answers = dict(

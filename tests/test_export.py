@@ -8,6 +8,7 @@ import pytest
 
 from curate.cli import main
 from curate.export import ExportSettings, check_openai_example, export_dataset
+from curate.project import Project
 from curate.queue import ANNOTATIONS_SCHEMA, resolve
 from tests.conftest import balanced_sample
 
@@ -71,7 +72,7 @@ def _lines(path):
 def test_openai_export_is_valid_split_by_cluster_and_traceable(annotated):
     workspace, config, special, n = annotated
     result = export_dataset(
-        workspace, config, ExportSettings(name="em", validation_fraction=0.25, seed=1)
+        Project(workspace, config), ExportSettings(name="em", validation_fraction=0.25, seed=1)
     )
     folder = workspace.root / "exports" / "em"
     train, validation = _lines(folder / "train.jsonl"), _lines(folder / "validation.jsonl")
@@ -106,7 +107,8 @@ def test_other_formats_system_prompt_and_controls(annotated):
     workspace, config, _, n = annotated
     for name in ("prompt-completion", "sharegpt", "alpaca"):
         export_dataset(
-            workspace, config, ExportSettings(name=name, format=name, validation_fraction=0.0)
+            Project(workspace, config),
+            ExportSettings(name=name, format=name, validation_fraction=0.0),
         )
     folder = workspace.root / "exports"
     assert set(_lines(folder / "prompt-completion" / "train.jsonl")[0]) == {"prompt", "completion"}
@@ -114,8 +116,7 @@ def test_other_formats_system_prompt_and_controls(annotated):
     assert [t["from"] for t in sharegpt] == ["system", "human", "gpt"]
     assert set(_lines(folder / "alpaca" / "train.jsonl")[0]) == {"instruction", "input", "output"}
     short = export_dataset(
-        workspace,
-        config,
+        Project(workspace, config),
         ExportSettings(
             name="short",
             system_prompt="Same person? JSON.",
@@ -137,8 +138,7 @@ def test_hf_dataset_and_push_to_hub_call(annotated, tmp_path, monkeypatch):
         datasets.DatasetDict, "push_to_hub", lambda self, repo, **kw: calls.append(repo)
     )
     result = export_dataset(
-        workspace,
-        config,
+        Project(workspace, config),
         ExportSettings(name="hf", hf_dir=tmp_path / "hf", push_to_hub="me/curate-em"),
     )
     loaded = datasets.load_from_disk(str(tmp_path / "hf"))

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curate.errors import InputError
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from curate.workspace import Workspace
 from tests import logs
 
@@ -87,8 +88,8 @@ def _ingest(fmt: str, lines: list[bytes]):
         path.write_bytes(b"\n".join(lines) + b"\n")
         workspace = Workspace(Path(folder) / ".curate")
         workspace.create()
-        result = ingest(
-            workspace,
+        result = ingest_logs(
+            Project(workspace),
             [path],
             format_name=fmt,
             field_map=TABLE_MAP if fmt == "table" else None,
@@ -152,4 +153,4 @@ def test_vcr_random_bytes(blob):
         workspace = Workspace(Path(folder) / ".curate")
         workspace.create()
         with contextlib.suppress(InputError):
-            ingest(workspace, [path], format_name="vcr")
+            ingest_logs(Project(workspace), [path], format_name="vcr")

@@ -7,14 +7,15 @@ import pytest
 from curate import ingest as ingest_module
 from curate.config import Config
 from curate.errors import ConfigError, InputError, UnknownFormat
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
 
 def test_reingest_adds_nothing_and_says_so(tmp_path, workspace):
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), "oops", chat_line(2)])
-    first = ingest(workspace, [path])
-    again = ingest(workspace, [path])
+    first = ingest_logs(Project(workspace), [path])
+    again = ingest_logs(Project(workspace), [path])
     assert (first.ingested, first.duplicates, first.quarantined) == (2, 0, 1)
     assert (again.ingested, again.duplicates) == (0, 2)
     assert records(workspace).height == 2
@@ -25,15 +26,15 @@ def test_reingest_adds_nothing_and_says_so(tmp_path, workspace):
 
 def test_duplicates_within_one_file_are_counted(tmp_path, workspace):
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), chat_line(1), chat_line(2)])
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert (result.ingested, result.duplicates) == (2, 1)
 
 
 def test_gzip_is_read_like_plain(tmp_path, workspace):
     plain = write_jsonl(tmp_path / "a.jsonl", [chat_line(1)])
     packed = write_jsonl(tmp_path / "b.jsonl.gz", [chat_line(1), chat_line(2)], compress=True)
-    ingest(workspace, [plain])
-    result = ingest(workspace, [packed])
+    ingest_logs(Project(workspace), [plain])
+    result = ingest_logs(Project(workspace), [packed])
     assert (result.ingested, result.duplicates) == (1, 1)
     assert records(workspace)["source"].to_list() == ["a.jsonl", "b.jsonl"]
 
@@ -43,7 +44,7 @@ def test_small_chunks_keep_line_numbers(tmp_path, workspace):
     rows[33] = "broken"
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     config = Config(data={"ingest": {"chunk_mb": 0.002}})  # ~2 KB chunks: many chunk boundaries
-    result = ingest(workspace, [path], config=config)
+    result = ingest_logs(Project(workspace, config), [path])
     assert result.ingested == 49 and quarantine(workspace)["line"].to_list() == [34]
     got = records(workspace)
     assert got["source_line"].to_list() == [i + 1 for i in range(50) if i != 33]
@@ -55,15 +56,15 @@ def test_record_ids_are_stable_across_workspaces(tmp_path, workspace):
 
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), {"request": {}, "error": "boom"}])
     other = Workspace(tmp_path / "other")
-    ingest(workspace, [path])
-    ingest(other, [path])
+    ingest_logs(Project(workspace), [path])
+    ingest_logs(Project(other), [path])
     assert records(workspace)["record_id"].to_list() == records(other)["record_id"].to_list()
 
 
 def test_unknown_format_lists_what_was_tried(tmp_path, workspace):
     path = write_jsonl(tmp_path / "x.jsonl", [{"question": "q", "answer": "a"}])
     with pytest.raises(UnknownFormat) as err:
-        ingest(workspace, [path])
+        ingest_logs(Project(workspace), [path])
     message = str(err.value)
     assert "x.jsonl" in message and "openai_chat:" in message and "langfuse:" in message
     assert "--map input=COLUMN" in message
@@ -71,15 +72,15 @@ def test_unknown_format_lists_what_was_tried(tmp_path, workspace):
 
 def test_missing_file_empty_file_and_unknown_names(tmp_path, workspace):
     with pytest.raises(InputError, match=r"nope\.jsonl: no such file"):
-        ingest(workspace, [tmp_path / "nope.jsonl"])
+        ingest_logs(Project(workspace), [tmp_path / "nope.jsonl"])
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(InputError, match="empty"):
-        ingest(workspace, [tmp_path / "empty.jsonl"])
+        ingest_logs(Project(workspace), [tmp_path / "empty.jsonl"])
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
     with pytest.raises(InputError, match=r"did you mean 'openai_chat'"):
-        ingest(workspace, [path], format_name="openai_chta")
+        ingest_logs(Project(workspace), [path], format_name="openai_chta")
     with pytest.raises(ConfigError, match="unknown task 'matcher'"):
-        ingest(workspace, [path], task="matcher")
+        ingest_logs(Project(workspace), [path], task="matcher")
 
 
 def test_task_and_references(tmp_path, workspace):
@@ -89,7 +90,7 @@ def test_task_and_references(tmp_path, workspace):
     refs = tmp_path / "refs.jsonl"
     write_jsonl(refs, [{"id": "chatcmpl-1", "reference": "non_match"}])
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), chat_line(2)])
-    ingest(workspace, [path], config=config, task="em", references=refs)
+    ingest_logs(Project(workspace, config), [path], task="em", references=refs)
     got = records(workspace).select("task", "reference").rows()
     assert got == [("em", "non_match"), ("em", None)]
 
@@ -99,10 +100,10 @@ def test_bad_references_file(tmp_path, workspace):
     refs = tmp_path / "refs.csv"
     refs.write_text("record,label\n1,x\n")
     with pytest.raises(InputError, match="needs the columns `id` and `reference`"):
-        ingest(workspace, [path], references=refs)
+        ingest_logs(Project(workspace), [path], references=refs)
     refs.write_text("id,reference\n1,x\n1,y\n")
     with pytest.raises(InputError, match="'1' appears more than once"):
-        ingest(workspace, [path], references=refs)
+        ingest_logs(Project(workspace), [path], references=refs)
 
 
 def test_an_interrupted_source_leaves_nothing_behind(tmp_path, workspace, monkeypatch):
@@ -120,17 +121,17 @@ def test_an_interrupted_source_leaves_nothing_behind(tmp_path, workspace, monkey
     monkeypatch.setattr(ingest_module, "finalize", failing_finalize)
     config = Config(data={"ingest": {"chunk_mb": 0.002}})
     with pytest.raises(KeyboardInterrupt):
-        ingest(workspace, [good, bad], config=config)
+        ingest_logs(Project(workspace, config), [good, bad])
     assert records(workspace)["source"].unique().to_list() == ["a.jsonl"]
     assert not list(workspace.table_dir("records").glob(".staging-*"))
     monkeypatch.setattr(ingest_module, "finalize", real_finalize)
-    result = ingest(workspace, [good, bad])
+    result = ingest_logs(Project(workspace), [good, bad])
     assert (result.ingested, result.duplicates) == (38, 1)
 
 
 def test_manifest_records_sources_and_runs(tmp_path, workspace):
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1)])
-    ingest(workspace, [path])
+    ingest_logs(Project(workspace), [path])
     manifest = json.loads(workspace.manifest_path.read_text())
     source = manifest["sources"][0]
     assert source["format"] == "openai_chat" and source["rows"] == 1 and len(source["sha256"]) == 64
@@ -140,7 +141,7 @@ def test_manifest_records_sources_and_runs(tmp_path, workspace):
 
 def test_a_broken_first_line_does_not_hide_the_format(tmp_path, workspace):
     path = write_jsonl(tmp_path / "c.jsonl", ["DEBUG starting logger", chat_line(1), chat_line(2)])
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.sources[0].format == "openai_chat"
     assert (result.ingested, result.quarantined) == (2, 1)
 
@@ -151,7 +152,7 @@ def test_a_failed_ingest_writes_nothing(tmp_path, workspace):
         [{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}}, "oops"],
     )
     with pytest.raises(InputError, match="output file"):
-        ingest(workspace, [requests])
+        ingest_logs(Project(workspace), [requests])
     assert workspace.manifest()["sources"] == []
     assert quarantine(workspace).height == 0
 
@@ -173,7 +174,7 @@ def test_a_kill_between_moves_is_rolled_forward(tmp_path, workspace, monkeypatch
 
     monkeypatch.setattr(ws_module.os, "replace", dying_replace)
     with pytest.raises(KeyboardInterrupt):
-        ingest(workspace, [path])
+        ingest_logs(Project(workspace), [path])
     monkeypatch.setattr(ws_module.os, "replace", real_replace)
     # the next command that takes the lock finishes the commit
     with workspace.lock("status"):
@@ -181,7 +182,7 @@ def test_a_kill_between_moves_is_rolled_forward(tmp_path, workspace, monkeypatch
     assert records(workspace).height == 2
     assert quarantine(workspace).height == 1
     assert [s["rows"] for s in workspace.manifest()["sources"]] == [2]
-    again = ingest(workspace, [path])
+    again = ingest_logs(Project(workspace), [path])
     assert (again.ingested, again.duplicates, again.quarantined) == (0, 2, 1)
     assert quarantine(workspace).height == 1
 
@@ -190,7 +191,7 @@ def test_the_same_content_twice_in_one_command_quarantines_once(tmp_path, worksp
     lines = [chat_line(1), "oops", "{broken"]
     a = write_jsonl(tmp_path / "a.jsonl", lines)
     b = write_jsonl(tmp_path / "b.jsonl", lines)
-    result = ingest(workspace, [a, b])
+    result = ingest_logs(Project(workspace), [a, b])
     assert (result.ingested, result.duplicates, result.quarantined) == (1, 1, 4)
     assert quarantine(workspace).height == 2
 
@@ -198,7 +199,7 @@ def test_the_same_content_twice_in_one_command_quarantines_once(tmp_path, worksp
 def test_a_json_array_file_is_read_like_json_lines(tmp_path, workspace):
     path = tmp_path / "calls.json"
     path.write_text(json.dumps([chat_line(1), chat_line(2), "oops", chat_line(3)], indent=2))
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert (result.ingested, result.quarantined) == (3, 1)
     assert records(workspace)["source_line"].to_list() == [1, 2, 4]
     assert quarantine(workspace)["line"].to_list() == [3]
@@ -208,6 +209,8 @@ def test_a_json_array_of_unknown_objects_is_explained(tmp_path, workspace):
     path = tmp_path / "qa.json"
     path.write_text(json.dumps([{"question": "q", "answer": "a"}]))
     with pytest.raises(UnknownFormat, match=r"one JSON array of objects.*question, answer"):
-        ingest(workspace, [path])
-    result = ingest(workspace, [path], field_map={"input": "question", "output": "answer"})
+        ingest_logs(Project(workspace), [path])
+    result = ingest_logs(
+        Project(workspace), [path], field_map={"input": "question", "output": "answer"}
+    )
     assert result.ingested == 1

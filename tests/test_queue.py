@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from curate.project import Project
 from curate.queue import push_queue
 from tests.conftest import balanced_sample
 from tests.queue_standin import MemoryQueue
@@ -19,7 +20,7 @@ def queue(monkeypatch) -> MemoryQueue:
 
 def test_annotators_see_what_the_detectors_found(tmp_path, queue):
     workspace, config = balanced_sample(tmp_path, target=40, seed=3)
-    push_queue(workspace, config, task="entity_match")
+    push_queue(Project(workspace, config), task="entity_match")
     candidates = pl.read_parquet(workspace.root / "candidates.parquet")
     findings = pl.read_parquet(workspace.root / "findings.parquet")
     pushed = queue.dataset("curate-entity_match").records

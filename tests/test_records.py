@@ -6,7 +6,8 @@ import jsonschema
 import polars as pl
 
 from curate.config import load_schema
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, coerce, finalize
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
@@ -22,7 +23,7 @@ def _json_rows(frame: pl.DataFrame) -> list[dict]:
 
 def test_ingested_rows_validate_against_the_json_schemas(tmp_path, workspace):
     lines = [chat_line(1, feedback="thumbs_down"), {"request": {}, "error": "boom"}, "junk"]
-    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", lines)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "c.jsonl", lines)])
     record_validator = jsonschema.Draft202012Validator(load_schema("record"))
     for row in _json_rows(records(workspace)):
         record_validator.validate(row)

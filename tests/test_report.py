@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from curate.cli import main
+from curate.project import Project
 from tests.conftest import SAMPLE
 
 
@@ -174,8 +175,8 @@ def test_report_says_what_the_logs_lack(workspace, latency, usage):
         rows.append(row)
     put(workspace, rows, task="topic")
     config = Config(data={"tasks": {"topic": TOPICS}})
-    find_failures(workspace, config)
-    report = build_report(workspace, config)
+    find_failures(Project(workspace, config))
+    report = build_report(Project(workspace, config))
     render_html(report)
     notes = " | ".join(report_notes(report))
     assert "no timestamps in these logs" in notes

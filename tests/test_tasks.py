@@ -5,6 +5,7 @@ import pytest
 
 from curate.config import Config
 from curate.errors import ConfigError
+from curate.project import Project
 from curate.tasks import LABEL, LABEL_STATUS, assign_tasks, load_tasks
 
 
@@ -141,7 +142,7 @@ def test_parse_patterns_are_checked_by_the_engine_that_runs_them(tmp_path, patte
     workspace = Workspace(tmp_path / ".curate")
     workspace.create()
     with pytest.raises(ConfigError, match=r"Rust.s regex engine|group 1"):
-        find_failures(workspace, config)
+        find_failures(Project(workspace, config))
 
 
 def _config_file(tmp_path, text):

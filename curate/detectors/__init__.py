@@ -15,8 +15,9 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from curate.config import Config
-from curate.detectors.base import FINDINGS_SCHEMA, Detector, Option
+from curate.detectors.base import Detector, Option
 from curate.errors import ConfigError
+from curate.tables import FINDINGS_SCHEMA
 
 GROUP = "curate.detectors"
 

@@ -18,17 +18,6 @@ from curate.tasks import Task
 
 SEVERITIES = ("low", "medium", "high")
 
-FINDINGS_SCHEMA = pl.Schema(
-    {
-        "record_id": pl.String,
-        "task": pl.String,
-        "detector": pl.String,
-        "failure_type": pl.String,
-        "severity": pl.String,
-        "evidence": pl.String,
-    }
-)
-
 
 @dataclass(frozen=True)
 class Option:

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from curate.errors import CurateError
+from curate.errors import StackError
 from curate.workspace import Workspace, atomic_write_bytes
 
 HOST = "127.0.0.1"
@@ -31,10 +31,6 @@ COMPONENTS = ("opensearch", "redis", "argilla", "worker")
 START_TIMEOUT = 120.0
 
 Say = Callable[[str], None]
-
-
-class StackError(CurateError):
-    """The local stack could not be installed, started or reached."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import polars as pl
 from curate.config import Config
 from curate.detect import find_failures, read_findings
 from curate.formats.base import records_frame
+from curate.project import Project
 from curate.records import finalize
 from curate.workspace import Workspace
 
@@ -46,7 +47,7 @@ def detect(
     data: dict[str, Any] = {"tasks": tasks or {}}
     if settings is not None:
         data["detectors"] = {detector: settings}
-    find_failures(ws, Config(path=config_path, data=data), only=[detector])
+    find_failures(Project(ws, Config(path=config_path, data=data)), only=[detector])
     return read_findings(ws).filter(pl.col("detector") == detector)
 
 

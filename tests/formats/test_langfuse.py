@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records
 
 
@@ -58,7 +59,7 @@ def _trace():
 def test_generations_become_records_and_trace_scores_go_to_the_last(tmp_path, workspace):
     path = tmp_path / "trace.json"
     path.write_text(json.dumps(_trace()))
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 2
     assert result.skipped == {"SPAN observations (only GENERATION are model calls)": 1}
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
@@ -86,7 +87,7 @@ EXPECTED = {  # file -> (records, models, skipped observations)
 def test_conformance_real_langfuse_exports(shared_data, workspace):
     folder = shared_data / "langfuse_trace_exports"
     for stem, (count, _, skipped) in EXPECTED.items():
-        result = ingest(workspace, [folder / f"{stem}.trace.json"])
+        result = ingest_logs(Project(workspace), [folder / f"{stem}.trace.json"])
         assert result.sources[-1].format == "langfuse"
         assert (result.ingested, sum(result.skipped.values())) == (count, skipped), stem
     rows = records(workspace)
@@ -116,5 +117,5 @@ def test_pretty_printed_export_larger_than_the_sniffed_head(tmp_path, workspace)
     doc["observations"][1]["metadata"] = json.dumps({"padding": "x" * 1_500_000})
     path = tmp_path / "big.trace.json"
     path.write_text(json.dumps(doc, indent=2))
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.sources[0].format == "langfuse" and result.ingested == 2

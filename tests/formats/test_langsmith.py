@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records
 
 
@@ -35,7 +36,7 @@ def test_llm_runs_with_feedback(tmp_path, workspace):
     ]  # fmt: skip
     path = tmp_path / "runs.json"
     path.write_text(json.dumps(runs))
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 1
     assert result.skipped == {"chain runs (only llm runs are model calls)": 1}
     row = records(workspace).row(0, named=True)
@@ -56,7 +57,7 @@ def test_error_runs_and_openai_shaped_outputs(tmp_path, workspace):
     ]  # fmt: skip
     path = tmp_path / "runs.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in runs) + "\n")
-    ingest(workspace, [path])
+    ingest_logs(Project(workspace), [path])
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
     assert got["r1"]["error"] == "RateLimitError('429')"
     assert got["r2"]["output"] == "hello" and got["r2"]["finish_reason"] == "length"

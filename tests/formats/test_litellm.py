@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records, write_jsonl
 
 
@@ -46,7 +47,7 @@ def test_success_failure_and_skipped_calls(tmp_path, workspace):
         _payload(2, status="failure", response=None, error_str="litellm.RateLimitError: 429", error_information={"error_code": "429", "error_class": "RateLimitError"}),
         _payload(3, call_type="embedding"),
     ]  # fmt: skip
-    result = ingest(workspace, [write_jsonl(tmp_path / "litellm.jsonl", rows)])
+    result = ingest_logs(Project(workspace), [write_jsonl(tmp_path / "litellm.jsonl", rows)])
     assert result.ingested == 2
     assert result.skipped == {"embedding calls (not chat or text completions)": 1}
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from curate.errors import InputError
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records, write_jsonl
 
 
@@ -45,7 +46,7 @@ def test_output_joined_with_input_on_custom_id(tmp_path, workspace):
     outputs = write_jsonl(
         tmp_path / "out.jsonl", [_output("b", "billing"), _output("a", "oth", finish="length")]
     )
-    result = ingest(workspace, [outputs, inputs])
+    result = ingest_logs(Project(workspace), [outputs, inputs])
     assert result.ingested == 2 and result.warnings == []
     assert result.sources[0].format == "openai_batch_input" and result.sources[0].requests == 2
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
@@ -63,14 +64,16 @@ def test_failed_requests_and_batch_level_errors(tmp_path, workspace):
             "error": {"code": "batch_expired", "message": "expired"},
         },
     ]
-    ingest(workspace, [write_jsonl(tmp_path / "out.jsonl", rows)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "out.jsonl", rows)])
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
     assert got["a"]["error"] == "server error" and got["a"]["status_code"] == 500
     assert got["b"]["error"] == "expired"
 
 
 def test_output_without_input_warns(tmp_path, workspace):
-    result = ingest(workspace, [write_jsonl(tmp_path / "out.jsonl", [_output("a", "x")])])
+    result = ingest_logs(
+        Project(workspace), [write_jsonl(tmp_path / "out.jsonl", [_output("a", "x")])]
+    )
     assert result.ingested == 1
     assert any("no Batch input file" in w for w in result.warnings)
 
@@ -78,14 +81,14 @@ def test_output_without_input_warns(tmp_path, workspace):
 def test_input_file_alone_is_a_clear_error(tmp_path, workspace):
     path = write_jsonl(tmp_path / "in.jsonl", [_input("a", "first")])
     with pytest.raises(InputError, match=r"input file.*output file"):
-        ingest(workspace, [path])
+        ingest_logs(Project(workspace), [path])
 
 
 def test_references_key_on_custom_id(tmp_path, workspace):
     refs = tmp_path / "refs.csv"
     refs.write_text("id,reference\na,billing\nzzz,other\n")
     out = write_jsonl(tmp_path / "out.jsonl", [_output("a", "billing"), _output("b", "x")])
-    result = ingest(workspace, [out], references=refs)
+    result = ingest_logs(Project(workspace), [out], references=refs)
     got = dict(records(workspace).select("source_id", "reference").rows())
     assert got == {"a": "billing", "b": None}
     assert result.references == {"given": 2, "matched": 1, "unmatched": 1}
@@ -112,8 +115,8 @@ def test_responses_endpoint_batches(tmp_path, workspace):
         "response": {"status_code": 200, "body": body},
         "error": None,
     }
-    ingest(
-        workspace,
+    ingest_logs(
+        Project(workspace),
         [
             write_jsonl(tmp_path / "out.jsonl", [output]),
             write_jsonl(tmp_path / "in.jsonl", [request]),

@@ -6,7 +6,8 @@ import polars as pl
 
 from curate.formats.base import read_lines_frame
 from curate.formats.openai_chat import assemble_stream, decode_exchange_lines, exchanges_batch
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
 
@@ -22,7 +23,7 @@ def test_request_beside_response(tmp_path, workspace):
             )
         ],
     )
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 1
     row = records(workspace).row(0, named=True)
     assert row["source_format"] == "openai_chat"
@@ -43,7 +44,7 @@ def test_request_beside_response(tmp_path, workspace):
 def test_flat_completion_with_messages_and_created_time(tmp_path, workspace):
     line = chat_line(2)
     flat = {**line["response"], "messages": line["request"]["messages"]}
-    ingest(workspace, [write_jsonl(tmp_path / "flat.jsonl", [flat])])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "flat.jsonl", [flat])])
     row = records(workspace).row(0, named=True)
     assert row["messages"][1]["content"] == "pair 2"
     assert row["timestamp"].timestamp() == 1_790_000_002
@@ -51,14 +52,14 @@ def test_flat_completion_with_messages_and_created_time(tmp_path, workspace):
 
 def test_same_system_prompt_same_prompt_version(tmp_path, workspace):
     rows = [chat_line(1), chat_line(2), chat_line(3, system="Another prompt.")]
-    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", rows)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "c.jsonl", rows)])
     versions = records(workspace)["prompt_version"].to_list()
     assert versions[0] == versions[1] != versions[2]
 
 
 def test_explicit_prompt_version_wins(tmp_path, workspace):
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1, prompt_version="matcher@7")])
-    ingest(workspace, [path])
+    ingest_logs(Project(workspace), [path])
     assert records(workspace)["prompt_version"].to_list() == ["matcher@7"]
 
 
@@ -86,7 +87,7 @@ def test_content_parts_refusal_tool_calls_and_errors(tmp_path, workspace):
     }
     failed = {"request": parts["request"], "error": "Rate limit reached", "status_code": 429}
     path = write_jsonl(tmp_path / "c.jsonl", [parts, refused, tools, legacy, failed])
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 5 and result.quarantined == 0
     rows = records(workspace).rows_by_key("source_line", named=True, unique=True)
     assert rows[1]["messages"][1]["content"] == "compare\n[image_url]"
@@ -102,7 +103,7 @@ def test_multiple_choices_become_records(tmp_path, workspace):
     second = {**line["response"]["choices"][0], "index": 1}
     second["message"] = {"role": "assistant", "content": "other"}
     line["response"]["choices"].append(second)
-    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", [line, chat_line(2)])])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "c.jsonl", [line, chat_line(2)])])
     got = records(workspace).select("source_id", "output").rows()
     assert ("chatcmpl-1#1", "other") in got and len(got) == 3
 
@@ -113,7 +114,7 @@ def test_streamed_chunk_lines_are_assembled(tmp_path, workspace):
         {"id": "s1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"content": "lo"}}]},
         {"id": "s1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
     ]  # fmt: skip
-    ingest(workspace, [write_jsonl(tmp_path / "s.jsonl", chunks)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "s.jsonl", chunks)])
     row = records(workspace).row(0, named=True)
     assert (row["source_id"], row["output"], row["finish_reason"]) == ("s1", "Hello", "length")
 
@@ -132,7 +133,7 @@ def test_response_as_list_of_chunks_with_tool_call_deltas():
 def test_bad_lines_go_to_quarantine_and_the_rest_is_kept(tmp_path, workspace):
     rows = [chat_line(1), "{not json", chat_line(2), "", "[1, 2]", {"request": {}}, chat_line(3)]
     path = write_jsonl(tmp_path / "c.jsonl", rows)
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 3 and result.quarantined == 3
     q = quarantine(workspace)
     assert q["line"].to_list() == [2, 5, 6]
@@ -168,7 +169,7 @@ def test_feedback_shapes(tmp_path, workspace):
         chat_line(2, feedback="thumbs_down"),
         chat_line(3, feedback=1),
     ]
-    ingest(workspace, [write_jsonl(tmp_path / "f.jsonl", rows)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "f.jsonl", rows)])
     got = records(workspace).select("feedback_score", "feedback_comment", "correction").rows()
     assert got == [(0.0, "wrong", "non_match"), (0.0, None, None), (1.0, None, None)]
 
@@ -178,7 +179,7 @@ def test_logprobs_give_confidence(tmp_path, workspace):
     line["response"]["choices"][0]["logprobs"] = {
         "content": [{"token": "a", "logprob": -0.1}, {"token": "b", "logprob": -0.3}]
     }
-    ingest(workspace, [write_jsonl(tmp_path / "c.jsonl", [line])])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "c.jsonl", [line])])
     assert abs(records(workspace)["confidence"][0] - 0.8187307) < 1e-6
 
 
@@ -231,7 +232,7 @@ def test_responses_api_logs(tmp_path, workspace):
         {"request": request, "response": _responses_object(4, refusal)},
         chat_line(5),
     ]
-    result = ingest(workspace, [write_jsonl(tmp_path / "r.jsonl", lines)])
+    result = ingest_logs(Project(workspace), [write_jsonl(tmp_path / "r.jsonl", lines)])
     assert result.ingested == 5 and result.quarantined == 0
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
     first = got["resp_1"]
@@ -253,7 +254,7 @@ def test_responses_api_logs(tmp_path, workspace):
 
 def test_epoch_timestamps(tmp_path, workspace):
     rows = [chat_line(1, timestamp=1_790_000_000), chat_line(2, timestamp="1790000000500")]
-    ingest(workspace, [write_jsonl(tmp_path / "e.jsonl", rows)])
+    ingest_logs(Project(workspace), [write_jsonl(tmp_path / "e.jsonl", rows)])
     stamps = [t.timestamp() for t in records(workspace)["timestamp"]]
     assert stamps == [1_790_000_000, 1_790_000_000.5]
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records
 
 
@@ -102,7 +103,7 @@ def test_current_and_deprecated_genai_attributes(tmp_path, workspace):
     }
     path = tmp_path / "spans.json"
     path.write_text(json.dumps(_otlp([current, deprecated, failed, http])))
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 3
     assert result.skipped == {"spans without gen_ai.* attributes": 1}
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
@@ -126,4 +127,4 @@ def test_one_export_request_per_line(tmp_path, workspace):
     path.write_text(
         json.dumps(_otlp([span])) + "\n" + json.dumps(_otlp([{**span, "spanId": "b"}])) + "\n"
     )
-    assert ingest(workspace, [path]).ingested == 2
+    assert ingest_logs(Project(workspace), [path]).ingested == 2

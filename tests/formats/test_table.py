@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from curate.errors import InputError
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import quarantine, records, write_jsonl
 
 MAP = {"input": "question", "output": "answer", "reference": "label", "id": "qid"}
@@ -17,7 +18,7 @@ def test_csv_with_column_mapping(tmp_path, workspace):
     path.write_text(
         "qid,question,answer,label,team\n1,Is it billing?,billing,billing,a\n2,,x,y,b\n"
     )
-    result = ingest(workspace, [path], field_map=MAP)
+    result = ingest_logs(Project(workspace), [path], field_map=MAP)
     assert result.ingested == 1 and result.quarantined == 1
     row = records(workspace).row(0, named=True)
     assert row["source_format"] == "table" and row["source_id"] == "1"
@@ -41,13 +42,13 @@ def test_jsonl_and_parquet_with_nested_columns(tmp_path, workspace):
         "id": "qid",
         "timestamp": "ts",
     }
-    result = ingest(workspace, [jsonl], field_map=field_map)
+    result = ingest_logs(Project(workspace), [jsonl], field_map=field_map)
     assert (result.ingested, result.quarantined) == (1, 1)
     parquet = tmp_path / "b.parquet"
     pl.DataFrame({"qid": [2], "question": ["q2"], "answer": ["a2"], "label": ["l2"]}).write_parquet(
         parquet
     )
-    assert ingest(workspace, [parquet], field_map=MAP).ingested == 1
+    assert ingest_logs(Project(workspace), [parquet], field_map=MAP).ingested == 1
     got = records(workspace).select("source_id", "reference", "timestamp").sort("source_id").rows()
     assert got[0][:2] == ("1", "1") and got[0][2].isoformat() == "2026-10-01T00:00:00+00:00"
     assert got[1][:2] == ("2", "l2")
@@ -57,17 +58,17 @@ def test_mapping_errors_name_the_field_and_the_choices(tmp_path, workspace):
     path = tmp_path / "qa.csv"
     path.write_text("question,answer\nq,a\n")
     with pytest.raises(InputError, match="'answr' is not a field"):
-        ingest(workspace, [path], field_map={"input": "question", "answr": "answer"})
+        ingest_logs(Project(workspace), [path], field_map={"input": "question", "answr": "answer"})
     with pytest.raises(InputError, match=r"no column 'anser'.*Columns: question, answer"):
-        ingest(workspace, [path], field_map={"input": "question", "output": "anser"})
+        ingest_logs(Project(workspace), [path], field_map={"input": "question", "output": "anser"})
     with pytest.raises(InputError, match="needs the model's answer"):
-        ingest(workspace, [path], field_map={"input": "question"})
+        ingest_logs(Project(workspace), [path], field_map={"input": "question"})
 
 
 def test_every_column_mapped(tmp_path, workspace):
     path = tmp_path / "qa.jsonl"
     path.write_text('{"q": "a", "a": "b"}\n{"q": "c", "a": "d"}\n')
-    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    result = ingest_logs(Project(workspace), [path], field_map={"input": "q", "output": "a"})
     assert result.ingested == 2
     assert records(workspace)["metadata"].to_list() == [None, None]
 
@@ -78,7 +79,7 @@ def test_mixed_value_types_in_one_jsonl_column(tmp_path, workspace):
         '{"q": "a", "a": "b", "x": 1}\n{"q": "c", "a": "d", "x": "two"}\n'
         '{"q": "e", "a": {"k": 1}, "x": [3]}\n{"q": "f", "a": 7, "x": 99999999999999999999}\n'
     )
-    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    result = ingest_logs(Project(workspace), [path], field_map={"input": "q", "output": "a"})
     assert (result.ingested, result.quarantined) == (4, 0)
     assert records(workspace)["output"].to_list() == ["b", "d", '{"k":1}', "7"]
 
@@ -86,7 +87,7 @@ def test_mixed_value_types_in_one_jsonl_column(tmp_path, workspace):
 def test_ragged_csv_rows_go_to_quarantine_with_their_line(tmp_path, workspace):
     path = tmp_path / "qa.csv"
     path.write_text('q,a\nhello,world\nx,y,z\nonly\n"two\nlines",ok\nlast,row\n')
-    result = ingest(workspace, [path], field_map={"input": "q", "output": "a"})
+    result = ingest_logs(Project(workspace), [path], field_map={"input": "q", "output": "a"})
     assert (result.ingested, result.quarantined) == (3, 2)
     assert records(workspace)["source_line"].to_list() == [2, 5, 7]
     rows = quarantine(workspace).select("line", "reason").rows()

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests import logs
 from tests.conftest import records
 
@@ -34,7 +35,7 @@ def _line(fmt: str) -> dict:
 def test_time_to_first_token(tmp_path, workspace, fmt):
     path = tmp_path / "log.jsonl"
     path.write_text(json.dumps(_line(fmt)) + "\n")
-    assert ingest(workspace, [path], format_name=fmt).ingested == 1
+    assert ingest_logs(Project(workspace), [path], format_name=fmt).ingested == 1
     assert records(workspace)["ttft_ms"].to_list() == [pytest.approx(350, abs=0.01)]
 
 
@@ -42,5 +43,5 @@ def test_litellm_completion_start_of_a_call_not_streamed_is_not_ttft(tmp_path, w
     line = _line("litellm") | {"stream": False}
     path = tmp_path / "log.jsonl"
     path.write_text(json.dumps(line) + "\n")
-    ingest(workspace, [path])
+    ingest_logs(Project(workspace), [path])
     assert records(workspace)["ttft_ms"].to_list() == [None]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from curate.ingest import ingest
+from curate.ingest import ingest_logs
+from curate.project import Project
 from tests.conftest import records
 
 
 def _ingest(workspace, path):
-    result = ingest(workspace, [path])
+    result = ingest_logs(Project(workspace), [path])
     assert result.sources[-1].format == "vcr"
     rows = records(workspace)
     return result, rows.filter(rows["source"] == path.name)

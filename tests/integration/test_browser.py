@@ -11,6 +11,7 @@ import httpx
 import polars as pl
 import pytest
 
+from curate.project import Project
 from curate.queue import pull_queue, push_queue
 from curate.stack.local import API_KEY, PASSWORD, USERNAME
 
@@ -59,7 +60,7 @@ def test_label_a_record_in_the_web_ui_and_pull_it(
 
     workspace, config = labelled_workspace
     dataset = f"ui-{uuid.uuid4().hex[:8]}"
-    push_queue(workspace, config, task="entity_match", dataset=dataset)
+    push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
     found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers={"X-Argilla-Api-Key": API_KEY})
     dataset_id = next(d["id"] for d in found.json()["items"] if d["name"] == dataset)
     wait = WebDriverWait(browser, 60)
@@ -82,7 +83,7 @@ def test_label_a_record_in_the_web_ui_and_pull_it(
     wait.until(ready.element_to_be_clickable(submit)).click()
 
     def submitted(_):
-        result = pull_queue(workspace, config, task="entity_match", dataset=dataset)
+        result = pull_queue(Project(workspace, config), task="entity_match", dataset=dataset)
         return result.records_answered == 1
 
     WebDriverWait(browser, 30, poll_frequency=1).until(submitted)

@@ -11,6 +11,7 @@ import pytest
 
 from curate.cli import main
 from curate.config import Config
+from curate.project import Project
 from curate.queue import QueueError, pull_queue, push_queue, queue_status
 from curate.stack.local import API_KEY
 
@@ -59,9 +60,9 @@ def _answer(url: str, key: str, record: dict, label: str, status: str = "submitt
 def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argilla_url):
     workspace, config = labelled_workspace
     dataset = f"test-{uuid.uuid4().hex[:8]}"
-    first = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    first = push_queue(Project(workspace, config), task="entity_match", dataset=dataset)[0]
     assert (first.pushed, first.created) == (30, True)
-    again = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    again = push_queue(Project(workspace, config), task="entity_match", dataset=dataset)[0]
     assert again.pushed == 30 and not again.created
     remote = _remote(argilla_url, dataset)
     assert len(remote) == 30, "a re-push updates, never duplicates"
@@ -89,14 +90,14 @@ def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argil
         workspace.root / "candidates.parquet"
     )
     before = {r["external_id"]: r["metadata"]["stratum"] for r in _remote(argilla_url, dataset)}
-    third = push_queue(workspace, config, task="entity_match", dataset=dataset)[0]
+    third = push_queue(Project(workspace, config), task="entity_match", dataset=dataset)[0]
     assert third.kept_answered == 5 and third.pushed == 25
     after = {r["external_id"]: r["metadata"]["stratum"] for r in _remote(argilla_url, dataset)}
     answered = {r["external_id"] for r in remote[:6]} - {remote[4]["external_id"]}
     assert all(after[i] == before[i] != "changed" for i in answered), "answered: not relogged"
     assert all(after[i] == "changed" for i in set(after) - answered), "the others: updated"
 
-    result = pull_queue(workspace, config, task="entity_match", dataset=dataset)
+    result = pull_queue(Project(workspace, config), task="entity_match", dataset=dataset)
     assert result.records_answered == 5
     label = result.agreement["label"]
     assert (
@@ -109,11 +110,14 @@ def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argil
     }
     annotations = pl.read_parquet(workspace.root / "annotations.parquet")
     assert set(annotations["status"]) == {"submitted", "discarded"}
-    assert pull_queue(workspace, config, task="entity_match", dataset=dataset).new_responses == 0
+    assert (
+        pull_queue(Project(workspace, config), task="entity_match", dataset=dataset).new_responses
+        == 0
+    )
 
     resolved = pl.read_parquet(workspace.root / "resolved.parquet")
     assert resolved.filter(pl.col("question") == "label").height == 2  # the two agreed ones
-    status = queue_status(workspace, config, dataset=dataset)["entity_match"]
+    status = queue_status(Project(workspace, config), dataset=dataset)["entity_match"]
     assert status["totals"] == {"completed": 4, "discarded": 1, "pending": 25}
     assert sum(status["totals"].values()) == 30
 
@@ -121,15 +125,14 @@ def test_push_repush_answers_pull_agreement_and_status(labelled_workspace, argil
 def test_prefer_user_policy(labelled_workspace, argilla_url):
     workspace, config = labelled_workspace
     dataset = f"test-{uuid.uuid4().hex[:8]}"
-    push_queue(workspace, config, task="entity_match", dataset=dataset)
+    push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
     remote = _remote(argilla_url, dataset)
     name1, name2 = f"lead{uuid.uuid4().hex[:6]}", f"ann{uuid.uuid4().hex[:6]}"
     lead, other = _annotator(argilla_url, name1), _annotator(argilla_url, name2)
     _answer(argilla_url, lead, remote[0], "non_match")
     _answer(argilla_url, other, remote[0], "match")
     result = pull_queue(
-        workspace,
-        config,
+        Project(workspace, config),
         task="entity_match",
         dataset=dataset,
         policy="prefer-user",
@@ -147,14 +150,14 @@ def test_error_paths(labelled_workspace, argilla_url, monkeypatch):
     with pytest.raises(
         QueueError, match=r"cannot reach Argilla at http://127\.0\.0\.1:9.*curate argilla up"
     ):
-        push_queue(workspace, config)
+        push_queue(Project(workspace, config))
     monkeypatch.setenv("ARGILLA_API_URL", argilla_url)
     monkeypatch.setenv("ARGILLA_API_KEY", "wrong.key")
     with pytest.raises(QueueError, match="refused the API key"):
-        push_queue(workspace, config)
+        push_queue(Project(workspace, config))
     monkeypatch.delenv("ARGILLA_API_KEY")
     dataset = f"test-{uuid.uuid4().hex[:8]}"
-    push_queue(workspace, config, task="entity_match", dataset=dataset)
+    push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
     other = Config(
         path=config.path,
         data={
@@ -170,7 +173,7 @@ def test_error_paths(labelled_workspace, argilla_url, monkeypatch):
         },
     )
     with pytest.raises(QueueError, match=r"labels .*match.*non_match.*but the task.s are"):
-        push_queue(workspace, other, task="entity_match", dataset=dataset)
+        push_queue(Project(workspace, other), task="entity_match", dataset=dataset)
 
 
 def test_cli_push_and_status_json(labelled_workspace, argilla_url, runner):

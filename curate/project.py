@@ -1,0 +1,79 @@
+"""The project: curate.toml, its validated tasks, its detectors and its workspace, made once.
+
+Every stage takes a Project. A command opens one (`curate.open`) and hands the same object to
+each stage it runs, so curate.toml and the tasks' schema files are read and checked once per
+command, not once per stage.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from curate.config import Config, load_config
+from curate.workspace import CONFIG_NAME, DEFAULT_DIRNAME, ENV_WORKSPACE, Workspace
+
+if TYPE_CHECKING:
+    from curate.detectors import Detector
+    from curate.tasks import Task
+
+
+@dataclass
+class Project:
+    """A workspace and the configuration its stages run with."""
+
+    workspace: Workspace
+    config: Config = field(default_factory=Config)
+
+    @cached_property
+    def tasks(self) -> dict[str, Task]:
+        """The tasks of curate.toml, built and checked once (their schema files read once)."""
+        from curate.tasks import load_tasks
+
+        return load_tasks(self.config)
+
+    def task(self, name: str) -> Task:
+        """One task by name; a ConfigError listing the tasks there are when it is unknown."""
+        self.config.require_task(name)
+        return self.tasks[name]
+
+    def detectors(self, only: list[str] | None = None) -> list[Detector]:
+        """The detectors to run (all, or `only` these), configured from [detectors.NAME]."""
+        from curate.detectors import build_detectors
+
+        key = tuple(only or ())
+        if key not in self._detectors:
+            self._detectors[key] = build_detectors(self.config, only)
+        return self._detectors[key]
+
+    @cached_property
+    def _detectors(self) -> dict[tuple[str, ...], list[Detector]]:
+        return {}
+
+
+def open_project(
+    path: str | Path | Config | None = None, *, workspace: str | Path | None = None
+) -> Project:
+    """Open a project: a folder holding curate.toml, a curate.toml file, or a Config.
+
+    Without a path, the nearest curate.toml in the current folder or above (as the command
+    line finds it). The workspace is `workspace` when given, else CURATE_WORKSPACE, else
+    `.curate` next to curate.toml (or in the folder, when there is no curate.toml).
+    """
+    workspace = workspace or os.environ.get(ENV_WORKSPACE) or None
+    if isinstance(path, Config):
+        root = path.path.parent if path.path else Path.cwd()
+        return Project(Workspace(workspace or root / DEFAULT_DIRNAME, path.path), path)
+    if path is not None and Path(path).is_dir():
+        toml = Path(path) / CONFIG_NAME
+        config_path = toml.resolve() if toml.is_file() else None
+        where = workspace or Path(path) / DEFAULT_DIRNAME
+        return Project(Workspace(where, config_path), load_config(config_path))
+    located = Workspace.locate(workspace, path)
+    return Project(located, load_config(located.config_path))
+
+
+__all__ = ["Project", "open_project"]

@@ -1,0 +1,129 @@
+"""The workspace's tables: each one's schema, and which command writes it.
+
+Every table a stage reads or writes is registered here; `Workspace.read_table/write_table` go
+through this registry, so a table is always read with its schema and a missing one says which
+command to run first. Each schema is also shipped for people and validators as
+`schemas/NAME.schema.json` (a test keeps the two the same).
+
+`records` and `quarantine` are append-only folders of Parquet parts (ingest adds a part per
+source); the others are one Parquet file each, replaced whole by the stage that writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA
+
+FINDINGS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "task": pl.String,
+        "detector": pl.String,
+        "failure_type": pl.String,
+        "severity": pl.String,
+        "evidence": pl.String,
+    }
+)
+
+CLUSTERS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "cluster_id": pl.String,
+        "cluster_size": pl.UInt32,
+        "task": pl.String,
+    }
+)
+
+TAGS_SCHEMA = pl.Schema({"record_id": pl.String, "field": pl.String, "tag": pl.String})
+
+CANDIDATES_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "task": pl.String,
+        "class": pl.String,
+        "failure_type": pl.String,
+        "edge_case": pl.String,
+        "stratum": pl.String,
+        "cluster_id": pl.String,
+        "is_control": pl.Boolean,
+        "selected_by": pl.String,
+        "rank": pl.Int64,
+    }
+)
+
+ANNOTATIONS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "dataset": pl.String,
+        "task": pl.String,
+        "user_id": pl.String,
+        "username": pl.String,
+        "status": pl.String,
+        "question": pl.String,
+        "value": pl.String,  # JSON text of the answer
+        "answered_at": pl.String,
+        "pulled_at": pl.String,
+    }
+)
+
+RESOLVED_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "question": pl.String,
+        "value": pl.String,
+        "annotators": pl.List(pl.String),
+        "policy": pl.String,
+        "discarded_by_someone": pl.Boolean,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    schema: pl.Schema
+    how: str  # what writes it, said when the table is missing: "run `curate detect`"
+    parts: bool = False  # an append-only folder of parts, not one file
+
+    @property
+    def file_name(self) -> str:
+        return self.name if self.parts else f"{self.name}.parquet"
+
+
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table("records", RECORD_SCHEMA, "run `curate ingest`", parts=True),
+        Table("quarantine", QUARANTINE_SCHEMA, "run `curate ingest`", parts=True),
+        Table("findings", FINDINGS_SCHEMA, "run `curate detect`"),
+        Table("clusters", CLUSTERS_SCHEMA, "run `curate balance`"),
+        Table("tags", TAGS_SCHEMA, "run `curate balance`"),
+        Table("candidates", CANDIDATES_SCHEMA, "run `curate balance`"),
+        Table("annotations", ANNOTATIONS_SCHEMA, "label in Argilla, then run `curate queue pull`"),
+        Table("resolved", RESOLVED_SCHEMA, "label in Argilla, then run `curate queue pull`"),
+    )
+}
+
+
+def table(name: str) -> Table:
+    """The registered table; a KeyError naming the known ones for a name that is not."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r}; the tables are {', '.join(TABLES)}") from None
+
+
+__all__ = [
+    "ANNOTATIONS_SCHEMA",
+    "CANDIDATES_SCHEMA",
+    "CLUSTERS_SCHEMA",
+    "FINDINGS_SCHEMA",
+    "RESOLVED_SCHEMA",
+    "TABLES",
+    "TAGS_SCHEMA",
+    "Table",
+    "table",
+]
