@@ -26,9 +26,7 @@ from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
-from curate.tables import CANDIDATES_SCHEMA
 from curate.tasks import LABEL, Task, normalize_text
-from curate.workspace import now_utc
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -316,8 +314,16 @@ def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceRe
         config.require_task(settings.task)
     findings = read_findings(workspace)
     result = BalanceResult()
-    with workspace.lock("balance"):
-        started = now_utc()
+    args = {
+        "target": settings.target,
+        "seed": settings.seed,
+        "class_ratio": settings.class_ratio,
+        "max_per_cluster": settings.max_per_cluster,
+        "controls": settings.controls,
+        "quotas": [vars(q) for q in settings.quotas],
+        "task": settings.task,
+    }
+    with workspace.stage("balance", args) as run:
         records = (
             workspace.scan_records()
             .select(
@@ -376,28 +382,10 @@ def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceRe
             result.tasks[name] = summary
         clusters_all = pl.concat(cluster_frames)
         result.clusters = clusters_all["cluster_id"].n_unique()
-        workspace.write_table("clusters", clusters_all)
-        workspace.write_table("tags", pl.concat(tag_frames))
-        workspace.write_table(
-            "candidates",
-            pl.concat(candidate_frames)
-            .select(CANDIDATES_SCHEMA.names())
-            .cast(dict(CANDIDATES_SCHEMA)),
-        )
-        workspace.record_run(
-            "balance",
-            started,
-            {
-                "target": settings.target,
-                "seed": settings.seed,
-                "class_ratio": settings.class_ratio,
-                "max_per_cluster": settings.max_per_cluster,
-                "controls": settings.controls,
-                "quotas": [vars(q) for q in settings.quotas],
-                "task": settings.task,
-            },
-            {name: s["selected"] for name, s in result.tasks.items()},
-        )
+        run.write("clusters", clusters_all)
+        run.write("tags", pl.concat(tag_frames))
+        run.write("candidates", pl.concat(candidate_frames))
+        run.counts = {name: s["selected"] for name, s in result.tasks.items()}
     return result
 
 

@@ -15,7 +15,7 @@ import polars as pl
 from curate.detectors import FINDINGS_SCHEMA, Detector
 from curate.project import Project
 from curate.tasks import Task, assign_tasks, output_is_json
-from curate.workspace import Workspace, now_utc
+from curate.workspace import Workspace
 
 
 def prepared_records(
@@ -61,8 +61,7 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
     tasks = project.tasks
     detectors = project.detectors(only)
     result = DetectResult()
-    with workspace.lock("detect"):
-        started = now_utc()
+    with workspace.stage("detect", {"only": only}) as run:
         records = prepared_records(workspace, tasks, detectors)
         per_task = records.group_by("task").len()
         result.records = int(per_task["len"].sum())
@@ -88,18 +87,13 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
             previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
             findings = pl.concat([previous, findings])
         findings = findings.sort("record_id", "detector")
-        workspace.write_table("findings", findings)
+        run.write("findings", findings)
         _summarize(result, findings, records, detectors, checked)
-        workspace.record_run(
-            "detect",
-            started,
-            {"only": only},
-            {
-                "records": result.records,
-                "findings": result.findings,
-                "failing_records": result.failing_records,
-            },
-        )
+        run.counts = {
+            "records": result.records,
+            "findings": result.findings,
+            "failing_records": result.failing_records,
+        }
     return result
 
 

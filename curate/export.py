@@ -242,8 +242,11 @@ def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     check_range("--max-tokens", settings.max_tokens, 1)
     check_export_name(settings.name)
     project.workspace.require()
-    with project.workspace.lock("export"):
-        return _export(project, settings)
+    args = {"name": settings.name, "format": settings.format}
+    with project.workspace.stage("export", args) as run:
+        result = _export(project, settings)
+        run.counts = result.written
+    return result
 
 
 def _export(project: Project, settings: ExportSettings) -> ExportResult:
@@ -472,9 +475,6 @@ def _write(
         if settings.push_to_hub:
             dataset.push_to_hub(settings.push_to_hub, private=True)
             result.pushed_to = settings.push_to_hub
-    workspace.record_run(
-        "export", now_utc(), {"name": settings.name, "format": settings.format}, result.written
-    )
 
 
 def _card(settings: ExportSettings, rows: list[dict[str, Any]], result: ExportResult) -> str:

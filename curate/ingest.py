@@ -268,8 +268,9 @@ def ingest_logs(
         )
     workspace.create()
     result = IngestResult()
-    with workspace.lock("ingest"):
-        started = now_utc()
+    args = _args([s.display for s in sources], format_name, task, references, field_map)
+    # each source is committed on its own as it is done (see _commit_source)
+    with workspace.stage("ingest", args) as run:
         _clear_stale_staging(workspace)
         seen = [workspace.record_ids()]
         quarantine_keys = [workspace.scan("quarantine").select("source_sha256", "line").collect()]
@@ -328,12 +329,7 @@ def ingest_logs(
                     f"{refs.height - len(matched_refs)} of {refs.height} references match no "
                     "record ingested in this run (their ids are not a source_id here)"
                 )
-        workspace.record_run(
-            "ingest",
-            started,
-            _args([s.display for s in sources], format_name, task, references, field_map),
-            result.to_dict() | {"sources": len(result.sources)},
-        )
+        run.counts = result.to_dict() | {"sources": len(result.sources)}
     return result
 
 

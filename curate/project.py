@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from curate.config import Config, load_config
 from curate.workspace import CONFIG_NAME, DEFAULT_DIRNAME, ENV_WORKSPACE, Workspace
 
@@ -53,6 +55,15 @@ class Project:
     def _detectors(self) -> dict[tuple[str, ...], list[Detector]]:
         return {}
 
+    def table(self, name: str) -> pl.DataFrame:
+        """A workspace table as a polars DataFrame (records, findings, candidates, ...)."""
+        return self.workspace.read_table(name)
+
+
+def read_table(project: Project, name: str) -> pl.DataFrame:
+    """A workspace table as a polars DataFrame: `curate.read_table(project, "findings")`."""
+    return project.table(name)
+
 
 def open_project(
     path: str | Path | Config | None = None, *, workspace: str | Path | None = None
@@ -76,4 +87,4 @@ def open_project(
     return Project(located, load_config(located.config_path))
 
 
-__all__ = ["Project", "open_project"]
+__all__ = ["Project", "open_project", "read_table"]

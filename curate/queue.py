@@ -31,7 +31,7 @@ from curate.errors import ConfigError, QueueError
 from curate.project import Project
 from curate.tables import ANNOTATIONS_SCHEMA
 from curate.tasks import Task
-from curate.workspace import Workspace, now_utc
+from curate.workspace import StageRun, Workspace, now_utc
 
 PUSH_BATCH = 500
 IS_FAILURE = "is_failure"
@@ -326,8 +326,10 @@ def push_queue(
     Holds the workspace lock throughout: the candidates pushed are the ones the run records.
     """
     project.workspace.require()
-    with project.workspace.lock("queue push"):
-        return _push(project, task, dataset, progress)
+    with project.workspace.stage("queue push", {"task": task, "dataset": dataset}) as run:
+        results = _push(project, task, dataset, progress)
+        run.counts = {r.dataset: r.pushed for r in results}
+    return results
 
 
 def _push(project: Project, task, dataset, progress) -> list[PushResult]:
@@ -362,12 +364,6 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
             if progress is not None:
                 progress(target, len(batch), len(rows))
         results.append(result)
-    workspace.record_run(
-        "queue push",
-        now_utc(),
-        {"task": task, "dataset": dataset},
-        {r.dataset: r.pushed for r in results},
-    )
     return results
 
 
@@ -511,19 +507,21 @@ def pull_queue(
                         }
                     )
     fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
-    with workspace.lock("queue pull"):
-        return _store_answers(workspace, fresh, policy, prefer_user)
+    with workspace.stage("queue pull", {"policy": policy}) as run:
+        result = _store_answers(run, fresh, policy, prefer_user)
+        run.counts = {"new": result.new_responses}
+    return result
 
 
 def _store_answers(
-    workspace: Workspace, fresh: pl.DataFrame, policy: str, prefer_user: str | None
+    run: StageRun, fresh: pl.DataFrame, policy: str, prefer_user: str | None
 ) -> PullResult:
     """Add the pulled answers to the history; agreement and resolution over the latest."""
-    history = workspace.read_table("annotations", empty=True)
+    history = run.workspace.read_table("annotations", empty=True)
     key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
     new = fresh.join(history, on=key, how="anti", nulls_equal=True)
     everything = pl.concat([history, new])
-    workspace.write_table("annotations", everything)
+    run.write("annotations", everything)
     result = PullResult(
         new_responses=new.select([*key[:2], "answered_at"]).unique().height, policy=policy
     )
@@ -533,8 +531,7 @@ def _store_answers(
     result.agreement = agreement(latest)
     resolved, conflicts = resolve(latest, policy, prefer_user)
     result.resolved, result.conflicts = resolved.height, conflicts
-    workspace.write_table("resolved", resolved)
-    workspace.record_run("queue pull", now_utc(), {"policy": policy}, {"new": result.new_responses})
+    run.write("resolved", resolved)
     return result
 
 

@@ -178,6 +178,22 @@ class Workspace:
             )
             self.write_manifest(manifest)
 
+    @contextlib.contextmanager
+    def stage(self, name: str, args: dict[str, Any] | None = None) -> Iterator[StageRun]:
+        """Run a writing stage: hold the lock, stage its tables, and on success commit them
+        together (one journalled commit) and record the run in the manifest.
+
+        A stage that fails commits nothing and records nothing: its staged tables are removed.
+        """
+        with self.lock(name):
+            run = StageRun(self, name, dict(args or {}))
+            try:
+                yield run
+            except BaseException:
+                run.discard()
+                raise
+            run.finish()
+
     # -- commits -------------------------------------------------------------------------------
     @property
     def journal_dir(self) -> Path:
@@ -324,3 +340,33 @@ class Workspace:
     def record_ids(self) -> pl.DataFrame:
         """Every record_id in the workspace, as a one-column frame (for anti-joins)."""
         return self.scan_records().select("record_id").collect()
+
+
+class StageRun:
+    """One run of a writing stage (see Workspace.stage): the tables it writes and its counts."""
+
+    def __init__(self, workspace: Workspace, name: str, args: dict[str, Any]):
+        self.workspace, self.name, self.args = workspace, name, args
+        self.started = now_utc()
+        self.counts: dict[str, Any] = {}
+        self._staged: dict[str, Path] = {}
+
+    def write(self, table: str, frame: pl.DataFrame) -> None:
+        """Stage a whole-file table, in its registered schema; it replaces the table at commit."""
+        schema = tables.table(table).schema
+        path = self.workspace.table_path(table)
+        staged = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.staged")
+        frame.select(schema.names()).cast(dict(schema)).write_parquet(staged)
+        self._staged[table] = staged
+
+    def finish(self) -> None:
+        if self._staged:
+            moves = [(src, self.workspace.table_path(t)) for t, src in self._staged.items()]
+            self.workspace.commit(moves, [])
+            self._staged.clear()
+        self.workspace.record_run(self.name, self.started, self.args, self.counts)
+
+    def discard(self) -> None:
+        for path in self._staged.values():
+            path.unlink(missing_ok=True)
+        self._staged.clear()
