@@ -87,6 +87,12 @@ class Table:
     schema: pl.Schema
     how: str  # what writes it, said when the table is missing: "run `curate detect`"
     parts: bool = False  # an append-only folder of parts, not one file
+    schema_file: str = ""  # schemas/NAME.schema.json unless named
+
+    @property
+    def json_schema(self) -> str:
+        """The schema shipped for people and validators, in the package's schemas/."""
+        return self.schema_file or f"{self.name}.schema.json"
 
     @property
     def file_name(self) -> str:
@@ -96,7 +102,7 @@ class Table:
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
-        Table("records", RECORD_SCHEMA, "run `curate ingest`", parts=True),
+        Table("records", RECORD_SCHEMA, "run `curate ingest`", True, "record.schema.json"),
         Table("quarantine", QUARANTINE_SCHEMA, "run `curate ingest`", parts=True),
         Table("findings", FINDINGS_SCHEMA, "run `curate detect`"),
         Table("clusters", CLUSTERS_SCHEMA, "run `curate balance`"),
