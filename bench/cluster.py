@@ -23,7 +23,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from curate.cluster import MAX_BUCKET, ClusterSettings, cluster_texts, normalize_for_matching
+from curate.cluster import MAX_BUCKET, ClusterSettings, cluster_texts
+from curate.text import match_key
 
 FIRST = ["Robert", "Maria", "Chen", "Aisha", "Olu", "Sven", "Priya", "Lucas", "Fatima", "Jonas"]
 LAST = ["Smith", "Garcia", "Wang", "Khan", "Adeyemi", "Larsen", "Patel", "Silva", "Haddad", "Berg"]
@@ -175,9 +176,7 @@ def main() -> None:
     # the sample: whole planted groups, from the start of the data, up to --sample inputs
     take = np.flatnonzero(np.asarray(groups) < groups[min(args.sample, len(groups)) - 1])
     sample = [texts[i] for i in take]
-    normalized = (
-        pl.DataFrame({"t": sample}).select(normalize_for_matching(pl.col("t")))["t"].to_list()
-    )
+    normalized = pl.DataFrame({"t": sample}).select(match_key(pl.col("t")))["t"].to_list()
     start = time.perf_counter()
     scores = process.cdist(
         normalized,

@@ -26,7 +26,8 @@ from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
-from curate.tasks import LABEL, Task, normalize_text
+from curate.tasks import LABEL, Task
+from curate.text import label_key
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -141,7 +142,7 @@ def _class(task: Task | None) -> pl.Expr:
     if task is None or not task.has_labels:
         return pl.lit(None, pl.String)
     terms = task.terms()
-    reference = normalize_text(pl.col("reference"), task.case_sensitive).replace_strict(
+    reference = label_key(pl.col("reference"), task.case_sensitive).replace_strict(
         terms, default=None, return_dtype=pl.String
     )
     return pl.coalesce(reference, pl.col(LABEL))

@@ -18,6 +18,8 @@ import numpy as np
 import polars as pl
 import polars_hash as plh
 
+from curate.text import match_key
+
 # 16 bands of 3 minima: a pair of Jaccard 0.6 becomes a candidate with p = 0.98, one of
 # Jaccard 0.8 with p = 1 - 1e-8, one of Jaccard 0.05 with p = 0.002.
 BANDS, ROWS = 16, 3
@@ -32,16 +34,6 @@ SEED = 20261128
 class ClusterSettings:
     cutoff: float = 90.0  # rapidfuzz token_sort_ratio, 0-100
     max_df: float = 0.01  # words in more of the distinct texts than this are template
-
-
-def normalize_for_matching(expr: pl.Expr) -> pl.Expr:
-    """Unicode NFKC, lower case, punctuation to spaces, spacing collapsed."""
-    return (
-        expr.str.normalize("NFKC")
-        .str.to_lowercase()
-        .str.replace_all(r"[\W_]+", " ")
-        .str.strip_chars()
-    )
 
 
 def _tokens(texts: pl.Series, max_df: float) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +146,7 @@ def cluster_texts(
     # an empty text is no evidence of likeness: it is treated as no input at all
     normalized = (
         pl.DataFrame({"t": texts})
-        .select(normalize_for_matching(pl.col("t")))
+        .select(match_key(pl.col("t")))
         .select(pl.when(pl.col("t") != "").then(pl.col("t")).alias("t"))
     )["t"]
     distinct = normalized.drop_nulls().unique(maintain_order=True)

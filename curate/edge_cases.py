@@ -20,6 +20,7 @@ from functools import cache
 import polars as pl
 
 from curate.tables import TAGS_SCHEMA
+from curate.text import name_key
 
 TYPO_JW = 0.85
 OFF_BY_DAYS = 31
@@ -37,17 +38,6 @@ def _side(path: str, field: str) -> pl.Expr:
     return pl.when(expr.str.strip_chars().str.len_chars() > 0).then(expr.str.strip_chars())
 
 
-def fold(expr: pl.Expr) -> pl.Expr:
-    """Case, accents, punctuation and spacing folded: 'Zoë  O'Brien' -> 'zoe o brien'."""
-    return (
-        expr.str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.to_lowercase()
-        .str.replace_all(r"[\W_]+", " ")
-        .str.strip_chars()
-    )
-
-
 @cache
 def nickname_pairs() -> pl.DataFrame:
     """(a, b, _hit) for every name and nickname of the same person, both ways, folded.
@@ -58,7 +48,7 @@ def nickname_pairs() -> pl.DataFrame:
 
     pairs = pl.DataFrame(
         [(t.name1, t.name2) for t in name_triplets()], schema=["a", "b"], orient="row"
-    ).select(fold(pl.col("a")).alias("a"), fold(pl.col("b")).alias("b"))
+    ).select(name_key(pl.col("a")).alias("a"), name_key(pl.col("b")).alias("b"))
     both = pl.concat([pairs, pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"))])
     return both.unique().with_columns(pl.lit(True).alias("_hit"))
 
@@ -77,7 +67,7 @@ def _name_tags(frame: pl.DataFrame, field: str, names: list[str]) -> pl.Series:
     from rapidfuzz.distance import JaroWinkler
 
     left, right = pl.col(f"l.{field}"), pl.col(f"r.{field}")
-    fl, fr = fold(left), fold(right)
+    fl, fr = name_key(left), name_key(right)
     similarity = process.cpdist(
         frame.select(fl.fill_null(""))[:, 0].to_list(),
         frame.select(fr.fill_null(""))[:, 0].to_list(),
@@ -96,7 +86,9 @@ def _name_tags(frame: pl.DataFrame, field: str, names: list[str]) -> pl.Series:
     swapped = pl.lit(False)
     for other in others:  # this field on one side is another name field on the other
         swapped = swapped | (
-            (fl == fold(pl.col(f"r.{other}"))) & (fr == fold(pl.col(f"l.{other}"))) & (fl != fr)
+            (fl == name_key(pl.col(f"r.{other}")))
+            & (fr == name_key(pl.col(f"l.{other}")))
+            & (fl != fr)
         )
     fl_, fr_ = pl.col("_fl"), pl.col("_fr")
     initial = (
@@ -176,7 +168,7 @@ def _other_tags(field: str) -> pl.Expr:
         pl.coalesce(
             _missing(left, right),
             pl.when(left == right).then(pl.lit("exact")),
-            pl.when(fold(left) == fold(right)).then(pl.lit("case_accent_spacing")),
+            pl.when(name_key(left) == name_key(right)).then(pl.lit("case_accent_spacing")),
         )
         .fill_null(pl.lit("different"))
         .alias("tag")

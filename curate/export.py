@@ -28,7 +28,8 @@ from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ConfigError, ExportError, TooFewExamples
 from curate.project import Project
 from curate.queue import CORRECTED, IS_FAILURE, LABEL
-from curate.tasks import Task, normalize_term
+from curate.tasks import Task
+from curate.text import label_key_of
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
 FORMATS = ("openai", "prompt-completion", "sharegpt", "alpaca")
@@ -128,7 +129,7 @@ def assistant_turn(
         if label is not None and task.parse_field and isinstance(value, dict):
             said = value.get(task.parse_field)
             # read as the task reads labels: "non-match", "Non Match" and "non_match" are one
-            meant = task.terms().get(normalize_term(str(said), task.case_sensitive))
+            meant = task.terms().get(label_key_of(str(said), task.case_sensitive))
             if said is not None and said != label and meant != label:
                 return (
                     None,

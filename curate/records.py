@@ -13,6 +13,8 @@ import orjson
 import polars as pl
 import polars_hash as plh
 
+from curate.text import input_key
+
 MESSAGE = pl.Struct(
     {"role": pl.String, "content": pl.String, "name": pl.String, "tool_call_id": pl.String}
 )
@@ -128,7 +130,7 @@ def input_text() -> pl.Expr:
         )
         .list.join("\n")
     )
-    return text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return input_key(text)
 
 
 def input_hash(text_column: str) -> pl.Expr:

@@ -18,6 +18,7 @@ import polars as pl
 
 from curate.config import Config
 from curate.errors import ConfigError
+from curate.text import label_key, label_key_of
 
 F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
 
@@ -35,18 +36,6 @@ def output_is_json() -> pl.Expr:
     text = pl.col("output").str.strip_chars()
     valid = text.str.json_path_match("$").is_not_null() | (text == "null")
     return valid.fill_null(False).alias(OUTPUT_IS_JSON)
-
-
-def normalize_text(expr: pl.Expr, case_sensitive: bool = False) -> pl.Expr:
-    """Case, punctuation and white space folded: 'Non-Match!' -> 'non match'."""
-    if not case_sensitive:
-        expr = expr.str.to_lowercase()
-    return expr.str.replace_all(r"[\W_]+", " ").str.strip_chars()
-
-
-def normalize_term(text: str, case_sensitive: bool = False) -> str:
-    """normalize_text for one Python string (the vocabulary side)."""
-    return pl.select(normalize_text(pl.lit(text), case_sensitive)).item()
 
 
 @dataclass
@@ -78,7 +67,7 @@ class Task:
         out: dict[str, str] = {}
         for label in self.labels:
             for spelling in [label, *self.synonyms.get(label, [])]:
-                out[normalize_term(spelling, self.case_sensitive)] = label
+                out[label_key_of(spelling, self.case_sensitive)] = label
         return out
 
     def with_labels(self, records: F) -> F:
@@ -99,9 +88,7 @@ class Task:
                 hit = (folded == term) | folded.str.starts_with(term + " ")
                 label = pl.when(hit).then(pl.lit(terms[term])).otherwise(label)
             records = records.with_columns(
-                pl.when(has_output)
-                .then(normalize_text(output, self.case_sensitive))
-                .alias("_folded"),
+                pl.when(has_output).then(label_key(output, self.case_sensitive)).alias("_folded"),
                 pl.when(has_output)
                 .then(output.str.strip_chars().str.split("\n").list.first().str.slice(0, 200))
                 .alias(LABEL_RAW),
@@ -117,7 +104,7 @@ class Task:
                 raw = output.str.extract(flags + (self.parse_pattern or ""), 1)
             records = records.with_columns(pl.when(has_output).then(raw).alias(LABEL_RAW))
             records = records.with_columns(
-                normalize_text(pl.col(LABEL_RAW), self.case_sensitive)
+                label_key(pl.col(LABEL_RAW), self.case_sensitive)
                 .replace_strict(terms, default=None, return_dtype=pl.String)
                 .alias(LABEL),
                 pl.col(LABEL_RAW).is_not_null().alias("_readable"),
@@ -165,7 +152,7 @@ def _check_spellings(
     meaning: dict[str, str] = {}
     for label in labels:
         for spelling in [label, *synonyms.get(label, [])]:
-            term = normalize_term(spelling, case_sensitive)
+            term = label_key_of(spelling, case_sensitive)
             if not term:
                 raise ConfigError(
                     f"[tasks.{task}] {spelling!r} has no letters or digits: outputs are compared "

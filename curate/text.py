@@ -1,4 +1,11 @@
-"""Text for people: what curate prints of logged content.
+"""Text: the keys curate compares texts by, and what it prints of logged content.
+
+Each normalizer is named for what it is for; they differ on purpose:
+
+  label_key    a label as the model wrote it vs the vocabulary ("Non-Match!" == "non_match")
+  input_key    the input text whose hash groups records that got the same input
+  match_key    near-duplicate matching of inputs (balance's clusters, the split's groups)
+  name_key     people's names and other pair fields, accents folded ("Zoë" == "zoe")
 
 Logged content is untrusted: a terminal escape sequence in a model output (`\\x1b]0;...\\x07`
 retitles the window, `\\x1b[2J` clears the screen, OSC 8 hides a link) must never reach the
@@ -8,6 +15,48 @@ terminal raw. Every human-readable output goes through `printable`.
 from __future__ import annotations
 
 import re
+
+import polars as pl
+
+
+def label_key(expr: pl.Expr, case_sensitive: bool = False) -> pl.Expr:
+    """Case, punctuation and white space folded: 'Non-Match!' -> 'non match'."""
+    if not case_sensitive:
+        expr = expr.str.to_lowercase()
+    return expr.str.replace_all(r"[\W_]+", " ").str.strip_chars()
+
+
+def label_key_of(text: str, case_sensitive: bool = False) -> str:
+    """label_key of one Python string (the vocabulary side)."""
+    return pl.select(label_key(pl.lit(text), case_sensitive)).item()
+
+
+def input_key(expr: pl.Expr) -> pl.Expr:
+    """Case and spacing folded, nothing else (its hash is the stored `input_hash`: changing it
+    changes which records count as the same input)."""
+    return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def match_key(expr: pl.Expr) -> pl.Expr:
+    """Unicode NFKC, lower case, punctuation to spaces, spacing collapsed."""
+    return (
+        expr.str.normalize("NFKC")
+        .str.to_lowercase()
+        .str.replace_all(r"[\W_]+", " ")
+        .str.strip_chars()
+    )
+
+
+def name_key(expr: pl.Expr) -> pl.Expr:
+    """Case, accents, punctuation and spacing folded: 'Zoë  O'Brien' -> 'zoe o brien'."""
+    return (
+        expr.str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.to_lowercase()
+        .str.replace_all(r"[\W_]+", " ")
+        .str.strip_chars()
+    )
+
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make
 # text read differently from how it is stored ("Trojan source")

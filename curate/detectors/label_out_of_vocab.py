@@ -7,6 +7,7 @@ from rapidfuzz import fuzz, process
 
 from curate.detectors.base import Detector, quote
 from curate.tasks import LABEL_RAW, LABEL_STATUS, Task
+from curate.text import label_key_of
 
 
 class LabelOutOfVocab(Detector):
@@ -24,7 +25,7 @@ class LabelOutOfVocab(Detector):
             # one rapidfuzz lookup per distinct label read, not per record
             found = {}
             for text in raw.unique().drop_nulls().to_list():
-                folded = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+                folded = label_key_of(text, task.case_sensitive)
                 best = process.extractOne(folded, choices, scorer=fuzz.WRatio)
                 found[text] = f"{spellings[best[0]]!r} (score {best[1]:.0f})" if best else "none"
             return raw.replace_strict(found, default="none", return_dtype=pl.String)

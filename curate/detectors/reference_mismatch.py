@@ -5,17 +5,16 @@ from typing import ClassVar
 import polars as pl
 
 from curate.detectors.base import Detector, quote
-from curate.tasks import LABEL, LABEL_RAW, LABEL_STATUS, Task, normalize_text
+from curate.tasks import LABEL, LABEL_RAW, LABEL_STATUS, Task
+from curate.text import label_key
 
 
 def comparable_output(task: Task | None) -> pl.Expr:
     """The output as it is compared when there is no label: canonical JSON, or folded text."""
     output = pl.col("output")
     if task is not None and task.wants_json:
-        return pl.coalesce(
-            output.str.strip_chars().str.json_path_match("$"), normalize_text(output)
-        )
-    return normalize_text(output)
+        return pl.coalesce(output.str.strip_chars().str.json_path_match("$"), label_key(output))
+    return label_key(output)
 
 
 class ReferenceMismatch(Detector):
@@ -29,20 +28,20 @@ class ReferenceMismatch(Detector):
         reference = pl.col("reference")
         if task is not None and task.has_labels:
             terms = task.terms()
-            folded = normalize_text(reference, task.case_sensitive)
+            folded = label_key(reference, task.case_sensitive)
             expected = folded.replace_strict(terms, default=None, return_dtype=pl.String)
             expected = pl.coalesce(expected, folded)
-            got = pl.coalesce(pl.col(LABEL), normalize_text(pl.col(LABEL_RAW), task.case_sensitive))
+            got = pl.coalesce(pl.col(LABEL), label_key(pl.col(LABEL_RAW), task.case_sensitive))
             # an unparseable output has no label to compare: label_unparseable reports it
             compared = pl.col(LABEL_STATUS).is_in(["ok", "out_of_vocab"])
             shown = pl.coalesce(pl.col(LABEL), pl.col(LABEL_RAW))
         else:
             folded_reference = (
                 pl.coalesce(
-                    reference.str.strip_chars().str.json_path_match("$"), normalize_text(reference)
+                    reference.str.strip_chars().str.json_path_match("$"), label_key(reference)
                 )
                 if task is not None and task.wants_json
-                else normalize_text(reference)
+                else label_key(reference)
             )
             expected, got = folded_reference, comparable_output(task)
             compared = pl.col("output").is_not_null()
