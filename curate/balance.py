@@ -26,8 +26,7 @@ from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
-from curate.tasks import LABEL, Task
-from curate.text import label_key
+from curate.tasks import Task
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -136,16 +135,6 @@ def _unit_text(task: Task | None) -> pl.Expr:
             pl.when(both.list.len() > 0).then(both.list.sort().list.join(" | ")), input_text()
         )
     return input_text()
-
-
-def _class(task: Task | None) -> pl.Expr:
-    if task is None or not task.has_labels:
-        return pl.lit(None, pl.String)
-    terms = task.terms()
-    reference = label_key(pl.col("reference"), task.case_sensitive).replace_strict(
-        terms, default=None, return_dtype=pl.String
-    )
-    return pl.coalesce(reference, pl.col(LABEL))
 
 
 def _primary_failures(findings: pl.DataFrame) -> pl.DataFrame:
@@ -314,6 +303,7 @@ def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceRe
     if settings.task is not None:
         config.require_task(settings.task)
     findings = read_findings(workspace)
+    labels = workspace.read_table("labels", needed_by="curate balance").select("record_id", "class")
     result = BalanceResult()
     args = {
         "target": settings.target,
@@ -353,10 +343,8 @@ def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceRe
         for name in names:
             task = tasks[name]
             mine = records.filter(pl.col("task") == name)
-            if task.has_labels:
-                mine = task.with_labels(mine)
-            else:
-                mine = mine.with_columns(pl.lit(None, pl.String).alias(LABEL))
+            # the class detect read for each record (null for a task without labels)
+            mine = mine.join(labels, on="record_id", how="left", maintain_order="left")
             texts = mine.select(_unit_text(task).alias("t"))["t"]
             no_input = int((texts.fill_null("").str.strip_chars() == "").sum())
             if no_input:
@@ -418,7 +406,7 @@ def _balance_task(
     # a call that failed at the API has no answer to correct: not worth labelling
     only_api = failures.filter(pl.col("failure_types") == ["api_error"])["record_id"]
     pool = (
-        mine.select("record_id", _class(task).alias("class"))
+        mine.select("record_id", "class")
         .join(failures, on="record_id", how="left")
         .join(_primary_edge(tags), on="record_id", how="left")
         .join(clusters.select("record_id", "cluster_id"), on="record_id")

@@ -14,7 +14,8 @@ import polars as pl
 
 from curate.detectors import FINDINGS_SCHEMA, Detector
 from curate.project import Project
-from curate.tasks import Task, assign_tasks, output_is_json
+from curate.tables import LABELS_SCHEMA
+from curate.tasks import LABEL, LABEL_RAW, LABEL_STATUS, Task, assign_tasks, output_is_json
 from curate.workspace import Workspace
 
 
@@ -66,6 +67,7 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
         per_task = records.group_by("task").len()
         result.records = int(per_task["len"].sum())
         plans: list[pl.LazyFrame] = []
+        labels: list[pl.DataFrame] = [LABELS_SCHEMA.to_frame()]
         checked: dict[str, int] = {d.name: 0 for d in detectors}
         for name, count in per_task.sort("task", nulls_last=True).iter_rows():
             task = tasks.get(name) if name is not None else None
@@ -80,6 +82,16 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
             subset = subset.with_columns(output_is_json())
             if task is not None and task.has_labels:
                 subset = task.with_labels(subset)
+                labels.append(
+                    subset.select(
+                        "record_id",
+                        "task",
+                        pl.col(LABEL_RAW).alias("label_raw"),
+                        pl.col(LABEL).alias("label"),
+                        pl.col(LABEL_STATUS).alias("label_status"),
+                        task.class_of().alias("class"),
+                    )
+                )
             plans += _plans(detectors, subset.lazy(), task, name, count, checked, result)
         found = pl.collect_all(plans) if plans else []
         findings = pl.concat([FINDINGS_SCHEMA.to_frame(), *found], how="vertical_relaxed")
@@ -88,6 +100,7 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
             findings = pl.concat([previous, findings])
         findings = findings.sort("record_id", "detector")
         run.write("findings", findings)
+        run.write("labels", pl.concat(labels, how="vertical_relaxed").sort("record_id"))
         _summarize(result, findings, records, detectors, checked)
         run.counts = {
             "records": result.records,

@@ -28,6 +28,17 @@ FINDINGS_SCHEMA = pl.Schema(
     }
 )
 
+LABELS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "task": pl.String,
+        "label_raw": pl.String,
+        "label": pl.String,
+        "label_status": pl.String,
+        "class": pl.String,
+    }
+)
+
 CLUSTERS_SCHEMA = pl.Schema(
     {
         "record_id": pl.String,
@@ -105,6 +116,7 @@ TABLES: dict[str, Table] = {
         Table("records", RECORD_SCHEMA, "run `curate ingest`", True, "record.schema.json"),
         Table("quarantine", QUARANTINE_SCHEMA, "run `curate ingest`", parts=True),
         Table("findings", FINDINGS_SCHEMA, "run `curate detect`"),
+        Table("labels", LABELS_SCHEMA, "run `curate detect`"),
         Table("clusters", CLUSTERS_SCHEMA, "run `curate balance`"),
         Table("tags", TAGS_SCHEMA, "run `curate balance`"),
         Table("candidates", CANDIDATES_SCHEMA, "run `curate balance`"),
@@ -127,6 +139,7 @@ __all__ = [
     "CANDIDATES_SCHEMA",
     "CLUSTERS_SCHEMA",
     "FINDINGS_SCHEMA",
+    "LABELS_SCHEMA",
     "RESOLVED_SCHEMA",
     "TABLES",
     "TAGS_SCHEMA",

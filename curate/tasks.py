@@ -121,6 +121,14 @@ class Task:
         records = records.with_columns(status.alias(LABEL_STATUS))
         return records.drop("_readable", "_folded", strict=False)
 
+    def class_of(self) -> pl.Expr:
+        """The class a record is balanced as: its reference read as a label, else the label
+        read from its output (over with_labels' columns)."""
+        reference = label_key(pl.col("reference"), self.case_sensitive).replace_strict(
+            self.terms(), default=None, return_dtype=pl.String
+        )
+        return pl.coalesce(reference, pl.col(LABEL))
+
 
 def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:
     base = config.path.parent if config.path else Path.cwd()

@@ -82,6 +82,30 @@ def test_not_applicable_said_once_and_several_findings_per_record(workspace):
     assert result.by_task["t"]["detectors"] == {"label_out_of_vocab": 1}
 
 
+def test_detect_keeps_each_records_label_and_class(workspace):
+    """Labels are read once, by detect; balance reads them from the labels table."""
+    rows = [
+        {"output": '{"decision": "Non-Match"}'},  # read through label_key
+        {"output": '{"decision": "maybe"}', "reference": "same"},  # a synonym as the reference
+        {"output": '{"other": 1}'},
+        {"output": None, "error": "boom"},
+    ]
+    ids = put(workspace, rows, task="em")
+    put(workspace, [{"output": "anything"}], task="free")
+    tasks = {"em": LABELS, "free": {"kind": "generation"}}
+    find_failures(Project(workspace, Config(data={"tasks": tasks})))
+    labels = workspace.read_table("labels")
+    got = {r["record_id"]: r for r in labels.iter_rows(named=True)}
+    assert set(got) == set(ids), "records of tasks without labels have no row"
+    assert [(got[i]["label"], got[i]["label_status"], got[i]["class"]) for i in ids] == [
+        ("non_match", "ok", "non_match"),
+        (None, "out_of_vocab", "match"),
+        (None, "unparseable", None),
+        (None, None, None),
+    ]
+    assert got[ids[1]]["label_raw"] == "maybe"
+
+
 def test_only_replaces_just_those_detectors(workspace):
     put(workspace, [{"output": "", "error": "boom"}, {"output": "x", "finish_reason": "length"}])
     find_failures(Project(workspace, Config()))

@@ -112,10 +112,11 @@ def _check_accounting(fmt: str, lines: list[bytes]) -> None:
         result, stored, quarantined = _ingest(fmt, lines)
     except InputError as exc:  # a file unreadable as a whole is said, with the file's name:
         assert "log.jsonl" in str(exc)
-        # gzip magic then junk; a table none of whose objects has a mapped key; a lone bracket
-        # on the first line, then no valid JSON document
+        # gzip magic then junk; Parquet's magic then junk; a table none of whose objects has a
+        # mapped key; a lone bracket on the first line, then no valid JSON document
         assert (
             lines[0].startswith(b"\x1f\x8b")
+            or (lines[0].startswith(b"PAR1") and "cannot be read as Parquet" in str(exc))
             or "no object has the mapped keys" in str(exc)
             or (lines[0].strip() in (b"[", b"{") and "one JSON document" in str(exc))
         )

@@ -177,9 +177,19 @@ class Table(LogFormat):
         else:
             yield from self._read_csv(source, field_map)
             return
-        total = lazy.select(pl.len()).collect().item()
+        def collect(query: pl.LazyFrame) -> pl.DataFrame:
+            try:
+                return query.collect()
+            except pl.exceptions.PolarsError as exc:
+                raise InputError(
+                    f"{source.display}: cannot be read as Parquet ({exc}). If it was cut short, "
+                    "copy it again; if it is not Parquet, give it a name that says what it is "
+                    "(.csv, .jsonl)."
+                ) from None
+
+        total = collect(lazy.select(pl.len())).item()
         for offset in range(0, max(total, 1), CHUNK_ROWS):
-            frame = lazy.slice(offset, CHUNK_ROWS).collect()
+            frame = collect(lazy.slice(offset, CHUNK_ROWS))
             frame = frame.with_row_index("_row", offset=offset + 1).with_columns(
                 pl.col("_row").cast(pl.Int64)
             )
