@@ -31,15 +31,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from curate.config import Config
 from curate.project import Project
-from curate.queue import (
-    _record,
-    candidate_rows,
-    connect,
-    pull_queue,
-    push_queue,
-    settings_for,
-    to_argilla_record,
-)
+from curate.queue import candidate_rows, pull_queue, push_queue
+from curate.queue.argilla import connect, render_record, settings_for, to_argilla_record
 from curate.tasks import load_tasks
 from curate.workspace import Workspace
 
@@ -99,7 +92,7 @@ def main() -> None:
     candidates = pl.read_parquet(workspace.root / "candidates.parquet")
     findings = pl.read_parquet(workspace.root / "findings.parquet")
     rows = candidate_rows(workspace, candidates, findings).to_dicts()
-    records = [to_argilla_record(_record(row, task)) for row in rows]
+    records = [to_argilla_record(render_record(row, task)) for row in rows]
     with_findings = sum(1 for row in rows if row.get("evidence"))
     baseline = rg.Dataset(
         name=f"bench-sdk-{uuid.uuid4().hex[:6]}", settings=settings_for(task, 1), client=client

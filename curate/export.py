@@ -27,7 +27,7 @@ import polars as pl
 from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ConfigError, ExportError, TooFewExamples
 from curate.project import Project
-from curate.queue import CORRECTED, IS_FAILURE, LABEL
+from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
 from curate.text import label_key_of
 from curate.workspace import Workspace, atomic_write_bytes, now_utc

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from curate.cli import main
+from curate.queue.memory import MemoryQueue
 from tests import logs
-from tests.queue_standin import MemoryQueue
 
 
 @dataclass

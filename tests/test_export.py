@@ -6,10 +6,11 @@ from collections import Counter
 import polars as pl
 import pytest
 
+from curate.annotations import resolve
 from curate.cli import main
 from curate.export import ExportSettings, check_openai_example, export_dataset
 from curate.project import Project
-from curate.queue import ANNOTATIONS_SCHEMA, resolve
+from curate.tables import ANNOTATIONS_SCHEMA
 from tests.conftest import balanced_sample
 
 

@@ -179,8 +179,8 @@ def _ingest_more(args: list[str], log: str, ready) -> None:
 
 def test_export_and_ingest_at_once_lose_nothing(tmp_path, runner, monkeypatch):
     """Two writers at once: the second waits for the lock; both runs and every record stay."""
+    from curate.queue.memory import MemoryQueue
     from tests import logs
-    from tests.queue_standin import MemoryQueue
     from tests.test_degenerate import Case, _answers, _project
 
     stand_in = MemoryQueue()
@@ -225,7 +225,7 @@ def test_the_readme_notebook_session_runs(tmp_path, monkeypatch):
     ingest, detect, findings as a frame, balance, push; then, after (stand-in) labelling, pull
     and export. The queue is the in-memory stand-in; the real server is the integration
     tests' business."""
-    from tests.queue_standin import MemoryQueue
+    from curate.queue.memory import MemoryQueue
 
     readme = (SAMPLE.parent / "README.md").read_text()
     section = readme[readme.index("## From Python") : readme.index("## curate.toml reference")]

@@ -7,8 +7,8 @@ import pytest
 
 from curate.project import Project
 from curate.queue import push_queue
+from curate.queue.memory import MemoryQueue
 from tests.conftest import balanced_sample
-from tests.queue_standin import MemoryQueue
 
 
 @pytest.fixture

@@ -177,6 +177,7 @@ class Table(LogFormat):
         else:
             yield from self._read_csv(source, field_map)
             return
+
         def collect(query: pl.LazyFrame) -> pl.DataFrame:
             try:
                 return query.collect()

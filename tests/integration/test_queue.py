@@ -11,8 +11,9 @@ import pytest
 
 from curate.cli import main
 from curate.config import Config
+from curate.errors import QueueError
 from curate.project import Project
-from curate.queue import QueueError, pull_queue, push_queue, queue_status
+from curate.queue import pull_queue, push_queue, queue_status
 from curate.stack.local import API_KEY
 
 

@@ -1,7 +1,8 @@
-"""An in-memory stand-in of the annotation queue, with the methods of curate.queue.ArgillaQueue.
+"""An in-memory annotation queue (a QueueBackend), for tests of the push / pull / resolve logic.
 
-For the tests that try every stage on degenerate workspaces; what Argilla itself does is tested
-against the real server in tests/integration/.
+The tests that try every stage on degenerate workspaces use it, and so can a plugin's tests;
+what Argilla itself does is tested against the real server in tests/integration/. It also does
+what a person would do in the UI: `answer_all`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
+
+from curate.queue.backend import questions_for
 
 
 @dataclass
@@ -34,8 +37,6 @@ class MemoryQueue:
         return self.datasets.get(name)
 
     def create_dataset(self, name: str, task: Any, min_submitted: int) -> _Dataset:
-        from curate.queue import questions_for
-
         self.datasets[name] = _Dataset(name, f"ds-{next(self._ids)}", questions_for(task))
         return self.datasets[name]
 
