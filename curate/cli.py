@@ -718,9 +718,11 @@ def queue_status_command(
 @click.option(
     "--format",
     "format_name",
-    type=click.Choice(["openai", "prompt-completion", "sharegpt", "alpaca"]),
+    metavar="FORMAT",
     default="openai",
     show_default=True,
+    help="How each example is written: openai, prompt-completion, sharegpt, alpaca, or a "
+    "plugin's (`curate formats` lists them).",
 )
 @click.option(
     "--system-prompt",
@@ -1034,12 +1036,17 @@ def quarantine(state: State, limit: int, json_mode: bool) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object for scripts.")
 def formats(json_mode: bool) -> None:
-    """List the log formats `curate ingest` reads, and what each expects."""
-    from curate.formats import FORMATS
+    """List the log formats `curate ingest` reads (and what each expects), and the formats
+    `curate export --format` writes. Plugins' formats are listed with curate's own."""
+    from curate import exporters
+    from curate.formats import available
 
-    rows = [{"name": f.name, "detected": f.sniffed, "expects": f.expects} for f in FORMATS.values()]
+    rows = [
+        {"name": f.name, "detected": f.sniffed, "expects": f.expects} for f in available().values()
+    ]
+    written = [{"name": e.name, "writes": e.description} for e in exporters.available().values()]
     if json_mode:
-        _emit_json({"formats": rows})
+        _emit_json({"formats": rows, "export_formats": written})
         return
     from rich.table import Table
 
@@ -1052,6 +1059,12 @@ def formats(json_mode: bool) -> None:
             row["name"], "auto" if row["detected"] else "--map / --format", row["expects"]
         )
     _console().print(table)
+    exports = Table(title="export formats (curate export --format)")
+    exports.add_column("name")
+    exports.add_column("writes", overflow="fold")
+    for row in written:
+        exports.add_row(row["name"], row["writes"])
+    _console().print(exports)
 
 
 if __name__ == "__main__":  # pragma: no cover

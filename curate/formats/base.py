@@ -289,12 +289,16 @@ class LogFormat:
     """A log format: knows its files when it sees them, and reads them into canonical records.
 
     Subclasses set `name`, `expects` (one line for people: what the format's rows look like)
-    and implement `sniff` and `read`. Register them in curate/formats/__init__.py.
+    and implement `sniff` and `read`; they are registered under the entry point group
+    `curate.formats` (see curate.plugins). Detection asks them in `priority` order, lowest
+    first: the built-ins' most specific shapes come first (10..80), so a plugin's default of
+    100 sees a file only when no built-in claims it; a lower one goes before them.
     """
 
     name: ClassVar[str]
     expects: ClassVar[str]
     sniffed: ClassVar[bool] = True  # False: used only when asked for by --format or --map
+    priority: ClassVar[int] = 100
 
     def sniff(self, sample: Sample) -> bool:
         raise NotImplementedError

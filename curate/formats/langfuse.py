@@ -151,6 +151,7 @@ def _generation_rows(
 
 class Langfuse(LogFormat):
     name: ClassVar[str] = "langfuse"
+    priority: ClassVar[int] = 30
     expects: ClassVar[str] = (
         'Langfuse trace exports: JSON {"trace": {...}, "observations": [{"type": "GENERATION", '
         "...}]} (one document, a list, or one per line)"

@@ -103,6 +103,7 @@ def run_record(run: dict[str, Any], feedback: list[dict[str, Any]], number: int)
 
 class LangSmith(LogFormat):
     name: ClassVar[str] = "langsmith"
+    priority: ClassVar[int] = 40
     expects: ClassVar[str] = (
         "LangSmith run exports: runs with `run_type`, `inputs`, `outputs` (a JSON list, one per "
         "line, or {runs, feedback})"

@@ -112,6 +112,7 @@ def _int(value: Any) -> int | None:
 
 class LiteLLM(LogFormat):
     name: ClassVar[str] = "litellm"
+    priority: ClassVar[int] = 60
     expects: ClassVar[str] = (
         "LiteLLM StandardLoggingPayload lines: {id, call_type, model, messages, response, status, "
         "response_cost, ...}"

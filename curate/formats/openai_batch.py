@@ -72,6 +72,7 @@ def batch_exchange(item: dict[str, Any], request: dict[str, Any] | None) -> dict
 
 class OpenAIBatch(LogFormat):
     name: ClassVar[str] = "openai_batch"
+    priority: ClassVar[int] = 20
     expects: ClassVar[str] = (
         "OpenAI Batch API output lines: {custom_id, response: {status_code, body}, error}"
     )
@@ -120,6 +121,7 @@ class OpenAIBatchInput(LogFormat):
     """A Batch API input file: requests only, read to join with the output file."""
 
     name: ClassVar[str] = "openai_batch_input"
+    priority: ClassVar[int] = 10
     expects: ClassVar[str] = (
         "OpenAI Batch API input lines: {custom_id, method, url, body}; give it with its output file"
     )

@@ -460,6 +460,7 @@ def _json_path_where(lines: pl.Series, needle: str, paths: list[str]) -> pl.Seri
 
 class OpenAIChat(LogFormat):
     name: ClassVar[str] = "openai_chat"
+    priority: ClassVar[int] = 70
     expects: ClassVar[str] = (
         "JSON lines holding an OpenAI chat completion (`choices`, or `response.choices`) and its "
         "request `messages`, or streamed `chat.completion.chunk` lines"

@@ -192,6 +192,7 @@ def _span_rows(
 
 class OTelGenAI(LogFormat):
     name: ClassVar[str] = "otel"
+    priority: ClassVar[int] = 50
     expects: ClassVar[str] = (
         'OTLP JSON traces: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]} with gen_ai.* '
         "span attributes (one document or one per line)"

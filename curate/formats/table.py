@@ -157,6 +157,7 @@ def _kind(source: Source) -> str:
 
 class Table(LogFormat):
     name: ClassVar[str] = "table"
+    priority: ClassVar[int] = 90
     expects: ClassVar[str] = "any JSONL, CSV or Parquet file, read with --map FIELD=COLUMN"
     sniffed: ClassVar[bool] = False
 

@@ -133,6 +133,7 @@ def interaction_exchange(interaction: dict[str, Any]) -> tuple[str, dict[str, An
 
 class VCRCassette(LogFormat):
     name: ClassVar[str] = "vcr"
+    priority: ClassVar[int] = 80
     expects: ClassVar[str] = (
         "VCR.py cassettes (YAML `interactions:` with request and response) of OpenAI-compatible "
         "or Gemini calls"
