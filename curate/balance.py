@@ -21,7 +21,6 @@ import polars as pl
 
 from curate.cluster import ClusterSettings, cluster_texts
 from curate.config import SEED_MAX, check_range
-from curate.detect import read_findings
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
@@ -291,18 +290,16 @@ def _composition(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
 def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceResult:
     """Cluster, tag and select; writes the clusters, tags and candidates tables."""
     workspace, config = project.workspace, project.config
-    workspace.require()
-    if not workspace.has_table("findings"):
-        raise CurateError("no findings yet: run `curate detect` before `curate balance`")
     check_range("--target", settings.target, 1)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-per-cluster", settings.max_per_cluster, 1)
     check_range("--controls", settings.controls, 0, 1, high_open=True)
     check_range("--cutoff", settings.cluster.cutoff, 0, 100)
+    workspace.require()
+    findings = workspace.read_table("findings", needed_by="curate balance")
     tasks = project.tasks
     if settings.task is not None:
         config.require_task(settings.task)
-    findings = read_findings(workspace)
     labels = workspace.read_table("labels", needed_by="curate balance").select("record_id", "class")
     result = BalanceResult()
     args = {

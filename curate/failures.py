@@ -6,7 +6,6 @@ from typing import Any
 
 import polars as pl
 
-from curate.detect import read_findings
 from curate.errors import CurateError
 from curate.workspace import Workspace
 
@@ -26,9 +25,7 @@ def list_failures(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(how many findings match, the first `limit` with input, output and evidence)."""
     workspace.require()
-    findings = read_findings(workspace)
-    if findings.height == 0 and not workspace.has_table("findings"):
-        raise CurateError("no findings yet: run `curate detect` first")
+    findings = workspace.read_table("findings", needed_by="curate failures")
     if detector is not None:
         known = set(findings["detector"].unique())
         if detector not in known:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -60,6 +60,28 @@ class Project:
         return self.workspace.read_table(name)
 
 
+def init_project(folder: str | Path, workspace: str | Path | None = None) -> dict[str, Any]:
+    """Write a commented curate.toml (an existing one is kept) and an empty workspace in
+    `folder`; what was written, as `curate init --json` prints it."""
+    from curate.config import CONFIG_TEMPLATE
+    from curate.workspace import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / CONFIG_NAME
+    wrote_config = not config_path.exists()
+    if wrote_config:
+        atomic_write_bytes(config_path, CONFIG_TEMPLATE.encode())
+    root = Path(workspace) if workspace else folder / DEFAULT_DIRNAME
+    created = Workspace(root, config_path).create()
+    return {
+        "config": str(config_path.resolve()),
+        "config_written": wrote_config,
+        "workspace": str(root.resolve()),
+        "workspace_created": created,
+    }
+
+
 def read_table(project: Project, name: str) -> pl.DataFrame:
     """A workspace table as a polars DataFrame: `curate.read_table(project, "findings")`."""
     return project.table(name)
@@ -87,4 +109,4 @@ def open_project(
     return Project(located, load_config(located.config_path))
 
 
-__all__ = ["Project", "open_project", "read_table"]
+__all__ = ["Project", "init_project", "open_project", "read_table"]

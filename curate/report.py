@@ -371,11 +371,7 @@ def build_report(project: Project) -> dict[str, Any]:
         "messages",
     ]
     records = workspace.scan_records().select(columns).collect()
-    findings = _table(workspace, "findings")
-    if findings is None:
-        from curate.errors import CurateError
-
-        raise CurateError("no findings yet: run `curate detect` before `curate report`")
+    findings = workspace.read_table("findings", needed_by="curate report")
     target = int(config.section("report").get("target", DEFAULT_TARGET))
     return {
         "records": records.height,

@@ -149,6 +149,5 @@ def test_the_library_checks_ranges_too(workspace):
     from curate.config import Config
     from curate.errors import ConfigError
 
-    (workspace.root / "findings.parquet").write_bytes(b"")
     with pytest.raises(ConfigError, match="--seed -3: must be from 0"):
         balance_candidates(Project(workspace, Config()), BalanceSettings(seed=-3))

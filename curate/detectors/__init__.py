@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
+from typing import Any
 
 from curate.config import Config
 from curate.detectors.base import Detector, Option
@@ -14,13 +15,38 @@ from curate.tables import FINDINGS_SCHEMA
 
 GROUP = "curate.detectors"
 
-__all__ = ["FINDINGS_SCHEMA", "GROUP", "Detector", "Option", "available", "build_detectors"]
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "GROUP",
+    "Detector",
+    "Option",
+    "available",
+    "build_detectors",
+    "describe",
+]
 
 
 @cache
 def available() -> dict[str, type[Detector]]:
     """Every registered detector class by name, built-ins first."""
     return load_group(GROUP, Detector, "detector")
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every registered detector as data: what it finds, where it applies, its config keys."""
+    return [
+        {
+            "name": cls.name,
+            "description": cls.description,
+            "failure_type": cls.failure_type,
+            "severity": cls.severity,
+            "applies_to": list(cls.kinds) if cls.kinds else "any task",
+            "requires": cls.requires,
+            "options": {k: {"default": o.default, "help": o.help} for k, o in cls.options.items()},
+            "module": cls.__module__,
+        }
+        for cls in available().values()
+    ]
 
 
 def _unknown(name: str, what: str) -> ConfigError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
+from typing import Any
 
 from curate.errors import InputError, UnknownFormat
 from curate.formats.base import LogFormat, ReadContext, Sample, Source
@@ -22,6 +23,7 @@ __all__ = [
     "Sample",
     "Source",
     "available",
+    "describe",
     "detect_format",
     "get_format",
 ]
@@ -32,6 +34,21 @@ def available() -> dict[str, LogFormat]:
     """Every registered format by name, in the order detection tries them (`priority`)."""
     classes = load_group(GROUP, LogFormat, "log format")
     return {cls.name: cls() for cls in sorted(classes.values(), key=lambda c: c.priority)}
+
+
+def describe() -> dict[str, list[dict[str, Any]]]:
+    """The log formats ingest reads and the export formats export writes, as data."""
+    from curate import exporters
+
+    return {
+        "formats": [
+            {"name": f.name, "detected": f.sniffed, "expects": f.expects}
+            for f in available().values()
+        ],
+        "export_formats": [
+            {"name": e.name, "writes": e.description} for e in exporters.available().values()
+        ],
+    }
 
 
 def get_format(name: str) -> LogFormat:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import polars as pl
 
-from curate.errors import InputError
+from curate.errors import ConfigError, InputError
 from curate.formats.base import (
     JSON_SPACE,
     Batch,
@@ -38,6 +38,17 @@ CHUNK_ROWS = 100_000
 
 def mappable_fields() -> list[str]:
     return sorted((set(RECORD_SCHEMA.names()) - NOT_MAPPABLE) | SPECIAL | set(ALIASES))
+
+
+def parse_map(values: Iterable[str]) -> dict[str, str]:
+    """`--map FIELD=COLUMN` options as {field: column}."""
+    out = {}
+    for value in values:
+        field, sep, column = value.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise ConfigError(f"--map {value!r}: write FIELD=COLUMN, e.g. --map output=answer")
+        out[field.strip()] = column.strip()
+    return out
 
 
 def check_map(field_map: dict[str, str]) -> dict[str, str]:
