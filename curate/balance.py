@@ -26,6 +26,7 @@ from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
 from curate.tasks import Task
+from curate.triage import NOT_FOR_TRAINING, record_triage
 
 # the edge case a record is filed under when it has several: the rarest kinds of trouble first
 EDGE_PRIORITY = (
@@ -82,6 +83,8 @@ class BalanceSettings:
     quotas: list[Quota] = field(default_factory=list)
     task: str | None = None
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    # config and infrastructure failures (triage.py) are left out unless this is set
+    include_config_failures: bool = False
 
 
 @dataclass
@@ -402,12 +405,20 @@ def _balance_task(
     )
     # a call that failed at the API has no answer to correct: not worth labelling
     only_api = failures.filter(pl.col("failure_types") == ["api_error"])["record_id"]
+    triaged = record_triage(findings.filter(pl.col("record_id").is_in(mine["record_id"].implode())))
+    not_for_training = triaged.filter(
+        pl.col("triage").is_in(NOT_FOR_TRAINING) & ~pl.col("record_id").is_in(only_api.implode())
+    )["record_id"]
+    left_aside = (
+        only_api if settings.include_config_failures else pl.concat([only_api, not_for_training])
+    )
     pool = (
         mine.select("record_id", "class")
         .join(failures, on="record_id", how="left")
+        .join(triaged, on="record_id", how="left")
         .join(_primary_edge(tags), on="record_id", how="left")
         .join(clusters.select("record_id", "cluster_id"), on="record_id")
-        .filter(~pl.col("record_id").is_in(only_api.implode()))
+        .filter(~pl.col("record_id").is_in(left_aside.implode()))
         .with_columns(
             pl.col("failure_type").is_null().alias("is_control"),
             pl.col("failure_type").fill_null(CONTROL),
@@ -445,6 +456,10 @@ def _balance_task(
         "shortfalls": shortfalls,
         "left_out": {
             "api_error only (no answer to correct)": only_api.len(),
+            "config or infrastructure failures, fixed without training "
+            "(--include-config-failures brings them back)": 0
+            if settings.include_config_failures
+            else not_for_training.len(),
             "controls with no label read and no reference": unclassed.height,
         },
         "clusters": clusters["cluster_id"].n_unique(),

@@ -13,6 +13,7 @@ import click
 
 from curate import __version__
 from curate.cli_options import (
+    CONFIG_FAILURES,
     CONTEXT,
     COUNT,
     DATASET,
@@ -242,6 +243,7 @@ def list_detectors(json_mode: bool) -> None:
     type=click.FloatRange(0, 100),
     help="Near-duplicate cutoff (rapidfuzz 0-100).",
 )
+@click.option("--include-config-failures", is_flag=True, help=CONFIG_FAILURES)
 def balance(
     state: State, json_mode: bool, class_ratio: str | None, quotas, cutoff: float, **options: Any
 ) -> None:
@@ -368,6 +370,7 @@ def queue_status_command(
 @click.option(
     "--allow-small", is_flag=True, help="Write fewer than 10 examples (OpenAI refuses those)."
 )
+@click.option("--include-config-failures", is_flag=True, help=CONFIG_FAILURES)
 def export(state: State, json_mode: bool, system_prompt: str | None, **options: Any) -> None:
     """Write the corrected failures as SFT-ready JSONL, validated, split, with provenance.
 

@@ -78,3 +78,8 @@ TASK = click.option("--task", metavar="NAME", help="Only this task's dataset.")
 DATASET = click.option(
     "--dataset", metavar="NAME", help="Argilla dataset name (default: curate-TASK)."
 )
+
+CONFIG_FAILURES = (
+    "Keep the failures configuration or serving fixes (triage config / infrastructure), which "
+    "are left out of the training set by default."
+)

@@ -16,6 +16,7 @@ from curate.detectors import FINDINGS_SCHEMA, Detector
 from curate.project import Project
 from curate.tables import LABELS_SCHEMA
 from curate.tasks import LABEL, LABEL_RAW, LABEL_STATUS, Task, assign_tasks, output_is_json
+from curate.triage import CLASSES, LEVERS, record_triage, triage_expr
 from curate.workspace import Workspace
 
 
@@ -46,6 +47,8 @@ class DetectResult:
     by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_prompt_version: dict[str, dict[str, Any]] = field(default_factory=dict)
     not_applicable: list[dict[str, Any]] = field(default_factory=list)
+    # per triage class: failing records (each under its most basic class), share, lever
+    triage: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,13 +97,15 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
                 )
             plans += _plans(detectors, subset.lazy(), task, name, count, checked, result)
         found = pl.collect_all(plans) if plans else []
-        findings = pl.concat([FINDINGS_SCHEMA.to_frame(), *found], how="vertical_relaxed")
+        found_schema = FINDINGS_SCHEMA.to_frame().drop("triage")
+        findings = pl.concat([found_schema, *found], how="vertical_relaxed")
         if only:
             previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
-            findings = pl.concat([previous, findings])
-        findings = findings.sort("record_id", "detector")
+            findings = pl.concat([previous.drop("triage"), findings])
+        labelled = pl.concat(labels, how="vertical_relaxed")
+        findings = _triaged(findings, records, labelled).sort("record_id", "detector")
         run.write("findings", findings)
-        run.write("labels", pl.concat(labels, how="vertical_relaxed"))
+        run.write("labels", labelled)
         _summarize(result, findings, records, detectors, checked)
         run.counts = {
             "records": result.records,
@@ -108,6 +113,21 @@ def find_failures(project: Project, only: list[str] | None = None) -> DetectResu
             "failing_records": result.failing_records,
         }
     return result
+
+
+def _triaged(findings: pl.DataFrame, records: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """The findings with their triage class (curate/triage.py's rules, on the record)."""
+    from curate.detectors import available
+
+    fallback = {name: cls.triage for name, cls in available().items()}
+    context = records.select("record_id", "finish_reason", "error").join(
+        labels.select("record_id", "class"), on="record_id", how="left"
+    )
+    return (
+        findings.join(context, on="record_id", how="left", maintain_order="left")
+        .with_columns(triage_expr(fallback))
+        .select(FINDINGS_SCHEMA.names())
+    )
 
 
 def _plans(
@@ -177,6 +197,11 @@ def _summarize(
             "checked": checked[detector.name],
             "rate": round(n / checked[detector.name], 4) if checked[detector.name] else None,
         }
+    per_class = dict(record_triage(findings).group_by("triage").len().iter_rows())
+    for name in CLASSES:
+        n = int(per_class.get(name, 0))
+        share = round(n / result.failing_records, 4) if result.failing_records else 0.0
+        result.triage[name] = {"records": n, "share": share, "lever": LEVERS[name]}
     meta = records.select("record_id", "task", "model", "prompt_version")
     failing = findings.select("record_id", "detector").join(meta, on="record_id")
     result.by_task = _breakdown(failing, meta, "task")

@@ -31,6 +31,7 @@ from curate.project import Project
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
 from curate.text import label_key_of
+from curate.triage import NOT_FOR_TRAINING
 from curate.workspace import Workspace, atomic_write_bytes, now_utc
 
 ROLES = {"system", "user", "assistant", "tool"}
@@ -52,6 +53,7 @@ class ExportSettings:
     push_to_hub: str | None = None
     overwrite: bool = False  # replace an existing exports/NAME/
     allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)
+    include_config_failures: bool = False  # config / infrastructure failures (triage.py)
 
 
 # a plain folder name: no separators, no "..", nothing hidden
@@ -290,6 +292,12 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         if record_id in discarded:
             drop("discarded by an annotator")
             continue
+        if record["triage"] in NOT_FOR_TRAINING and not settings.include_config_failures:
+            drop(
+                f"a {record['triage']} failure, fixed without training "
+                "(--include-config-failures writes it)"
+            )
+            continue
         if not mine:
             drop("not resolved (unanswered, or annotators disagree)")
             continue
@@ -327,6 +335,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "task": record["task"],
                 "class": mine.get(LABEL) or record["class"],
                 "failure_type": record["failure_type"],
+                "triage": record["triage"],
                 "edge_case": record["edge_case"],
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
                 "tokens": tokens,
@@ -419,6 +428,7 @@ def _write(
                 "task": r["task"],
                 "class": r["class"],
                 "failure_type": r["failure_type"],
+                "triage": r["triage"],
                 "edge_case": r["edge_case"],
                 "cluster_id": r["cluster_id"],
                 "detectors": r["detectors"],

@@ -126,6 +126,14 @@ def detect(console, result) -> None:
         f"[bold]{result.failing_records}[/] of {result.records} records ({share:.1%}) have at "
         f"least one finding; {result.findings} findings in all."
     )
+    if result.failing_records:
+        levers = Table(title="what would fix the failing records (each under its most basic cause)")
+        for column in ("triage", "records", "share", "lever"):
+            levers.add_column(column, justify="right" if column in ("records", "share") else "left")
+        for name, t in result.triage.items():
+            if t["records"]:
+                levers.add_row(name, str(t["records"]), f"{t['share']:.0%}", t["lever"])
+        console.print(levers)
     for title, groups in (
         ("task", result.by_task),
         ("model", result.by_model),

@@ -25,6 +25,7 @@ FINDINGS_SCHEMA = pl.Schema(
         "failure_type": pl.String,
         "severity": pl.String,
         "evidence": pl.String,
+        "triage": pl.String,  # config | infrastructure | safety | format | decision (triage.py)
     }
 )
 
@@ -62,6 +63,7 @@ CANDIDATES_SCHEMA = pl.Schema(
         "is_control": pl.Boolean,
         "selected_by": pl.String,
         "rank": pl.Int64,
+        "triage": pl.String,  # the record's triage class (null for a control)
     }
 )
 

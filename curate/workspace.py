@@ -335,7 +335,12 @@ class Workspace:
             raise MissingTableError(name, spec.how, needed_by)
         if spec.parts:
             return self.scan(name).collect()
-        return pl.read_parquet(self.table_path(name))
+        frame = pl.read_parquet(self.table_path(name))
+        # a table written before a column was added to its schema reads it as missing values
+        missing = [
+            pl.lit(None, dtype).alias(c) for c, dtype in spec.schema.items() if c not in frame
+        ]
+        return frame.with_columns(missing).select(spec.schema.names()) if missing else frame
 
     def record_ids(self) -> pl.DataFrame:
         """Every record_id in the workspace, as a one-column frame (for anti-joins)."""

@@ -182,8 +182,16 @@ def test_generation_tasks_balance_across_failure_types(workspace):
     put(workspace, rows, task="summarize")
     config = Config(data={"tasks": {"summarize": {"kind": "generation"}}})
     find_failures(Project(workspace, config))
-    result = balance_candidates(
+    # cut at max_tokens is a config failure: left out of the training set by default
+    default = balance_candidates(
         Project(workspace, config), BalanceSettings(target=20, controls=0.25)
+    ).tasks["summarize"]
+    left_out = {k.split(",")[0]: v for k, v in default["left_out"].items()}
+    assert left_out["config or infrastructure failures"] == 30
+    assert default["after"]["class"] == {"refusal": 5, "control": 5}
+    result = balance_candidates(
+        Project(workspace, config),
+        BalanceSettings(target=20, controls=0.25, include_config_failures=True),
     )
     summary = result.tasks["summarize"]
     # 15 failures in equal shares of the two failure types; refusal has only 5 to give

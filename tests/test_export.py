@@ -273,3 +273,45 @@ def test_the_split_never_puts_a_cluster_on_both_sides():
         mine = [r for r in rows if r["class"] == cls]
         share = sum(r["split"] == "validation" for r in mine) / len(mine)
         assert 0.1 <= share <= 0.3, (cls, share)
+
+
+def test_config_failures_stay_out_unless_asked(annotated, tmp_path):
+    """A candidate whose failure the configuration fixes (triage) is not written by default."""
+    import shutil
+
+    from curate.workspace import Workspace
+
+    workspace, config, _, _ = annotated
+    copy = Workspace(tmp_path / ".curate", workspace.config_path)
+    shutil.copytree(workspace.root, copy.root)
+    candidates = copy.read_table("candidates")
+    written = export_dataset(Project(copy, config), ExportSettings(name="all", seed=1))
+    kept = [e["record_id"] for e in _manifest(copy, "all")["examples"]]
+    config_ids = kept[:3]
+    with copy.stage("balance") as run:  # as a balance with --include-config-failures leaves them
+        run.write(
+            "candidates",
+            candidates.with_columns(
+                pl.when(pl.col("record_id").is_in(config_ids))
+                .then(pl.lit("config"))
+                .otherwise(pl.col("triage"))
+                .alias("triage")
+            ),
+        )
+    project = Project(copy, config)
+    default = export_dataset(project, ExportSettings(name="default", seed=1))
+    reasons = {r["record_id"]: r["reason"] for r in default.excluded_records}
+    assert all(
+        reasons[i].startswith("a config failure, fixed without training") for i in config_ids
+    )
+    assert sum(default.written.values()) == sum(written.written.values()) - 3
+    asked = export_dataset(
+        project, ExportSettings(name="asked", seed=1, include_config_failures=True)
+    )
+    assert sum(asked.written.values()) == sum(written.written.values())
+    triaged = {e["record_id"]: e["triage"] for e in _manifest(copy, "asked")["examples"]}
+    assert {triaged[i] for i in config_ids} == {"config"}
+
+
+def _manifest(workspace, name):
+    return json.loads((workspace.root / "exports" / name / "manifest.json").read_text())

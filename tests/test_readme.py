@@ -101,6 +101,12 @@ def test_the_walkthrough_runs_as_written(tmp_path, monkeypatch, runner):
         assert line in shown and line in outputs["ingest"]
     matched = re.search(r"references: (\d+) of (\d+) matched a record", shown)
     assert matched and matched.group(0) in outputs["ingest"]
+    balance = README.split("curate balance --target 1000", 1)[1].split("It writes the tables")[0]
+    starts = ("entity_match: chose", "left out", "could not fill")
+    lines = [line.strip() for line in balance.splitlines() if line.strip().startswith(starts)]
+    assert len(lines) >= 4
+    for line in lines:  # the balance figures the README shows are what balance prints
+        assert line in outputs["balance"], line
 
 
 @pytest.mark.parametrize("target", ["demo", "test"])

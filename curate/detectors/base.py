@@ -44,6 +44,8 @@ class Detector:
     kinds: ClassVar[tuple[str, ...] | None] = None
     requires: ClassVar[str | None] = None
     extra_columns: ClassVar[tuple[str, ...]] = ()  # e.g. ("messages",): not read unless asked
+    # the triage class of its findings when no rule of curate.triage names the detector
+    triage: ClassVar[str] = "decision"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
