@@ -406,7 +406,15 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Also write one HTML file."
 )
-def report(state: State, html_path: str | None, json_mode: bool) -> None:
+@click.option(
+    "--compare",
+    nargs=2,
+    metavar="A B",
+    help="Before and after: two models, prompt versions, or periods (YYYY-MM-DD..YYYY-MM-DD).",
+)
+def report(
+    state: State, html_path: str | None, compare: tuple[str, str] | None, json_mode: bool
+) -> None:
     """Should we fine-tune yet, and on what? Failure trends, readiness, the cost case.
 
     \b
@@ -415,14 +423,26 @@ def report(state: State, html_path: str | None, json_mode: bool) -> None:
     1000 labelled examples, balanced, every edge case covered) and what is missing; prompt
     tokens per call, the system prompt's share, tokens and cost per million calls now and
     with a short prompt after fine-tuning ([report.prices]), and prefill latency against
-    prompt length fitted from the logs.
+    prompt length fitted from the logs. What would fix the failing calls: the share each
+    lever (configuration, serving, prompt, structured outputs, fine-tuning) would remove.
+
+    \b
+    With --compare A B: failure rates of A and B per detector, triage class and edge case,
+    with intervals, McNemar's test on the inputs both answered, and a verdict per row (fixed,
+    improved, unchanged, worse): did the fine-tuned model fix what broke?
+
+    \b
+    Examples:
+      curate report --html report.html
+      curate report --compare gpt-4o-mini my-finetuned-model
+      curate report --compare 2026-10-01..2026-10-31 2026-11-01..2026-11-30
     """
     from pathlib import Path
 
     from curate import render
     from curate.report import build_report, public, render_html
 
-    data = build_report(state.project())
+    data = build_report(state.project(), compare_with=compare or None)
     if html_path:
         Path(html_path).write_text(render_html(data))
     show(json_mode, public(data), render.report, data, html_path)

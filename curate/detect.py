@@ -120,8 +120,8 @@ def _triaged(findings: pl.DataFrame, records: pl.DataFrame, labels: pl.DataFrame
     from curate.detectors import available
 
     fallback = {name: cls.triage for name, cls in available().items()}
-    context = records.select("record_id", "finish_reason", "error").join(
-        labels.select("record_id", "class"), on="record_id", how="left"
+    context = records.select("record_id", "output", "reference", "finish_reason", "error").join(
+        labels.select("record_id", "label", "class"), on="record_id", how="left"
     )
     return (
         findings.join(context, on="record_id", how="left", maintain_order="left")

@@ -307,11 +307,24 @@ def export(out, result) -> None:
 
 def report(out, data: dict[str, Any], html_path: str | None) -> None:
     from rich.markup import escape
+    from rich.table import Table
 
     from curate.report import report_notes
 
     for task, verdict in data["failures"]["verdicts"].items():
         out.print(f"[bold]{task}[/]: {verdict['verdict']} ({verdict['why']})")
+    levers = Table(title="what would fix the failing calls")
+    for column in ("triage", "records", "share", "lever", "e.g."):
+        levers.add_column(column, justify="right" if column in ("records", "share") else "left")
+    for name, t in data["triage"].items():
+        if t["records"]:
+            example = t["examples"][0] if t["examples"] else None
+            shown = f"{example['detector']}: {escape(example['evidence'][:80])}" if example else ""
+            levers.add_row(name, str(t["records"]), f"{t['share']:.0%}", t["lever"], shown)
+    if levers.row_count:
+        out.print(levers)
+    if "compare" in data:
+        compared(out, data["compare"])
     ready = data["readiness"]
     out.print(f"training set: {ready['labelled']} labelled of {ready['target']}")
     for line in ready["missing"]:
@@ -379,3 +392,48 @@ def formats(out, data: dict[str, Any]) -> None:
     for row in data["export_formats"]:
         exports.add_row(row["name"], row["writes"])
     out.print(exports)
+
+
+def compared(out, data: dict[str, Any]) -> None:
+    """`curate report --compare A B`: a row per detector, triage class and edge case."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    a, b = data["a"], data["b"]
+    table = Table(
+        title=f"before and after: A = {escape(a['name'])} ({a['kind']}, {a['calls']} calls), "
+        f"B = {escape(b['name'])} ({b['kind']}, {b['calls']} calls)"
+    )
+    for column in ("failure", "A", "B", "B - A (95%)", "paired: only A / only B", "p", "verdict"):
+        table.add_column(column, justify="left" if column in ("failure", "verdict") else "right")
+    colour = {"fixed": "green", "improved": "green", "worse": "red", "unchanged": "dim"}
+    groups = [("any failure", {"": data["any_failure"]})]
+    groups += [
+        ("", data["by_triage"]),
+        ("", data["by_detector"]),
+        ("edge case ", data["by_edge_case"]),
+    ]
+    for prefix, rows in groups:
+        for name, r in rows.items():
+            ci = r["difference_ci"]
+            diff = f"{r['difference'] * 100:+.1f} pts" if r["difference"] is not None else "-"
+            if ci:
+                diff += f" [{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}]"
+            paired = r["paired"]
+            pair = (
+                f"{paired['only_a_failed']} / {paired['only_b_failed']} of {paired['inputs']}"
+                if paired["inputs"]
+                else "no matched inputs"
+            )
+            p = "-" if paired["p_value"] is None else f"{paired['p_value']:.3g}"
+            rate = lambda s: "-" if s["rate"] is None else f"{s['rate']:.1%}"  # noqa: E731
+            table.add_row(
+                escape(f"{prefix}{name}".strip() or "any failure"),
+                rate(r["a"]),
+                rate(r["b"]),
+                diff,
+                pair,
+                p,
+                f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+            )
+    out.print(table)

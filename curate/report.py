@@ -355,13 +355,42 @@ def latency_note(records: pl.DataFrame) -> str:
     return "every call with latency has the same prompt length: no latency fit"
 
 
-def build_report(project: Project) -> dict[str, Any]:
-    """Every number of the report, as a JSON-able dict."""
+def levers(findings: pl.DataFrame, examples: int = 3) -> dict[str, Any]:
+    """Per triage class: the failing records it holds (each record under its most basic class),
+    their share of all failing records, the lever that removes them, and examples."""
+    from curate.triage import CLASSES, LEVERS, record_triage
+
+    classes = record_triage(findings.drop_nulls("triage"))
+    total = classes.height
+    out: dict[str, Any] = {}
+    for name in CLASSES:
+        ids = classes.filter(pl.col("triage") == name)["record_id"]
+        shown = (
+            findings.filter(pl.col("record_id").is_in(ids.head(examples).implode()))
+            .filter(pl.col("triage") == name)
+            .unique("record_id", keep="first", maintain_order=True)
+            .select("record_id", "detector", "evidence")
+            .to_dicts()
+        )
+        out[name] = {
+            "records": ids.len(),
+            "share": round(ids.len() / total, 4) if total else 0.0,
+            "lever": LEVERS[name],
+            "examples": shown,
+        }
+    return out
+
+
+def build_report(project: Project, compare_with: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Every number of the report, as a JSON-able dict; with `compare_with` (A, B), the before
+    and after of curate/compare.py too."""
     workspace, config = project.workspace, project.config
     workspace.require()
     columns = [
         "record_id",
         "task",
+        "model",
+        "input_hash",
         "prompt_version",
         "timestamp",
         "prompt_tokens",
@@ -373,8 +402,14 @@ def build_report(project: Project) -> dict[str, Any]:
     records = workspace.scan_records().select(columns).collect()
     findings = workspace.read_table("findings", needed_by="curate report")
     target = int(config.section("report").get("target", DEFAULT_TARGET))
-    return {
+    report: dict[str, Any] = {}
+    if compare_with is not None:
+        from curate.compare import compare
+
+        report["compare"] = compare(records, findings, _table(workspace, "tags"), *compare_with)
+    return report | {
         "records": records.height,
+        "triage": levers(findings),
         "failures": failure_trends(records, findings),
         "readiness": readiness(workspace, target),
         "cost": cost_case(records, config),

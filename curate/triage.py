@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from curate.text import label_key
+
 # most basic first: a record's class is the first of these among its findings' classes
 CLASSES = ("config", "infrastructure", "safety", "format", "decision")
 
@@ -74,6 +76,12 @@ RULES: tuple[Rule, ...] = (
     Rule("tool_call_invalid", None, "format", "a tool call that does not parse or fit its tool"),
     Rule(
         "reference_mismatch",
+        "reference_in_other_words",
+        "format",
+        "the right answer in other words, no label read: 'Topic: Account.' for account",
+    ),
+    Rule(
+        "reference_mismatch",
         None,
         "decision",
         "a readable answer that disagrees with the known one",
@@ -91,12 +99,17 @@ LIMIT_REASONS = ("length", "max_tokens", "max_output_tokens")
 
 
 def _conditions() -> dict[str, pl.Expr]:
-    """Conditions over a finding joined with its record (finish_reason, error, status_code)
-    and its label class (`class`: the reference read as a label)."""
+    """Conditions over a finding joined with its record (output, reference, finish_reason,
+    error) and its labels row (`label` read from the output; `class`: the reference read as a
+    label)."""
     nearest = pl.col("evidence").str.extract(_NEAREST, 1)
     score = pl.col("evidence").str.extract(_NEAREST, 2).cast(pl.Int64, strict=False)
     spells_reference = (nearest == pl.col("class")) & (score >= NEAR)
+    padded = pl.lit(" ") + label_key(pl.col("output")) + pl.lit(" ")
+    answer = pl.lit(" ") + label_key(pl.col("reference")) + pl.lit(" ")
+    in_other_words = pl.col("label").is_null() & padded.str.contains(answer, literal=True)
     return {
+        "reference_in_other_words": in_other_words.fill_null(False),
         "context_overflow": pl.col("error").str.contains(CONTEXT_OVERFLOW).fill_null(False),
         "content_filter": (pl.col("finish_reason") == "content_filter").fill_null(False),
         "stopped_at_length": pl.col("finish_reason").is_in(LIMIT_REASONS).fill_null(False),

@@ -57,6 +57,24 @@ def test_labels_format_or_decision_by_the_reference(workspace):
     assert got[ids[3]] == {"label_out_of_vocab": "format"}
 
 
+def test_the_right_answer_in_other_words_is_a_format_failure(workspace):
+    """No task to read labels by: an output that holds the reference among other words."""
+    rows = [
+        {"output": "Topic: Account.", "reference": "account"},
+        {"output": "Accounting", "reference": "account"},  # not the word itself
+        {"output": "billing", "reference": "account"},
+    ]
+    ids, got, _ = _triage(workspace, rows)
+    assert [got[i]["reference_mismatch"] for i in ids] == ["format", "decision", "decision"]
+
+
+def test_a_readable_label_that_disagrees_is_a_decision(workspace):
+    """'non_match' holds the word 'match': with a label read, it is a decision all the same."""
+    rows = [{"output": '{"decision": "non_match"}', "reference": "match"}]
+    ids, got, _ = _triage(workspace, rows, task="em", tasks={"em": LABELS})
+    assert got[ids[0]] == {"reference_mismatch": "decision"}
+
+
 def test_a_record_falls_in_its_most_basic_class(workspace):
     """Cut at max_tokens, the answer is also invalid JSON: raising max_tokens fixes both."""
     rows = [

@@ -1,0 +1,202 @@
+"""Before and after: did the new model (or prompt, or period) fix what broke?
+
+`compare(records, findings, tags, a, b)` splits the calls into A and B (a model name, a
+prompt_version, or a period `YYYY-MM-DD..YYYY-MM-DD`), and for every detector, triage class
+and edge case gives each side's failure rate with its Wilson interval, the difference with
+Newcombe's interval, and, on the inputs both sides answered (matched by input_hash), the paired
+counts with McNemar's test (exact binomial when fewer than 25 pairs disagree). The verdict per
+row:
+
+  fixed      significantly fewer failures, and none left in B
+  improved   significantly fewer failures
+  worse      significantly more failures
+  unchanged  no significant difference (or no failures on either side)
+
+"Significantly" is McNemar's p < 0.05 when at least MIN_PAIRS inputs are matched (the paired
+test is the stronger one), else Newcombe's 95% interval of the difference excluding 0.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from curate.errors import ConfigError
+
+CONFIDENCE = 0.95
+MIN_PAIRS = 10
+PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+
+def side(records: pl.DataFrame, name: str) -> tuple[pl.Expr, str]:
+    """The filter that selects side `name` of a comparison, and what `name` is."""
+    period = PERIOD.match(name)
+    if period:
+        start, end = (date.fromisoformat(d) for d in period.groups())
+        day = pl.col("timestamp").dt.date()
+        return (day >= start) & (day <= end), "period"
+    found = [c for c in ("model", "prompt_version") if name in set(records[c].drop_nulls())]
+    if not found:
+        models = sorted(records["model"].drop_nulls().unique().to_list())[:8]
+        versions = sorted(records["prompt_version"].drop_nulls().unique().to_list())[:8]
+        raise ConfigError(
+            f"--compare {name!r} is neither a model nor a prompt_version of these logs, nor a "
+            f"period YYYY-MM-DD..YYYY-MM-DD. Models: {', '.join(models) or 'none'}; prompt "
+            f"versions: {', '.join(versions) or 'none'}"
+        )
+    return pl.col(found[0]) == name, found[0]
+
+
+def wilson(k: int, n: int) -> list[float] | None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return None
+    low, high = proportion_confint(k, n, alpha=1 - CONFIDENCE, method="wilson")
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def newcombe(k_b: int, n_b: int, k_a: int, n_a: int) -> list[float] | None:
+    """Interval of rate(B) - rate(A)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if n_a == 0 or n_b == 0:
+        return None
+    low, high = confint_proportions_2indep(
+        k_b, n_b, k_a, n_a, method="newcomb", compare="diff", alpha=1 - CONFIDENCE
+    )
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float | None:
+    """McNemar's test on the discordant pairs: exact binomial under 25, else chi-square with
+    continuity correction; None when no pair disagrees."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    if only_a + only_b == 0:
+        return None
+    exact = only_a + only_b < 25
+    result = mcnemar([[0, only_a], [only_b, 0]], exact=exact, correction=True)
+    return round(float(result.pvalue), 6)
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    a, b = row["a"], row["b"]
+    if a["failures"] == 0 and b["failures"] == 0:
+        return "unchanged"
+    paired = row["paired"]
+    if paired["inputs"] >= MIN_PAIRS:
+        p = paired["p_value"]
+        significant = p is not None and p < 1 - CONFIDENCE
+        direction = paired["only_b_failed"] - paired["only_a_failed"]
+    else:
+        ci = row["difference_ci"]
+        significant = ci is not None and (ci[0] > 0 or ci[1] < 0)
+        direction = b["rate"] - a["rate"]
+    if not significant or direction == 0:
+        return "unchanged"
+    if direction > 0:
+        return "worse"
+    return "fixed" if b["failures"] == 0 else "improved"
+
+
+def _row(failed: pl.DataFrame) -> dict[str, Any]:
+    """One comparison row from (input_hash, side, failed) rows of the calls it covers."""
+    out: dict[str, Any] = {}
+    for name in ("a", "b"):
+        mine = failed.filter(pl.col("side") == name)
+        n, k = mine.height, int(mine["failed"].sum())
+        out[name] = {
+            "calls": n,
+            "failures": k,
+            "rate": round(k / n, 4) if n else None,
+            "ci": wilson(k, n),
+        }
+    a, b = out["a"], out["b"]
+    out["difference"] = (
+        round(b["rate"] - a["rate"], 4) if a["rate"] is not None and b["rate"] is not None else None
+    )
+    out["difference_ci"] = newcombe(b["failures"], b["calls"], a["failures"], a["calls"])
+    per_input = (
+        failed.drop_nulls("input_hash")
+        .group_by("input_hash", "side")
+        .agg(pl.col("failed").any())
+        .pivot(on="side", index="input_hash", values="failed")
+    )
+    if {"a", "b"} <= set(per_input.columns):
+        both = per_input.drop_nulls(["a", "b"])
+        only_a = int((both["a"] & ~both["b"]).sum())
+        only_b = int((~both["a"] & both["b"]).sum())
+        inputs = both.height
+    else:
+        only_a = only_b = inputs = 0
+    out["paired"] = {
+        "inputs": inputs,
+        "only_a_failed": only_a,
+        "only_b_failed": only_b,
+        "p_value": mcnemar_p(only_a, only_b),
+        "test": "mcnemar-exact" if only_a + only_b < 25 else "mcnemar-chi2",
+    }
+    out["verdict"] = _verdict(out)
+    return out
+
+
+def compare(
+    records: pl.DataFrame, findings: pl.DataFrame, tags: pl.DataFrame | None, a: str, b: str
+) -> dict[str, Any]:
+    """A against B, per detector, triage class and edge case (see the module docstring)."""
+    where_a, kind_a = side(records, a)
+    where_b, kind_b = side(records, b)
+    calls = records.select(
+        "record_id",
+        "input_hash",
+        pl.when(where_a).then(pl.lit("a")).when(where_b).then(pl.lit("b")).alias("side"),
+    ).drop_nulls("side")
+    sizes = dict(calls.group_by("side").len().iter_rows())
+    for name, label in (("a", a), ("b", b)):
+        if not sizes.get(name):
+            raise ConfigError(f"--compare: no call is {label!r}")
+    mine = findings.join(calls.select("record_id"), on="record_id", how="semi")
+
+    def rows_by(column: str, failing: pl.DataFrame, values: list[str], base: pl.DataFrame):
+        out = {}
+        for value in values:
+            hit = failing.filter(pl.col(column) == value).select("record_id").unique()
+            failed = base.join(
+                hit.with_columns(pl.lit(True).alias("failed")), on="record_id", how="left"
+            ).with_columns(pl.col("failed").fill_null(False))
+            out[value] = _row(failed)
+        return out
+
+    detectors = sorted(mine["detector"].unique().to_list())
+    triage = [t for t in ("config", "infrastructure", "safety", "format", "decision")]
+    triage = [t for t in triage if t in set(mine["triage"].drop_nulls())]
+    any_failure = mine.select("record_id").unique().with_columns(pl.lit("any").alias("all"))
+    result = {
+        "a": {"name": a, "kind": kind_a, "calls": sizes["a"]},
+        "b": {"name": b, "kind": kind_b, "calls": sizes["b"]},
+        "any_failure": rows_by("all", any_failure, ["any"], calls)["any"],
+        "by_detector": rows_by("detector", mine, detectors, calls),
+        "by_triage": rows_by("triage", mine, triage, calls),
+        "by_edge_case": {},
+    }
+    if tags is not None and tags.height:
+        hard = tags.filter(~pl.col("tag").is_in(["exact", "missing_both", "different"]))
+        for tag in sorted(hard["tag"].unique().to_list()):
+            tagged = calls.join(
+                hard.filter(pl.col("tag") == tag).select("record_id").unique(), on="record_id"
+            )
+            if tagged.height:
+                failed = tagged.join(
+                    any_failure.select("record_id", pl.lit(True).alias("failed")),
+                    on="record_id",
+                    how="left",
+                ).with_columns(pl.col("failed").fill_null(False))
+                result["by_edge_case"][tag] = _row(failed)
+    return result
+
+
+__all__ = ["compare", "mcnemar_p", "newcombe", "wilson"]
