@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Any
 
 import numpy as np
@@ -44,18 +43,11 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
         records.select("record_id", "task", "prompt_version", "timestamp")
         .join(any_failure, on="record_id", how="left")
         .with_columns(
-            pl.col("_failed").fill_null(False), pl.col("timestamp").dt.date().alias("day")
+            pl.col("_failed").fill_null(False),
+            pl.col("timestamp").dt.truncate("1w").dt.date().alias("week"),
         )
     )
-    days = base.drop_nulls("day").group_by("day").agg(pl.len().alias("records")).sort("day")
-    by_day = (
-        failing.join(base.select("record_id", "day"), on="record_id")
-        .group_by("day", "detector")
-        .len()
-        .join(days, on="day")
-        .with_columns((pl.col("len") / pl.col("records")).round(4).alias("rate"))
-        .sort("day", "detector")
-    )
+    by_week = _weekly(base, failing)
     versions = (
         base.group_by("task", "prompt_version")
         .agg(
@@ -77,17 +69,17 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
         verdicts[task or "(no task)"] = plateau_verdict(
             mine["prompt_version"].to_list(), mine["records"].to_list(), mine["failures"].to_list()
         )
-    undated = int(base["day"].null_count())
+    undated = int(base["week"].null_count())
     notes = []
     if undated:
         notes.append(
-            "no timestamps in these logs: no daily trend"
+            "no timestamps in these logs: no weekly trend"
             if undated == base.height
-            else f"{undated} of {base.height} calls have no timestamp: left out of the daily trend"
+            else f"{undated} of {base.height} calls have no timestamp: left out of the weekly trend"
         )
     return {
         "notes": notes,
-        "by_day": by_day.with_columns(pl.col("day").cast(pl.String)).to_dicts(),
+        "by_week": by_week,
         "by_prompt_version": [
             {
                 **row,
@@ -104,6 +96,45 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
         ],
         "verdicts": verdicts,
     }
+
+
+def _weekly(base: pl.DataFrame, failing: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per week (Monday) and detector, and for any failure: calls, failing calls, the rate and
+    its Wilson interval. Weeks, not days: ten detectors' daily series cannot be read."""
+    from curate.compare import wilson
+
+    dated = base.drop_nulls("week")
+    weeks = dated.group_by("week").agg(pl.len().alias("calls"))
+    per_detector = (
+        failing.join(dated.select("record_id", "week"), on="record_id")
+        .group_by("week", "detector")
+        .agg(pl.col("record_id").n_unique().alias("failures"))
+    )
+    any_failure = (
+        dated.filter(pl.col("_failed"))
+        .group_by("week")
+        .len("failures")
+        .with_columns(pl.lit("any failure").alias("detector"))
+        .select("week", "detector", "failures")
+    )
+    rows = (
+        pl.concat([per_detector, any_failure.cast({"failures": pl.UInt32})])
+        .join(weeks, on="week")
+        .sort("week", "detector")
+    )
+    return [
+        {
+            "week": str(week),
+            "detector": detector,
+            "calls": calls,
+            "failures": failures,
+            "rate": round(failures / calls, 4),
+            "ci": wilson(failures, calls),
+        }
+        for week, detector, failures, calls in rows.select(
+            "week", "detector", "failures", "calls"
+        ).iter_rows()
+    ]
 
 
 def plateau_verdict(names: list[str], calls: list[int], failures: list[int]) -> dict[str, Any]:
@@ -426,120 +457,335 @@ def _latency_points(records: pl.DataFrame, limit: int = 2000) -> list[dict[str, 
     return rows.sample(n=min(limit, rows.height), seed=0, shuffle=True).to_dicts()
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """One self-contained HTML file: plotly.js inline, every chart drawn by plotly."""
+WEEKLY_DETECTORS = 5  # the weekly chart shows any failure and the detectors that fail most
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _table_html(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _error_bars(rates: list[float | None], cis: list[list[float] | None]) -> dict[str, Any]:
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [
+            ci[1] - r if ci and r is not None else 0 for r, ci in zip(rates, cis, strict=True)
+        ],
+        "arrayminus": [
+            r - ci[0] if ci and r is not None else 0 for r, ci in zip(rates, cis, strict=True)
+        ],
+    }
+
+
+def _levers_chart(report: dict[str, Any]):
     import plotly.graph_objects as go
+
+    shown = {k: v for k, v in report["triage"].items() if v["records"]}
+    if not shown:
+        return None
+    figure = go.Figure(
+        go.Bar(
+            x=[v["share"] for v in shown.values()],
+            y=[f"{k}: {v['lever']}" for k, v in shown.items()],
+            orientation="h",
+            text=[f"{v['share']:.0%} ({v['records']})" for v in shown.values()],
+        )
+    )
+    figure.update_layout(
+        title="What would fix the failing calls? (share each lever would remove)",
+        xaxis_tickformat=".0%",
+        yaxis={"autorange": "reversed"},
+        height=120 + 45 * len(shown),
+        margin={"l": 420},
+    )
+    return figure
+
+
+def _weekly_chart(report: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    weekly = report["failures"].get("by_week") or []
+    if not weekly:
+        return None
+    frame = pl.DataFrame(weekly)
+    top = (
+        frame.filter(pl.col("detector") != "any failure")
+        .group_by("detector")
+        .agg(pl.col("failures").sum())
+        .sort("failures", descending=True)
+        .head(WEEKLY_DETECTORS)["detector"]
+        .to_list()
+    )
+    figure = go.Figure()
+    for detector in ["any failure", *top]:
+        mine = frame.filter(pl.col("detector") == detector)
+        if mine.height == 0:
+            continue
+        rates = mine["rate"].to_list()
+        figure.add_trace(
+            go.Scatter(
+                x=mine["week"].to_list(),
+                y=rates,
+                mode="lines+markers",
+                name=detector,
+                error_y=_error_bars(rates, mine["ci"].to_list()),
+            )
+        )
+    figure.update_layout(
+        title=f"Are failures going down? Share of calls failing, by week (95% intervals; "
+        f"the {len(top)} detectors that fail most)",
+        yaxis_tickformat=".0%",
+        xaxis_title="week starting",
+        height=420,
+    )
+    return figure
+
+
+def _versions_chart(report: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    versions = report["failures"]["by_prompt_version"]
+    if not versions:
+        return None
+    intervals = {
+        (task, v["prompt_version"]): v["ci"]
+        for task, verdict in report["failures"]["verdicts"].items()
+        for v in verdict.get("versions", [])
+    }
+    cis = [intervals.get((v["task"] or "(no task)", v["prompt_version"])) for v in versions]
+    rates = [v["failure_rate"] for v in versions]
+    figure = go.Figure(
+        go.Bar(
+            x=[f"{v['task']} / {v['prompt_version']}" for v in versions],
+            y=rates,
+            text=[f"{r:.1%}" for r in rates],
+            error_y=_error_bars(rates, cis),
+        )
+    )
+    figure.update_layout(
+        title="Has prompting plateaued? Share of calls failing per prompt version (95% intervals)",
+        yaxis_tickformat=".0%",
+        height=380,
+    )
+    return figure
+
+
+def _cost_chart(report: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    per_million = report["cost"].get("per_million_calls")
+    if not per_million:
+        return None
+    today, tuned = per_million["today"], per_million["fine_tuned_short_prompt"]
+    kinds = ["prompt_tokens", "completion_tokens"]
+    figure = go.Figure(
+        [
+            go.Bar(name="today", x=kinds, y=[today[k] for k in kinds]),
+            go.Bar(name="fine-tuned, short prompt", x=kinds, y=[tuned[k] for k in kinds]),
+        ]
+    )
+    figure.update_layout(
+        title="What would a fine-tune save? Tokens per million calls",
+        barmode="group",
+        height=360,
+    )
+    return figure
+
+
+def _latency_chart(report: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    points = report.get("_latency_points") or []
+    if not points:
+        return None
+    fit = report["cost"].get("latency_fit")
+    xs = [p["prompt_tokens"] for p in points]
+    figure = go.Figure(
+        go.Scatter(
+            x=xs, y=[p["latency_ms"] for p in points], mode="markers", name="calls", opacity=0.4
+        )
+    )
+    if fit:
+        line_x = [min(xs), max(xs)]
+        # with completion tokens in the fit, the line is drawn at their mean
+        base = fit["intercept_ms"] + fit.get("ms_per_completion_token", 0) * fit.get(
+            "mean_completion_tokens", 0
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=line_x,
+                y=[base + fit["ms_per_1k_prompt_tokens"] * v / 1000 for v in line_x],
+                mode="lines",
+                name=f"fit: {fit['ms_per_1k_prompt_tokens']} ms per 1k prompt tokens",
+            )
+        )
+    what = fit["fitted"] if fit else "latency against prompt length"
+    figure.update_layout(
+        title=f"How much latency would a shorter prompt save? Fitted: {what}",
+        xaxis_title="prompt tokens",
+        yaxis_title="ms",
+        height=380,
+    )
+    return figure
+
+
+def _compare_chart(compare: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    rows = {**{f"triage: {k}": v for k, v in compare["by_triage"].items()}}
+    rows |= {f"detector: {k}": v for k, v in compare["by_detector"].items()}
+    if not rows:
+        return None
+    names = list(rows)
+    figure = go.Figure()
+    for side in ("a", "b"):
+        rates = [rows[n][side]["rate"] for n in names]
+        figure.add_trace(
+            go.Bar(
+                name=f"{side.upper()}: {compare[side]['name']}",
+                x=names,
+                y=rates,
+                error_y=_error_bars(rates, [rows[n][side]["ci"] for n in names]),
+            )
+        )
+    figure.update_layout(
+        title="Did B fix what broke? Share of calls failing, A against B (95% intervals)",
+        barmode="group",
+        yaxis_tickformat=".0%",
+        height=420,
+    )
+    return figure
+
+
+def _section(title: str, text: str, figure) -> str:
+    chart = figure.to_html(full_html=False, include_plotlyjs=False) if figure is not None else ""
+    return f"<section><h2>{html.escape(title)}</h2>{text}{chart}</section>"
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """One self-contained HTML file (plotly.js inline): each section a question, its answer as
+    a table or a verdict, and its chart."""
     from plotly.offline import get_plotlyjs
 
-    charts = []
-    by_day = pl.DataFrame(report["failures"]["by_day"]) if report["failures"]["by_day"] else None
-    if by_day is not None and by_day.height:
-        figure = go.Figure()
-        for detector in sorted(by_day["detector"].unique()):
-            mine = by_day.filter(pl.col("detector") == detector)
-            figure.add_trace(
-                go.Scatter(
-                    x=mine["day"].to_list(),
-                    y=mine["rate"].to_list(),
-                    mode="lines+markers",
-                    name=detector,
+    sections = []
+    triage_rows = []
+    for name, t in report["triage"].items():
+        if t["records"]:
+            example = t["examples"][0] if t["examples"] else None
+            shown = f"{example['detector']}: {example['evidence'][:100]}" if example else ""
+            triage_rows.append([name, t["records"], f"{t['share']:.0%}", t["lever"], shown])
+    sections.append(
+        _section(
+            "What would fix the failing calls?",
+            _table_html(["triage", "failing calls", "share", "lever", "for example"], triage_rows)
+            if triage_rows
+            else "<p>No failing calls.</p>",
+            _levers_chart(report),
+        )
+    )
+    if "compare" in report:
+        c = report["compare"]
+        rows = []
+        groups = [("any failure", {"": c["any_failure"]})]
+        groups += [("triage", c["by_triage"]), ("detector", c["by_detector"])]
+        groups += [("edge case", c["by_edge_case"])]
+        for group, items in groups:
+            for name, r in items.items():
+                ci = r["difference_ci"]
+                p = r["paired"]["p_value"]
+                rows.append(
+                    [
+                        f"{group} {name}".strip(),
+                        _pct(r["a"]["rate"]),
+                        _pct(r["b"]["rate"]),
+                        "-" if ci is None else f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts",
+                        f"{r['paired']['only_a_failed']} / {r['paired']['only_b_failed']} "
+                        f"of {r['paired']['inputs']}",
+                        "-" if p is None else f"{p:.3g}",
+                        r["verdict"],
+                    ]
                 )
-            )
-        figure.update_layout(
-            title="Failure rate per detector, by day", yaxis_tickformat=".0%", height=420
+        header = ["failure", "A", "B", "B - A (95%)", "paired: only A / only B", "p", "verdict"]
+        intro = (
+            f"<p>A = {html.escape(c['a']['name'])} ({c['a']['calls']:,} calls), "
+            f"B = {html.escape(c['b']['name'])} ({c['b']['calls']:,} calls).</p>"
         )
-        charts.append(figure)
-    versions = report["failures"]["by_prompt_version"]
-    if versions:
-        intervals = {
-            (task, v["prompt_version"]): v["ci"]
-            for task, verdict in report["failures"]["verdicts"].items()
-            for v in verdict.get("versions", [])
-        }
-        cis = [intervals.get((v["task"] or "(no task)", v["prompt_version"])) for v in versions]
-        figure = go.Figure(
-            go.Bar(
-                x=[f"{v['task']} / {v['prompt_version']}" for v in versions],
-                y=[v["failure_rate"] for v in versions],
-                text=[f"{v['failure_rate']:.1%}" for v in versions],
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [
-                        ci[1] - v["failure_rate"] if ci else 0
-                        for ci, v in zip(cis, versions, strict=True)
-                    ],
-                    "arrayminus": [
-                        v["failure_rate"] - ci[0] if ci else 0
-                        for ci, v in zip(cis, versions, strict=True)
-                    ],
-                },
-            )
+        sections.append(
+            _section("Did B fix what broke?", intro + _table_html(header, rows), _compare_chart(c))
         )
-        figure.update_layout(
-            title="Share of calls with a failure, per prompt version (95% Wilson intervals)",
-            yaxis_tickformat=".0%",
-            height=380,
-        )
-        charts.append(figure)
-    points = report.get("_latency_points") or []
-    fit = report["cost"].get("latency_fit")
-    if points:
-        xs = [p["prompt_tokens"] for p in points]
-        figure = go.Figure(
-            go.Scatter(
-                x=xs, y=[p["latency_ms"] for p in points], mode="markers", name="calls", opacity=0.4
-            )
-        )
-        if fit:
-            line_x = [min(xs), max(xs)]
-            # with completion tokens in the fit, the line is drawn at their mean
-            base = fit["intercept_ms"] + fit.get("ms_per_completion_token", 0) * fit.get(
-                "mean_completion_tokens", 0
-            )
-            figure.add_trace(
-                go.Scatter(
-                    x=line_x,
-                    y=[base + fit["ms_per_1k_prompt_tokens"] * v / 1000 for v in line_x],
-                    mode="lines",
-                    name=f"fit: {fit['ms_per_1k_prompt_tokens']} ms per 1k prompt tokens",
-                )
-            )
-        figure.update_layout(
-            title=f"Fitted: {fit['fitted']}" if fit else "Latency against prompt length",
-            xaxis_title="prompt tokens",
-            yaxis_title="ms",
-            height=380,
-        )
-        charts.append(figure)
-    body = "\n".join(f.to_html(full_html=False, include_plotlyjs=False) for f in charts)
     verdicts = "".join(
         f"<li><b>{html.escape(t)}</b>: {html.escape(v['verdict'])} ({html.escape(v['why'])})</li>"
         for t, v in report["failures"]["verdicts"].items()
     )
-    ready = report["readiness"]
-    missing = (
-        "".join(f"<li>{html.escape(m)}</li>" for m in report["readiness"]["missing"])
-        or "<li>nothing: ready</li>"
+    sections.append(
+        _section("Has prompting plateaued?", f"<ul>{verdicts}</ul>", _versions_chart(report))
     )
-    cost = html.escape(json.dumps({k: v for k, v in report["cost"].items()}, indent=2))
+    sections.append(_section("Are failures going down, week by week?", "", _weekly_chart(report)))
+    ready = report["readiness"]
+    missing = "".join(f"<li>{html.escape(m)}</li>" for m in ready["missing"])
+    sections.append(
+        _section(
+            "Is the training set ready?",
+            f"<p>{ready['labelled']} labelled (target {ready['target']} per task). "
+            + (f"Missing:</p><ul>{missing}</ul>" if missing else "Nothing is missing.</p>"),
+            None,
+        )
+    )
+    cost = report["cost"]
+    per_million = cost.get("per_million_calls")
+    cost_text = "<p>Token usage is not in these logs.</p>"
+    if per_million:
+        today, tuned = per_million["today"], per_million["fine_tuned_short_prompt"]
+        rows = [
+            ["prompt tokens", f"{today['prompt_tokens']:,}", f"{tuned['prompt_tokens']:,}"],
+            [
+                "completion tokens",
+                f"{today['completion_tokens']:,}",
+                f"{tuned['completion_tokens']:,}",
+            ],
+        ]
+        if "cost" in today:
+            rows.append(["cost", f"{today['cost']:,.2f}", f"{tuned['cost']:,.2f}"])
+        share = cost.get("system_prompt_share")
+        cost_text = (
+            f"<p>{cost['prompt_tokens_per_call']} prompt tokens per call"
+            + (f", of which the system prompt takes {share:.0%}" if share is not None else "")
+            + ". Per million calls:</p>"
+            + _table_html(["", "today", "fine-tuned, short prompt"], rows)
+        )
+    sections.append(_section("What would a fine-tune save?", cost_text, _cost_chart(report)))
+    latency = _latency_chart(report)
+    if latency is not None:
+        fit = cost.get("latency_fit")
+        text = (
+            f"<p>{fit['ms_per_1k_prompt_tokens']} ms per 1,000 prompt tokens; the short prompt "
+            f"would save about {fit['saved_ms_per_call_with_short_prompt']} ms per call.</p>"
+            if fit
+            else ""
+        )
+        sections.append(_section("How much latency would a shorter prompt save?", text, latency))
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report_notes(report))
-    notes = f"<h2>Not in these logs</h2><ul>{notes}</ul>" if notes else ""
+    if notes:
+        sections.append(f"<section><h2>Not in these logs</h2><ul>{notes}</ul></section>")
+    body = "\n".join(sections)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>curate report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
-pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style>
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:.3em .6em;
+text-align:left}}th{{background:#f6f6f6}}section{{margin-bottom:2.5em}}</style>
 <script>{get_plotlyjs()}</script></head>
 <body>
 <h1>Should we fine-tune yet?</h1>
 <p>{report["records"]:,} logged calls.</p>
-<h2>Has prompting plateaued?</h2><ul>{verdicts}</ul>
-<h2>Is the training set ready?</h2>
-<p>{ready["labelled"]} labelled (target {ready["target"]} per task). Missing:</p>
-<ul>{missing}</ul>
 {body}
-<h2>The cost case</h2><pre>{cost}</pre>
-{notes}
 </body></html>
 """
 

@@ -116,3 +116,52 @@ def balanced_sample(root: Path, target: int, seed: int, extra_toml: str = ""):
         Project(workspace, config), BalanceSettings(target=target, seed=seed, task="entity_match")
     )
     return workspace, config
+
+
+def draw_in_chromium(page: Path, screenshot: Path) -> tuple[list[int], Path]:
+    """Open an HTML file in headless Chromium: the traces each plotly chart drew, and a
+    screenshot. Debian's chromium is installed by `make stack-deps`; in CI its absence fails."""
+    import shutil
+
+    if not shutil.which("chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing (make stack-deps installs it)")
+        pytest.skip("chromium is not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1200,2400",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    count = "document.querySelectorAll('.js-plotly-plot')"
+    try:
+        driver.get(page.as_uri())
+        expected = page.read_text().count('class="plotly-graph-div"')
+        WebDriverWait(driver, 30).until(
+            lambda d: (
+                d.execute_script(
+                    f"return Array.from({count}).filter(p => p.querySelector('.main-svg')).length"
+                )
+                == expected
+            )
+        )
+        traces = driver.execute_script(
+            f"return Array.from({count}).map(p => p.querySelectorAll('.trace').length)"
+        )
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1200, height + 100)
+        driver.save_screenshot(str(screenshot))
+    finally:
+        driver.quit()
+    return traces, screenshot
