@@ -143,3 +143,68 @@ def test_the_html_report_shows_the_comparison(project, tmp_path):
     assert "<h2>Did B fix what broke?</h2>" in text and "<td>improved</td>" in text
     traces, _ = draw_in_chromium(page, tmp_path / "compare.png")
     assert all(n >= 1 for n in traces) and len(traces) == text.count('class="plotly-graph-div"')
+
+
+def _frames(n: int = 40):
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    records = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(2 * n)],
+            "input_hash": [i % n for i in range(2 * n)],
+            "model": ["m"] * (2 * n),
+            "prompt_version": ["v1"] * n + ["v2"] * n,
+            "timestamp": [datetime(2026, 10, 5, tzinfo=UTC)] * n
+            + [datetime(2026, 11, 5, tzinfo=UTC)] * n,
+        },
+        schema_overrides={"input_hash": pl.UInt64},
+    )
+    # October: every 4th input fails (format); November: every 8th
+    failing = [f"r{i}" for i in range(n) if i % 4 == 0] + [
+        f"r{n + i}" for i in range(n) if i % 8 == 0
+    ]
+    findings = pl.DataFrame(
+        {"record_id": failing, "detector": ["invalid_json"] * len(failing), "triage": "format"}
+    )
+    tags = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(0, 2 * n, 2)],
+            "field": "first_name",
+            "tag": "nickname",
+        }
+    )
+    return records, findings, tags
+
+
+def test_periods_and_edge_cases():
+    from curate.compare import compare
+
+    records, findings, tags = _frames()
+    data = compare(records, findings, tags, "2026-10-01..2026-10-31", "2026-11-01..2026-11-30")
+    assert (data["a"]["kind"], data["a"]["calls"], data["b"]["calls"]) == ("period", 40, 40)
+    row = data["by_detector"]["invalid_json"]
+    assert (row["a"]["failures"], row["b"]["failures"]) == (10, 5)
+    assert row["paired"] | {"p_value": None} == {
+        "inputs": 40,
+        "only_a_failed": 5,
+        "only_b_failed": 0,
+        "p_value": None,
+        "test": "mcnemar-exact",
+    }
+    # 5 inputs fail only before, none only after: exact p = 2 * 0.5**5 = 0.0625, not < 0.05
+    assert row["paired"]["p_value"] == pytest.approx(0.0625)
+    assert row["verdict"] == "unchanged"
+    nickname = data["by_edge_case"]["nickname"]  # the even records: inputs 0, 2, 4, ...
+    assert (nickname["a"]["calls"], nickname["a"]["failures"]) == (20, 10)
+    assert (nickname["b"]["calls"], nickname["b"]["failures"]) == (20, 5)
+
+
+def test_prompt_versions_are_sides_too():
+    from curate.compare import compare
+
+    records, findings, _ = _frames()
+    data = compare(records, findings, None, "v1", "v2")
+    assert (data["a"]["kind"], data["b"]["kind"]) == ("prompt_version", "prompt_version")
+    assert data["by_edge_case"] == {}
