@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from curate.answers import by_reference, referenced_records
 from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ExportError, TooFewExamples
 from curate.exporters import get_exporter
@@ -241,10 +242,19 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         )
     _check_hf_dir(workspace, settings.hf_dir)
     tasks = project.tasks
-    resolved, candidates, annotations, clusters, findings = (
+    candidates, clusters, findings = (
         workspace.read_table(name, needed_by="curate export")
-        for name in ("resolved", "candidates", "annotations", "clusters", "findings")
+        for name in ("candidates", "clusters", "findings")
     )
+    annotations = workspace.read_table("annotations", empty=True)
+    # what people resolved, and what references answer ([tasks.NAME.answers]) where they did not
+    resolved = workspace.read_table("resolved", empty=True).select("record_id", "question", "value")
+    referenced = by_reference(referenced_records(workspace), candidates, tasks)
+    referenced = referenced.filter(~pl.col("record_id").is_in(resolved["record_id"].implode()))
+    if referenced.height == 0 and not workspace.has_table("resolved"):
+        workspace.read_table("resolved", needed_by="curate export")  # says what to run
+    from_reference = set(referenced["record_id"])
+    resolved = pl.concat([resolved, referenced.select(resolved.columns)])
     names = [settings.task] if settings.task else sorted(candidates["task"].unique().drop_nulls())
     if settings.task is not None:
         config.require_task(settings.task)
@@ -338,6 +348,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "triage": record["triage"],
                 "edge_case": record["edge_case"],
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
+                "source": "reference" if record_id in from_reference else "people",
                 "tokens": tokens,
                 "example": exporter.render(messages, answer),
                 "detectors": detectors_of.get(record_id, []),
@@ -433,6 +444,7 @@ def _write(
                 "cluster_id": r["cluster_id"],
                 "detectors": r["detectors"],
                 "annotators": r["annotators"],
+                "source": r["source"],
                 "tokens": r["tokens"],
             }
             for split in ("train", "validation")

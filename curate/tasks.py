@@ -52,6 +52,13 @@ class Task:
     output_schema_path: str | None = None
     pair: dict[str, Any] = field(default_factory=dict)
     match: dict[str, str] = field(default_factory=dict)
+    # [tasks.NAME.answers]: references = "ignore" | "trust" | "audit", audit_share, audit_seed
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def references(self) -> str:
+        """What a reference is worth here: ignore, trust or audit."""
+        return str(self.answers.get("references", "ignore"))
 
     @property
     def has_labels(self) -> bool:
@@ -240,6 +247,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
             output_schema_path=schema_path,
             pair=dict(spec.get("pair", {})),
             match=match,
+            answers=dict(spec.get("answers", {})),
         )
     return tasks
 

@@ -81,6 +81,16 @@ def test_a_missing_table_says_what_to_run(tmp_path, runner):
     assert ws.read_table("findings", empty=True).schema == TABLES["findings"].schema
     result = runner.invoke(main, ["--workspace", str(ws.root), "export"])
     assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "no candidates table yet: run `curate balance` before `curate export`" in said
+    with ws.stage("balance") as run:  # balanced, nothing labelled yet
+        for name in ("candidates", "clusters", "tags"):
+            run.write(name, TABLES[name].schema.to_frame())
+    ws.table_path("findings").parent.mkdir(exist_ok=True)
+    with ws.stage("detect") as run:
+        run.write("findings", TABLES["findings"].schema.to_frame())
+    result = runner.invoke(main, ["--workspace", str(ws.root), "export"])
+    assert result.exit_code == 1
     assert (
         "no resolved table yet: label in Argilla, then run `curate queue pull` before "
         "`curate export`" in " ".join(result.output.split())

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from curate.annotations import POLICIES, agreement, latest_answers, resolve
+from curate.answers import by_reference, reference_audit, referenced_records
 from curate.errors import ConfigError, QueueError
 from curate.project import Project
 from curate.queue.argilla import PUSH_BATCH, connect, connection, render_record
@@ -56,6 +57,7 @@ class PushResult:
     pushed: int = 0
     kept_answered: int = 0
     created: bool = False
+    answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -104,12 +106,17 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
     queue = connect(config)
     min_submitted = int(config.section("argilla").get("min_submitted", 1))
     findings = workspace.read_table("findings", needed_by="curate queue push")
+    known = by_reference(referenced_records(workspace), candidates, tasks)["record_id"].unique()
     results = []
     for name in names:
-        records = candidate_rows(workspace, candidates.filter(pl.col("task") == name), findings)
+        mine = candidates.filter(pl.col("task") == name)
+        records = candidate_rows(
+            workspace, mine.filter(~pl.col("record_id").is_in(known.implode())), findings
+        )
         target = dataset_name(name, dataset)
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
+        result.answered_by_reference = mine.height - records.height
         if existing is None:
             existing = queue.create_dataset(target, tasks[name], min_submitted)
             result.created = True
@@ -172,6 +179,8 @@ class PullResult:
     responses: int = 0
     records_answered: int = 0
     agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per task with references = audit / trust: people against the references
+    reference_audit: dict[str, dict[str, Any]] = field(default_factory=dict)
     resolved: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     policy: str = "majority"
@@ -228,6 +237,8 @@ def pull_queue(
     with workspace.stage("queue pull", {"policy": policy}) as run:
         result = _store_answers(run, fresh, policy, prefer_user)
         run.counts = {"new": result.new_responses}
+    resolved = workspace.read_table("resolved", empty=True)
+    result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
     return result
 
 

@@ -1,0 +1,156 @@
+"""Known answers need no labelling: the logs' references as resolved answers.
+
+A task's `[tasks.NAME.answers] references` says what a reference is worth:
+
+  ignore   (default) people label every candidate, references or not;
+  trust    a candidate with a reference is answered by it: not pushed, exported with source
+           `reference`;
+  audit    as trust, but a seeded share (`audit_share`, default 0.1) of them is still pushed;
+           people's answers win on those, and the agreement between people and references says
+           whether the gold data is gold.
+
+A reference answers as people would: for a task with labels, the label (the reference read as
+the task reads labels) and whether the model's output was a failure (its label differs, or a
+detector found something); for other tasks, the corrected output itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import polars as pl
+
+from curate.tasks import Task
+from curate.text import label_key
+from curate.workspace import Workspace
+
+DEFAULT_AUDIT_SHARE = 0.1
+
+
+def audited(record_id: str, task: Task) -> bool:
+    """With `audit`: whether this referenced candidate goes to people anyway (seeded, stable)."""
+    share = float(task.answers.get("audit_share", DEFAULT_AUDIT_SHARE))
+    seed = int(task.answers.get("audit_seed", 0))
+    digest = hashlib.sha256(f"{seed}:{record_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def referenced_records(workspace: Workspace) -> pl.DataFrame:
+    """record_id, task, reference and the label detect read: what references answer from."""
+    labels = workspace.read_table("labels", empty=True).select("record_id", "label")
+    return (
+        workspace.scan_records()
+        .select("record_id", "task", "reference")
+        .collect()
+        .join(labels, on="record_id", how="left")
+    )
+
+
+def reference_label(task: Task) -> pl.Expr:
+    """The reference read as one of the task's labels (null when it is none)."""
+    return label_key(pl.col("reference"), task.case_sensitive).replace_strict(
+        task.terms(), default=None, return_dtype=pl.String
+    )
+
+
+def by_reference(
+    records: pl.DataFrame, candidates: pl.DataFrame, tasks: dict[str, Task]
+) -> pl.DataFrame:
+    """The candidates a reference answers (trust: all with one; audit: all but the audited
+    share), as resolved answers: record_id, question, value (JSON text), source.
+
+    `records` holds record_id, task, reference and the label read (`label`, null when none)."""
+    from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
+
+    rows: list[dict[str, Any]] = []
+    failing = set(candidates.filter(~pl.col("is_control"))["record_id"])
+    for name, task in tasks.items():
+        if task.references not in ("trust", "audit"):
+            continue
+        mine = records.join(
+            candidates.filter(pl.col("task") == name).select("record_id"), on="record_id"
+        ).filter(pl.col("reference").is_not_null())
+        if task.has_labels:
+            mine = mine.with_columns(reference_label(task).alias("_answer"))
+        else:
+            mine = mine.with_columns(pl.col("reference").alias("_answer"))
+        for record_id, answer, label in mine.select("record_id", "_answer", "label").iter_rows():
+            if answer is None or (task.references == "audit" and audited(record_id, task)):
+                continue
+            if task.has_labels:
+                wrong = record_id in failing or label != answer
+                answers = {LABEL: answer, IS_FAILURE: "yes" if wrong else "no"}
+            else:
+                answers = {CORRECTED: answer, IS_FAILURE: "yes" if record_id in failing else "no"}
+            rows += [
+                {
+                    "record_id": record_id,
+                    "question": q,
+                    "value": json.dumps(v),
+                    "source": "reference",
+                }
+                for q, v in answers.items()
+            ]
+    schema = {
+        "record_id": pl.String,
+        "question": pl.String,
+        "value": pl.String,
+        "source": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def reference_audit(
+    records: pl.DataFrame, resolved: pl.DataFrame, tasks: dict[str, Task]
+) -> dict[str, dict[str, Any]]:
+    """Per task with labels and references: how often the label people resolved is the
+    reference's, on the records people answered (Cohen's kappa with its 95% interval)."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    from curate.queue.backend import LABEL
+
+    out: dict[str, dict[str, Any]] = {}
+    people = resolved.filter(pl.col("question") == LABEL).select(
+        "record_id", pl.col("value").str.json_decode(pl.String).alias("people")
+    )
+    for name, task in tasks.items():
+        if not task.has_labels or task.references == "ignore":
+            continue
+        both = (
+            records.filter((pl.col("task") == name) & pl.col("reference").is_not_null())
+            .select("record_id", reference_label(task).alias("reference"))
+            .join(people, on="record_id")
+            .drop_nulls()
+        )
+        if both.height == 0:
+            out[name] = {"records": 0}
+            continue
+        agree = int((both["reference"] == both["people"]).sum())
+        summary: dict[str, Any] = {
+            "records": both.height,
+            "agreement": round(agree / both.height, 4),
+            "disagreements": both.filter(pl.col("reference") != pl.col("people"))
+            .head(20)
+            .to_dicts(),
+            "kappa": None,
+            "kappa_ci": None,
+        }
+        labels = sorted(set(both["reference"]) | set(both["people"]))
+        if len(labels) > 1:
+            index = {label: i for i, label in enumerate(labels)}
+            table = [[0] * len(labels) for _ in labels]
+            for ref, said in both.select("reference", "people").iter_rows():
+                table[index[ref]][index[said]] += 1
+            result = cohens_kappa(table)
+            summary["kappa"] = round(float(result.kappa), 4)
+            summary["kappa_ci"] = [
+                round(float(result.kappa_low), 4),
+                round(float(result.kappa_upp), 4),
+            ]
+        out[name] = summary
+    return out
+
+
+__all__ = ["audited", "by_reference", "reference_audit", "reference_label", "referenced_records"]
