@@ -16,15 +16,14 @@ from curate.cli_options import (
     CONFIG_FAILURES,
     CONTEXT,
     COUNT,
-    DATASET,
     SEED,
     SHARE,
-    TASK,
     State,
     command,
     progress,
     show,
 )
+from curate.cli_queue import queue
 from curate.errors import CurateError
 from curate.stack.cli import argilla
 
@@ -275,66 +274,28 @@ def balance(
     show(json_mode, result, render.balance, result)
 
 
-@main.group(context_settings=CONTEXT)
-def queue() -> None:
-    """Send the candidates to Argilla for labelling, and bring the answers back.
+@command(main)
+@click.option("--task", metavar="NAME", help="Only this task's candidates.")
+def suggest(state: State, task: str | None, json_mode: bool) -> None:
+    """Ask a judge model to pre-label the candidates; `queue push` shows its answers.
 
     \b
-    curate queue push      the candidates of `curate balance` become Argilla records
-    curate queue status    pending / completed / discarded, per stratum and annotator
-    curate queue pull      the answers into `annotations`, with agreement and resolution
-
-    Argilla is the local stack (`curate argilla up`) unless ARGILLA_API_URL / ARGILLA_API_KEY
-    (or [argilla] in curate.toml) name a server of your own.
+    The judge is any OpenAI-compatible endpoint, set in curate.toml:
+      [judge]
+      base_url = "http://127.0.0.1:8000/v1"
+      model = "qwen2.5-7b-instruct"
+      api_key_env = "JUDGE_API_KEY"     # optional
+      budget_calls = 2000               # optional; budget_tokens too
+    Answers are cached in the workspace: asking again costs nothing. After labelling,
+    `curate queue pull` says how often the judge agreed with people, and above which score.
     """
-
-
-@command(queue, name="push")
-@TASK
-@DATASET
-def queue_push(state: State, task: str | None, dataset: str | None, json_mode: bool) -> None:
-    """Push the candidates; re-pushing updates, never duplicates, never touches answered ones."""
     from curate import render
-    from curate.queue import push_queue
+    from curate.judge import suggest as run_suggest
 
     _, bars = progress(json_mode)
     with bars as on_progress:
-        results = push_queue(state.project(), task=task, dataset=dataset, progress=on_progress)
-    show(json_mode, {"datasets": [r.to_dict() for r in results]}, render.push, results)
-
-
-@command(queue, name="pull")
-@TASK
-@DATASET
-@click.option(
-    "--policy",
-    type=click.Choice(["majority", "unanimous", "prefer-user"]),
-    default="majority",
-    show_default=True,
-    help="How disagreeing answers are resolved.",
-)
-@click.option("--prefer-user", metavar="NAME", help="With --policy prefer-user: whose answer wins.")
-def queue_pull(state: State, json_mode: bool, **options: Any) -> None:
-    """Store submitted and discarded answers (history kept); agreement and resolution."""
-    from curate import render
-    from curate.queue import pull_queue
-
-    result = pull_queue(state.project(), **options)
-    show(json_mode, result, render.pull, result)
-
-
-@command(queue, name="status")
-@TASK
-@DATASET
-def queue_status_command(
-    state: State, task: str | None, dataset: str | None, json_mode: bool
-) -> None:
-    """Pending, completed and discarded records, per stratum and per annotator."""
-    from curate import render
-    from curate.queue import queue_status
-
-    status = queue_status(state.project(), dataset=dataset, task=task)
-    show(json_mode, status, render.queue_status, status)
+        result = run_suggest(state.project(), task=task, progress=on_progress)
+    show(json_mode, result, render.suggested, result)
 
 
 @command(main)
@@ -504,6 +465,7 @@ def formats(json_mode: bool) -> None:
 
 
 main.add_command(argilla)
+main.add_command(queue)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

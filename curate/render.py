@@ -279,6 +279,23 @@ def pull(out, result) -> None:
                     f"    {first} & {second}: {pair['records']} records, "
                     f"{pair['percent_agreement']:.0%} agree, Cohen's kappa {pair['kappa']}"
                 )
+    for task, audit in result.reference_audit.items():
+        if audit.get("records"):
+            out.print(
+                f"  {task}: people agree with the references on {audit['agreement']:.0%} of "
+                f"{audit['records']} audited records; Cohen's kappa {audit['kappa']}"
+            )
+    for task, judged in result.judge.items():
+        threshold = (
+            f"it could label the rest above score {judged['threshold']}"
+            if judged["threshold"] is not None
+            else "no score threshold makes it right 95% of the time"
+        )
+        out.print(
+            f"  {task}: the judge {judged['model']} agrees with people on "
+            f"{judged['accuracy']:.0%} of {judged['records']} records (kappa {judged['kappa']}); "
+            f"{threshold}"
+        )
     for conflict in result.conflicts[:20]:
         what = f"{conflict['record_id']} {conflict['question']}: {conflict['answers']}"
         out.print(f"  [yellow]conflict[/] {what}")
@@ -437,3 +454,16 @@ def compared(out, data: dict[str, Any]) -> None:
                 f"[{colour[r['verdict']]}]{r['verdict']}[/]",
             )
     out.print(table)
+
+
+def suggested(out, result) -> None:
+    cost = f", cost {result.cost:.4f}" if result.cost is not None else ""
+    out.print(
+        f"judge {result.model}: {result.candidates} candidates, {result.cached} answered before "
+        f"(cached), {result.asked} asked, {result.answered} answered, {result.failed} failed, "
+        f"{result.over_budget} over budget; {result.retries} retries; "
+        f"{result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion tokens{cost}"
+    )
+    for error in result.errors:
+        out.print(f"  [yellow]failed:[/] {error}")
+    out.print("  next: curate queue push (the judge's answers are shown as suggestions)")

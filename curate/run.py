@@ -128,6 +128,7 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
     from curate.detect import find_failures
     from curate.export import ExportSettings, export_dataset
     from curate.ingest import ingest_logs
+    from curate.judge import suggest
     from curate.queue import pull_queue, push_queue
 
     workspace, config = project.workspace, project.config
@@ -184,6 +185,12 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
     for name, fingerprint, action in steps:
         if not pipe.stage(name, fingerprint(), action):
             return pipe.result
+    if config.section("judge") and not pipe.stage(
+        "suggest",
+        _fingerprint(pipe.table_state("candidates"), pipe.config_state()),
+        lambda: _summary(suggest(project, progress=progress), ("asked", "answered", "cached")),
+    ):
+        return pipe.result
     if pipe.settings.get("push", True):
         if not pipe.stage(
             "queue push",

@@ -94,6 +94,25 @@ RESOLVED_SCHEMA = pl.Schema(
 )
 
 
+SUGGESTIONS_SCHEMA = pl.Schema(
+    {
+        "record_id": pl.String,
+        "task": pl.String,
+        "input_hash": pl.UInt64,
+        "model": pl.String,
+        "prompt_hash": pl.String,
+        "label": pl.String,
+        "corrected_output": pl.String,
+        "score": pl.Float64,
+        "answer": pl.String,
+        "error": pl.String,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "asked_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -124,6 +143,7 @@ TABLES: dict[str, Table] = {
         Table("candidates", CANDIDATES_SCHEMA, "run `curate balance`"),
         Table("annotations", ANNOTATIONS_SCHEMA, "label in Argilla, then run `curate queue pull`"),
         Table("resolved", RESOLVED_SCHEMA, "label in Argilla, then run `curate queue pull`"),
+        Table("suggestions", SUGGESTIONS_SCHEMA, "configure [judge] and run `curate suggest`"),
     )
 }
 
@@ -143,6 +163,7 @@ __all__ = [
     "FINDINGS_SCHEMA",
     "LABELS_SCHEMA",
     "RESOLVED_SCHEMA",
+    "SUGGESTIONS_SCHEMA",
     "TABLES",
     "TAGS_SCHEMA",
     "Table",

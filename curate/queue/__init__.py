@@ -23,6 +23,7 @@ import polars as pl
 from curate.annotations import POLICIES, agreement, latest_answers, resolve
 from curate.answers import by_reference, reference_audit, referenced_records
 from curate.errors import ConfigError, QueueError
+from curate.judge import judge_agreement, latest_suggestions
 from curate.project import Project
 from curate.queue.argilla import PUSH_BATCH, connect, connection, render_record
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
@@ -158,7 +159,16 @@ def candidate_rows(
             .alias("evidence"),  # unnamed, the column would be "literal" and never shown
         )
     )
-    return records.join(evidence, on="record_id", how="left")
+    judge = latest_suggestions(workspace).select(
+        "record_id",
+        pl.col("label").alias("judge_label"),
+        pl.col("corrected_output").alias("judge_output"),
+        pl.col("score").alias("judge_score"),
+        pl.col("model").alias("judge_model"),
+    )
+    return records.join(evidence, on="record_id", how="left").join(
+        judge, on="record_id", how="left"
+    )
 
 
 def _answered_ids(queue: QueueBackend, dataset) -> set[str]:
@@ -181,6 +191,8 @@ class PullResult:
     agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
     # per task with references = audit / trust: people against the references
     reference_audit: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per task, when a judge suggested answers: the judge against people
+    judge: dict[str, dict[str, Any]] = field(default_factory=dict)
     resolved: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     policy: str = "majority"
@@ -239,6 +251,7 @@ def pull_queue(
         run.counts = {"new": result.new_responses}
     resolved = workspace.read_table("resolved", empty=True)
     result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
+    result.judge = judge_agreement(latest_suggestions(workspace), resolved, candidates)
     return result
 
 

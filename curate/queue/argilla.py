@@ -202,11 +202,18 @@ def render_record(row: dict[str, Any], task: Task) -> dict[str, Any]:
         "model": row["model"] or "unknown",
         "prompt_version": row["prompt_version"] or "unknown",
     }
-    suggestions = {}
-    if row["output"] is not None:
-        suggestions[CORRECTED] = row["output"]
-    if task.has_labels and row["class"] in task.labels:
-        suggestions[LABEL] = row["class"]
+    # what the answer boxes start with: the judge's answer (`curate suggest`), scored and
+    # signed with its model; else the model's own output, and the reference or label read
+    judge = {"score": row.get("judge_score"), "agent": row.get("judge_model")}
+    suggestions: dict[str, dict[str, Any]] = {}
+    if row.get("judge_output") is not None:
+        suggestions[CORRECTED] = {"value": row["judge_output"], **judge}
+    elif row["output"] is not None:
+        suggestions[CORRECTED] = {"value": row["output"], "agent": "the model's own output"}
+    if task.has_labels and row.get("judge_label") in task.labels:
+        suggestions[LABEL] = {"value": row["judge_label"], **judge}
+    elif task.has_labels and row["class"] in task.labels:
+        suggestions[LABEL] = {"value": row["class"], "agent": "the reference, else the label read"}
     return {
         "id": row["record_id"],
         "fields": fields,
@@ -272,7 +279,10 @@ def to_argilla_record(record: dict[str, Any]):
     """An Argilla SDK record of a `_record` dict."""
     import argilla as rg
 
-    suggestions = [rg.Suggestion(q, v) for q, v in record["suggestions"].items()]
+    suggestions = [
+        rg.Suggestion(q, s["value"], score=s.get("score"), agent=s.get("agent"))
+        for q, s in record["suggestions"].items()
+    ]
     return rg.Record(
         id=record["id"],
         fields=record["fields"],

@@ -50,6 +50,7 @@ class MemoryQueue:
                 "external_id": record["id"],
                 "status": "pending",
                 "fields": dict(record["fields"]),
+                "suggestions": dict(record.get("suggestions") or {}),
                 "responses": kept,
             }
 

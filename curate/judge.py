@@ -1,0 +1,407 @@
+"""A judge model's suggestions: a stronger model pre-labels the candidates (`curate suggest`).
+
+Any OpenAI-compatible endpoint (`[judge] base_url`, `model`, `api_key_env`). For each candidate
+the judge gets a prompt (`[judge.prompts] TASK = "..."`, or the default below) and answers with
+a label (tasks with labels) or the corrected output (other tasks). Calls run `max_concurrency`
+at a time, with retries and exponential backoff on 429, 5xx, timeouts and malformed bodies
+(tenacity), within a budget of calls or tokens, and are counted (tokens, and cost with
+`[judge.prices]`). Every answer is cached in the workspace table `suggestions`, keyed by
+(input_hash, model, prompt_hash): a re-run asks nothing it asked before.
+
+`queue push` sends the answers as Argilla suggestions (score, agent = the model);
+`judge_agreement` measures the judge against what people resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from curate.config import Config
+from curate.errors import ConfigError, CurateError
+from curate.project import Project
+from curate.tables import SUGGESTIONS_SCHEMA
+from curate.tasks import Task
+from curate.workspace import now_utc
+
+DEFAULT_PROMPT = """You check the answers of a model that does the task "{task}".
+
+The input the model saw:
+{input}
+
+The model answered:
+{output}
+
+{ask}"""
+ASK_LABEL = "Reply with the right answer only: one of {labels}."
+ASK_OUTPUT = "Reply with the output the model should have given, and nothing else."
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+TRUSTWORTHY = 0.95  # a score threshold is good enough when the judge is this accurate above it
+MIN_FOR_THRESHOLD = 20
+
+
+class JudgeError(CurateError):
+    """The judge endpoint failed after its retries, or answered what cannot be read."""
+
+
+@dataclass
+class SuggestResult:
+    model: str = ""
+    candidates: int = 0
+    cached: int = 0
+    asked: int = 0
+    answered: int = 0
+    failed: int = 0
+    over_budget: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def settings(config: Config) -> dict[str, Any]:
+    """[judge], checked: base_url and model are required."""
+    judge = config.section("judge")
+    if not judge:
+        raise ConfigError(
+            "no [judge] in curate.toml: add base_url and model of an OpenAI-compatible endpoint, "
+            'e.g.\n[judge]\nbase_url = "http://127.0.0.1:8000/v1"\nmodel = "my-judge"'
+        )
+    return judge
+
+
+def prompt_for(task: Task, judge: dict[str, Any], record: dict[str, Any]) -> str:
+    from curate.queue.argilla import conversation_markdown
+
+    template = judge.get("prompts", {}).get(task.name, DEFAULT_PROMPT)
+    ask = ASK_LABEL.format(labels=", ".join(task.labels)) if task.has_labels else ASK_OUTPUT
+    return template.format(
+        task=task.name,
+        input=conversation_markdown(record["messages"]),
+        output=record["output"] if record["output"] is not None else "(no output)",
+        labels=", ".join(task.labels),
+        ask=ask,
+    )
+
+
+class Judge:
+    """The HTTP side: one chat completion per prompt, retried; thread-safe counters."""
+
+    def __init__(self, judge: dict[str, Any]):
+        import httpx
+
+        self.model = judge["model"]
+        self.url = judge["base_url"].rstrip("/") + "/chat/completions"
+        key_env = judge.get("api_key_env")
+        headers = {}
+        if key_env:
+            if not os.environ.get(key_env):
+                raise ConfigError(f"[judge] api_key_env = {key_env!r}, but {key_env} is not set")
+            headers["Authorization"] = f"Bearer {os.environ[key_env]}"
+        self.timeout = float(judge.get("timeout_s", 60))
+        self.attempts = int(judge.get("max_retries", 5)) + 1
+        self.client = httpx.Client(headers=headers, timeout=self.timeout)
+        self.lock = threading.Lock()
+        self.retries = 0
+
+    def ask(self, prompt: str) -> dict[str, Any]:
+        """{text, score, prompt_tokens, completion_tokens}; JudgeError when it never worked."""
+        import httpx
+        from tenacity import (
+            RetryError,
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential,
+        )
+
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": 1,
+        }
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.05, max=2),
+            retry=retry_if_exception_type((_Retry, httpx.TransportError)),
+            reraise=False,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        with self.lock:
+                            self.retries += 1
+                    return self._once(body)
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            raise JudgeError(f"{self.url}: {cause} (after {self.attempts} attempts)") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(self.url, json=body)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Retry(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise JudgeError(
+                f"{self.url} answered HTTP {response.status_code}: {response.text[:200]}"
+            )
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Retry(f"a body that is not a chat completion ({exc!r})") from None
+        usage = data.get("usage") or {}
+        return {
+            "text": text if isinstance(text, str) else "",
+            "score": _score(choice),
+            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0),
+        }
+
+
+class _Retry(Exception):
+    """A response worth asking again for (rate limit, server error, malformed body)."""
+
+
+def _score(choice: dict[str, Any]) -> float | None:
+    """The probability of the answer's first token, when the endpoint returns logprobs."""
+    import math
+
+    try:
+        first = choice["logprobs"]["content"][0]["logprob"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return round(math.exp(float(first)), 4)
+
+
+def _read_answer(task: Task, text: str) -> tuple[str | None, str | None]:
+    """(label, corrected output) from the judge's reply."""
+    from curate.text import label_key_of
+
+    if not task.has_labels:
+        return None, text.strip() or None
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    terms = task.terms()
+    folded = label_key_of(first, task.case_sensitive)
+    for term in sorted(terms, key=len, reverse=True):  # longest first: "non match" before "match"
+        if folded == term or folded.startswith(term + " "):
+            return terms[term], None
+    return None, None
+
+
+def suggest(
+    project: Project,
+    task: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SuggestResult:
+    """Ask the judge about every candidate not asked before; write `suggestions`."""
+    workspace, config = project.workspace, project.config
+    judge_settings = settings(config)
+    workspace.require()
+    candidates = workspace.read_table("candidates", needed_by="curate suggest")
+    if task is not None:
+        project.task(task)
+        candidates = candidates.filter(pl.col("task") == task)
+    candidates = candidates.filter(pl.col("task").is_in(list(project.tasks)))
+    records = (
+        workspace.scan_records()
+        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
+        .select("record_id", "task", "input_hash", "messages", "output")
+        .collect()
+    )
+    judge = Judge(judge_settings)
+    cache = workspace.read_table("suggestions", empty=True)
+    result = SuggestResult(model=judge.model, candidates=records.height)
+    todo, rows = [], []
+    known = {
+        (h, m, p): row
+        for h, m, p, row in zip(
+            cache["input_hash"], cache["model"], cache["prompt_hash"], cache.to_dicts(), strict=True
+        )
+    }
+    for record in records.to_dicts():
+        prompt = prompt_for(project.tasks[record["task"]], judge_settings, record)
+        prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:32]
+        key = (record["input_hash"], judge.model, prompt_hash)
+        if key in known and known[key]["error"] is None:
+            result.cached += 1
+            rows.append(known[key] | {"record_id": record["record_id"]})
+        else:
+            todo.append((record, prompt, prompt_hash))
+    budget_calls = judge_settings.get("budget_calls")
+    budget_tokens = judge_settings.get("budget_tokens")
+    lock = threading.Lock()
+
+    def spent() -> bool:
+        tokens = result.prompt_tokens + result.completion_tokens
+        return (budget_calls is not None and result.asked >= int(budget_calls)) or (
+            budget_tokens is not None and tokens >= int(budget_tokens)
+        )
+
+    def one(item: tuple[dict[str, Any], str, str]) -> dict[str, Any] | None:
+        record, prompt, prompt_hash = item
+        with lock:
+            if spent():
+                result.over_budget += 1
+                return None
+            result.asked += 1
+        row = {
+            "record_id": record["record_id"],
+            "task": record["task"],
+            "input_hash": record["input_hash"],
+            "model": judge.model,
+            "prompt_hash": prompt_hash,
+            "label": None,
+            "corrected_output": None,
+            "score": None,
+            "answer": None,
+            "error": None,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "asked_at": now_utc(),
+        }
+        try:
+            answer = judge.ask(prompt)
+        except JudgeError as exc:
+            with lock:
+                result.failed += 1
+                if len(result.errors) < 5:
+                    result.errors.append(str(exc))
+            return row | {"error": str(exc)}
+        label, corrected = _read_answer(project.tasks[record["task"]], answer["text"])
+        with lock:
+            result.answered += 1
+            result.prompt_tokens += answer["prompt_tokens"]
+            result.completion_tokens += answer["completion_tokens"]
+        if progress is not None:
+            progress(f"judge {judge.model}", 1, len(todo))
+        return row | {
+            "label": label,
+            "corrected_output": corrected,
+            "score": answer["score"],
+            "answer": answer["text"][:2000],
+            "prompt_tokens": answer["prompt_tokens"],
+            "completion_tokens": answer["completion_tokens"],
+        }
+
+    with ThreadPoolExecutor(max_workers=int(judge_settings.get("max_concurrency", 4))) as pool:
+        asked = [row for row in pool.map(one, todo) if row is not None]
+    result.retries = judge.retries
+    prices = judge_settings.get("prices", {})
+    if prices:
+        result.cost = round(
+            (
+                result.prompt_tokens * prices.get("input", 0)
+                + result.completion_tokens * prices.get("output", 0)
+            )
+            / 1e6,
+            6,
+        )
+    fresh = (
+        pl.DataFrame(asked, schema=SUGGESTIONS_SCHEMA) if asked else SUGGESTIONS_SCHEMA.to_frame()
+    )
+    # the cache keeps every answer (failed asks are asked again next time)
+    keep = cache.join(
+        fresh.select("input_hash", "model", "prompt_hash"),
+        on=["input_hash", "model", "prompt_hash"],
+        how="anti",
+        nulls_equal=True,
+    )
+    with workspace.stage("suggest", {"task": task, "model": judge.model}) as run:
+        run.write("suggestions", pl.concat([keep, fresh]))
+        run.counts = {k: v for k, v in result.to_dict().items() if k != "errors"}
+    return result
+
+
+def latest_suggestions(workspace, model: str | None = None) -> pl.DataFrame:
+    """Per record, the judge's answer (the latest model's, or `model`'s), without errors."""
+    table = workspace.read_table("suggestions", empty=True).filter(pl.col("error").is_null())
+    if model is not None:
+        table = table.filter(pl.col("model") == model)
+    return table.sort("asked_at").group_by("record_id", maintain_order=True).last()
+
+
+def judge_agreement(
+    suggestions: pl.DataFrame, resolved: pl.DataFrame, candidates: pl.DataFrame
+) -> dict[str, Any]:
+    """The judge against people, per task (and per class): Cohen's kappa with its interval,
+    accuracy, and the accuracy of the answers scored at or above each threshold; the lowest
+    threshold above which the judge is right TRUSTWORTHY of the time could label the rest."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    from curate.queue.backend import LABEL
+
+    people = resolved.filter(pl.col("question") == LABEL).select(
+        "record_id", pl.col("value").str.json_decode(pl.String).alias("people")
+    )
+    both = (
+        suggestions.drop_nulls("label")
+        .select("record_id", "task", "model", pl.col("label").alias("judge"), "score")
+        .join(people, on="record_id")
+        .join(candidates.select("record_id", "class"), on="record_id", how="left")
+    )
+    out: dict[str, Any] = {}
+    for (task,), mine in both.group_by("task", maintain_order=True):
+        right = mine["judge"] == mine["people"]
+        summary: dict[str, Any] = {
+            "model": mine["model"][0],
+            "records": mine.height,
+            "accuracy": round(float(right.mean()), 4),
+            "kappa": None,
+            "kappa_ci": None,
+            "by_class": {},
+            "by_score": [],
+            "threshold": None,
+        }
+        labels = sorted(set(mine["judge"]) | set(mine["people"]))
+        if len(labels) > 1:
+            index = {label: i for i, label in enumerate(labels)}
+            table = [[0] * len(labels) for _ in labels]
+            for said, truth in mine.select("judge", "people").iter_rows():
+                table[index[truth]][index[said]] += 1
+            kappa = cohens_kappa(table)
+            summary["kappa"] = round(float(kappa.kappa), 4)
+            summary["kappa_ci"] = [
+                round(float(kappa.kappa_low), 4),
+                round(float(kappa.kappa_upp), 4),
+            ]
+        for cls, rows in mine.group_by("class", maintain_order=True):
+            summary["by_class"][cls[0] or "(none)"] = {
+                "records": rows.height,
+                "accuracy": round(float((rows["judge"] == rows["people"]).mean()), 4),
+            }
+        scored = mine.filter(pl.col("score").is_not_null())
+        for threshold in THRESHOLDS:
+            above = scored.filter(pl.col("score") >= threshold)
+            if above.height == 0:
+                continue
+            accuracy = round(float((above["judge"] == above["people"]).mean()), 4)
+            summary["by_score"].append(
+                {"threshold": threshold, "records": above.height, "accuracy": accuracy}
+            )
+            if (
+                summary["threshold"] is None
+                and accuracy >= TRUSTWORTHY
+                and above.height >= MIN_FOR_THRESHOLD
+            ):
+                summary["threshold"] = threshold
+        out[task] = summary
+    return out
+
+
+__all__ = ["SuggestResult", "judge_agreement", "latest_suggestions", "suggest"]

@@ -1,0 +1,156 @@
+"""The judge model, against a local OpenAI-compatible server over real HTTP (issue 14): retries
+on 429, 500, timeouts and malformed bodies; the cache; the budget; the accounting; suggestions in
+the queue; the judge measured against people."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+import pytest
+
+from curate.config import load_config
+from curate.judge import judge_agreement, suggest
+from curate.project import Project
+from curate.queue import pull_queue, push_queue
+from curate.queue.memory import MemoryQueue
+from tests.conftest import balanced_sample
+from tests.judge_server import JudgeServer
+
+
+def _answer(prompt: str) -> tuple[str, float]:
+    """A deterministic judge: mostly 'match', surer of some answers than of others."""
+    digest = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    label = "non_match" if digest % 4 == 0 else "match"
+    return label, -0.01 if digest % 3 else -1.2  # p = 0.99 or 0.30
+
+
+@pytest.fixture
+def judged(tmp_path, shared_data):
+    with JudgeServer(shared_data, _answer, delay=1.5) as server:
+        toml = (
+            f'\n[judge]\nbase_url = "{server.url}"\nmodel = "judge-1"\ntimeout_s = 0.5\n'
+            "max_retries = 4\nmax_concurrency = 3\n[judge.prices]\ninput = 1.0\noutput = 2.0\n"
+        )
+        workspace, config = balanced_sample(tmp_path, target=60, seed=2, extra_toml=toml)
+        yield Project(workspace, config), server
+
+
+def test_retries_cache_and_accounting(judged):
+    project, server = judged
+    server.faults = ["429", "500", "malformed", "timeout"]
+    first = suggest(project)
+    n = project.workspace.read_table("candidates").height
+    assert (first.candidates, first.asked, first.answered, first.failed) == (n, n, n, 0)
+    assert first.retries == 4 and first.cached == 0
+    table = project.workspace.read_table("suggestions")
+    assert table.height == n and table["error"].null_count() == n
+    assert first.prompt_tokens == int(table["prompt_tokens"].sum()) > 0
+    assert first.completion_tokens == 3 * n
+    assert first.cost == pytest.approx((first.prompt_tokens * 1.0 + 3 * n * 2.0) / 1e6)
+    assert set(table["score"].round(2)) == {0.99, 0.3}
+    asked = len(server.requests)
+    again = suggest(project)
+    assert (again.asked, again.cached) == (0, n) and len(server.requests) == asked
+
+
+def test_a_budget_stops_new_calls_and_the_rest_is_asked_later(judged):
+    project, _server = judged
+    config = project.config
+    config.data["judge"]["budget_calls"] = 5
+    capped = suggest(Project(project.workspace, config))
+    n = capped.candidates
+    assert (capped.asked, capped.over_budget) == (5, n - 5)
+    config.data["judge"].pop("budget_calls")
+    rest = suggest(Project(project.workspace, config))
+    assert (rest.cached, rest.asked) == (5, n - 5)
+
+
+def test_calls_that_never_work_are_counted_and_asked_again(judged):
+    project, server = judged
+    project.config.data["judge"]["max_retries"] = 1
+    server.faults = ["500"] * 4  # the first two calls fail twice each
+    project.config.data["judge"]["max_concurrency"] = 1
+    result = suggest(project)
+    assert result.failed == 2 and len(result.errors) == 2 and "HTTP 500" in result.errors[0]
+    errors = project.workspace.read_table("suggestions").filter(pl.col("error").is_not_null())
+    assert errors.height == 2
+    again = suggest(project)
+    assert again.asked == 2 and again.failed == 0
+
+
+def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypatch):
+    project, _ = judged
+    queue = MemoryQueue()
+    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    suggest(project)
+    push_queue(project)
+    table = project.workspace.read_table("suggestions")
+    judge_of = dict(table.select("record_id", "label").iter_rows())
+    records = [r for d in queue.datasets.values() for r in d.records.values()]
+    assert records and all(
+        r["suggestions"]["label"]["agent"] == "judge-1"
+        and r["suggestions"]["label"]["value"] == judge_of[r["external_id"]]
+        for r in records
+    )
+
+    def people(dataset, record):  # people disagree with the judge on every 5th record
+        said = judge_of[record["external_id"]]
+        if int(hashlib.sha256(record["external_id"].encode()).hexdigest(), 16) % 5 == 0:
+            said = "match" if said == "non_match" else "non_match"
+        return {"label": said, "is_failure": "yes"}
+
+    queue.answer_all(people)
+    judged_by = pull_queue(project).judge["entity_match"]
+    resolved = project.workspace.read_table("resolved").filter(pl.col("question") == "label")
+    truth = {r: json.loads(v) for r, v in resolved.select("record_id", "value").iter_rows()}
+    pairs = [(judge_of[r], truth[r]) for r in truth]
+    n = len(pairs)
+    p_o = sum(a == b for a, b in pairs) / n
+    p_e = sum(
+        (sum(a == c for a, _ in pairs) / n) * (sum(b == c for _, b in pairs) / n)
+        for c in ("match", "non_match")
+    )
+    assert judged_by["records"] == n and judged_by["accuracy"] == pytest.approx(p_o, abs=1e-4)
+    assert judged_by["kappa"] == pytest.approx((p_o - p_e) / (1 - p_e), abs=1e-4)
+    sure = [
+        (judge_of[r], truth[r])
+        for r in truth
+        if table.filter(pl.col("record_id") == r)["score"][0] >= 0.9
+    ]
+    row = next(s for s in judged_by["by_score"] if s["threshold"] == 0.9)
+    assert row["records"] == len(sure)
+    assert row["accuracy"] == pytest.approx(sum(a == b for a, b in sure) / len(sure), abs=1e-4)
+
+
+def test_without_a_judge_suggest_says_what_to_write(workspace):
+    from curate.config import Config
+    from curate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no \[judge\] in curate.toml"):
+        suggest(Project(workspace, Config()))
+
+
+def test_judge_agreement_with_nothing_to_compare():
+    empty = judge_agreement(
+        pl.DataFrame(
+            schema={
+                "record_id": pl.String,
+                "task": pl.String,
+                "model": pl.String,
+                "label": pl.String,
+                "score": pl.Float64,
+            }
+        ),
+        pl.DataFrame(schema={"record_id": pl.String, "question": pl.String, "value": pl.String}),
+        pl.DataFrame(schema={"record_id": pl.String, "class": pl.String}),
+    )
+    assert empty == {}
+
+
+def test_config_loads(tmp_path):
+    (tmp_path / "curate.toml").write_text(
+        '[judge]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\nbudget_tokens = 10\n'
+    )
+    assert load_config(tmp_path / "curate.toml").section("judge")["budget_tokens"] == 10
