@@ -340,6 +340,22 @@ def report(out, data: dict[str, Any], html_path: str | None) -> None:
             levers.add_row(name, str(t["records"]), f"{t['share']:.0%}", t["lever"], shown)
     if levers.row_count:
         out.print(levers)
+    for task, judged in (data.get("judge") or {}).items():
+        threshold = (
+            f"it could label the rest above score {judged['threshold']}"
+            if judged["threshold"] is not None
+            else "no score threshold makes it right 95% of the time"
+        )
+        out.print(
+            f"judge {judged['model']} on {task}: agrees with people on {judged['accuracy']:.0%} "
+            f"of {judged['records']} records (kappa {judged['kappa']}); {threshold}"
+        )
+    for task, audit in (data.get("reference_audit") or {}).items():
+        if audit.get("records"):
+            out.print(
+                f"references of {task}: people agree on {audit['agreement']:.0%} of "
+                f"{audit['records']} audited records (kappa {audit['kappa']})"
+            )
     if "compare" in data:
         compared(out, data["compare"])
     ready = data["readiness"]

@@ -438,6 +438,15 @@ def build_report(project: Project, compare_with: tuple[str, str] | None = None) 
         from curate.compare import compare
 
         report["compare"] = compare(records, findings, _table(workspace, "tags"), *compare_with)
+    resolved, candidates = _table(workspace, "resolved"), _table(workspace, "candidates")
+    if resolved is not None and candidates is not None:
+        from curate.answers import reference_audit, referenced_records
+        from curate.judge import judge_agreement, latest_suggestions
+
+        report["judge"] = judge_agreement(latest_suggestions(workspace), resolved, candidates)
+        report["reference_audit"] = reference_audit(
+            referenced_records(workspace), resolved, project.tasks
+        )
     return report | {
         "records": records.height,
         "triage": levers(findings),
@@ -729,6 +738,30 @@ def render_html(report: dict[str, Any]) -> str:
         _section("Has prompting plateaued?", f"<ul>{verdicts}</ul>", _versions_chart(report))
     )
     sections.append(_section("Are failures going down, week by week?", "", _weekly_chart(report)))
+    judged = [
+        [
+            task,
+            j["model"],
+            j["records"],
+            _pct(j["accuracy"]),
+            "-" if j["kappa"] is None else f"{j['kappa']} [{j['kappa_ci'][0]}, {j['kappa_ci'][1]}]",
+            "none" if j["threshold"] is None else f"score >= {j['threshold']}",
+        ]
+        for task, j in (report.get("judge") or {}).items()
+    ]
+    if judged:
+        header = ["task", "judge", "records", "agrees with people", "kappa (95%)", "could label"]
+        sections.append(
+            _section("Could the judge label the rest?", _table_html(header, judged), None)
+        )
+    audits = [
+        [task, a["records"], _pct(a["agreement"]), "-" if a["kappa"] is None else a["kappa"]]
+        for task, a in (report.get("reference_audit") or {}).items()
+        if a.get("records")
+    ]
+    if audits:
+        header = ["task", "audited records", "people agree with the reference", "kappa"]
+        sections.append(_section("Is the gold data gold?", _table_html(header, audits), None))
     ready = report["readiness"]
     missing = "".join(f"<li>{html.escape(m)}</li>" for m in ready["missing"])
     sections.append(

@@ -122,6 +122,11 @@ def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypat
     row = next(s for s in judged_by["by_score"] if s["threshold"] == 0.9)
     assert row["records"] == len(sure)
     assert row["accuracy"] == pytest.approx(sum(a == b for a, b in sure) / len(sure), abs=1e-4)
+    from curate.report import build_report, render_html
+
+    report = build_report(project)
+    assert report["judge"]["entity_match"] == judged_by
+    assert "<h2>Could the judge label the rest?</h2>" in render_html(report)
 
 
 def test_without_a_judge_suggest_says_what_to_write(workspace):

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -204,22 +205,29 @@ def render_record(row: dict[str, Any], task: Task) -> dict[str, Any]:
     }
     # what the answer boxes start with: the judge's answer (`curate suggest`), scored and
     # signed with its model; else the model's own output, and the reference or label read
-    judge = {"score": row.get("judge_score"), "agent": row.get("judge_model")}
+    judge = {"score": row.get("judge_score"), "agent": _agent(row.get("judge_model"))}
     suggestions: dict[str, dict[str, Any]] = {}
     if row.get("judge_output") is not None:
         suggestions[CORRECTED] = {"value": row["judge_output"], **judge}
     elif row["output"] is not None:
-        suggestions[CORRECTED] = {"value": row["output"], "agent": "the model's own output"}
+        suggestions[CORRECTED] = {"value": row["output"], "agent": "curate: the model output"}
     if task.has_labels and row.get("judge_label") in task.labels:
         suggestions[LABEL] = {"value": row["judge_label"], **judge}
     elif task.has_labels and row["class"] in task.labels:
-        suggestions[LABEL] = {"value": row["class"], "agent": "the reference, else the label read"}
+        suggestions[LABEL] = {"value": row["class"], "agent": "curate: reference or label read"}
     return {
         "id": row["record_id"],
         "fields": fields,
         "metadata": metadata,
         "suggestions": suggestions,
     }
+
+
+def _agent(name: str | None) -> str | None:
+    """A suggestion's agent as Argilla takes it (letters, digits, - _ : . / and spaces)."""
+    if name is None:
+        return None
+    return re.sub(r"[^a-zA-Z0-9\-_:./\s]", "-", name).strip() or "judge"
 
 
 def settings_for(task: Task, min_submitted: int):

@@ -218,3 +218,57 @@ def test_dataset_with_several_tasks_is_refused(labelled_workspace, runner):
         result = runner.invoke(main, [*ws, "queue", *command, "--dataset", "mine"])
         assert result.exit_code == 2, result.output
         assert "names one Argilla dataset" in result.output and "--task" in result.output
+
+
+def test_judge_suggestions_reach_argilla_and_survive_a_repush(tmp_path, argilla_url, shared_data):
+    """A judge's answers (local OpenAI-compatible server) become Argilla suggestions with their
+    score and agent; a re-push keeps them and duplicates nothing."""
+    import hashlib
+
+    from curate.judge import suggest
+    from tests.conftest import balanced_sample
+    from tests.judge_server import JudgeServer
+
+    def answer(prompt: str) -> tuple[str, float]:
+        digest = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+        return ("non_match" if digest % 3 == 0 else "match"), -0.05
+
+    with JudgeServer(shared_data, answer) as server:
+        toml = f'\n[judge]\nbase_url = "{server.url}"\nmodel = "judge-it"\n'
+        workspace, config = balanced_sample(tmp_path, target=20, seed=9, extra_toml=toml)
+        project = Project(workspace, config)
+        assert suggest(project).answered == workspace.read_table("candidates").height
+    dataset = f"it-judge-{uuid.uuid4().hex[:6]}"
+    push_queue(project, dataset=dataset, task="entity_match")
+    judged = dict(workspace.read_table("suggestions").select("record_id", "label").iter_rows())
+    admin = {"X-Argilla-Api-Key": API_KEY}
+
+    def suggestions() -> dict[str, dict]:
+        found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers=admin).json()["items"]
+        dataset_id = next(d["id"] for d in found if d["name"] == dataset)
+        questions = httpx.get(
+            f"{argilla_url}/api/v1/datasets/{dataset_id}/questions", headers=admin
+        ).json()["items"]
+        label_question = next(q["id"] for q in questions if q["name"] == "label")
+        items = httpx.get(
+            f"{argilla_url}/api/v1/datasets/{dataset_id}/records",
+            headers=admin,
+            params={"include": "suggestions", "limit": 1000},
+        ).json()["items"]
+        return {
+            item["external_id"]: next(
+                s for s in item["suggestions"] if s["question_id"] == label_question
+            )
+            for item in items
+        }
+
+    first = suggestions()
+    assert set(first) == set(judged)
+    for record_id, suggestion in first.items():
+        assert suggestion["value"] == judged[record_id]
+        assert suggestion["agent"] == "judge-it"
+        assert suggestion["score"] == pytest.approx(0.9512, abs=1e-3)
+    push_queue(project, dataset=dataset, task="entity_match")
+    again = suggestions()
+    assert set(again) == set(first)
+    assert {r: s["value"] for r, s in again.items()} == {r: s["value"] for r, s in first.items()}
