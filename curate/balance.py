@@ -22,26 +22,13 @@ import polars as pl
 from curate.cluster import ClusterSettings, cluster_texts
 from curate.config import SEED_MAX, check_range
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
+from curate.edge_cases import priority as edge_priority
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
 from curate.tasks import Task
 from curate.triage import NOT_FOR_TRAINING, record_triage
 
-# the edge case a record is filed under when it has several: the rarest kinds of trouble first
-EDGE_PRIORITY = (
-    "nickname",
-    "first_last_swapped",
-    "initial",
-    "tokens_reordered",
-    "day_month_swapped",
-    "digit_transposition",
-    "partial_date",
-    "off_by_a_little",
-    "typo",
-    "case_accent_spacing",
-    "missing_one_side",
-)
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 QUOTA_KEYS = ("class", "failure_type", "edge_case")
 CONTROL = "control"  # the failure type of records that passed every detector
@@ -151,9 +138,10 @@ def _primary_failures(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def _primary_edge(tags: pl.DataFrame) -> pl.DataFrame:
-    """record_id -> its edge case (by EDGE_PRIORITY) and all its hard tags."""
+    """record_id -> its edge case (the most telling, edge_cases.priority) and all its hard
+    tags."""
     hard = tags.filter(~pl.col("tag").is_in(NOT_HARD) & (pl.col("tag") != "different"))
-    priority = {tag: i for i, tag in enumerate(EDGE_PRIORITY)}
+    priority = {tag: i for i, tag in enumerate(edge_priority())}
     return (
         hard.with_columns(pl.col("tag").replace_strict(priority, default=len(priority)).alias("_p"))
         .sort("_p", "tag")

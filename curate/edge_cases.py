@@ -11,15 +11,23 @@ names, dates and other fields. Each (record, field) gets one tag:
   digit_transposition, off_by_a_little (<= OFF_BY_DAYS days), missing_one_side, missing_both,
   different;
 - other fields: exact, case_accent_spacing, missing_one_side, missing_both, different.
+
+Each kind is a tagger (curate/taggers.py's interface, registered under the entry point group
+`curate.edge_cases` like the products, organizations and addresses taggers and any plugin's),
+named by the key of the pair spec that lists its fields.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import ClassVar
 
 import polars as pl
 
+from curate.errors import ConfigError
+from curate.plugins import load_group
 from curate.tables import TAGS_SCHEMA
+from curate.taggers import Tagger
 from curate.text import name_key
 
 TYPO_JW = 0.85
@@ -175,24 +183,122 @@ def _other_tags(field: str) -> pl.Expr:
     )
 
 
+class Names(Tagger):
+    name: ClassVar[str] = "names"
+    tags: ClassVar[tuple[str, ...]] = (
+        "nickname",
+        "first_last_swapped",
+        "initial",
+        "tokens_reordered",
+        "typo",
+        "case_accent_spacing",
+        "missing_one_side",
+        "exact",
+        "missing_both",
+        "different",
+    )
+
+    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
+        return _name_tags(sides, field, fields)
+
+
+class Dates(Tagger):
+    name: ClassVar[str] = "dates"
+    tags: ClassVar[tuple[str, ...]] = (
+        "day_month_swapped",
+        "digit_transposition",
+        "partial_date",
+        "off_by_a_little",
+        "missing_one_side",
+        "exact",
+        "missing_both",
+        "different",
+    )
+
+    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
+        return sides.select(_date_tags(field))["tag"]
+
+
+class Other(Tagger):
+    name: ClassVar[str] = "other"
+    tags: ClassVar[tuple[str, ...]] = (
+        "case_accent_spacing",
+        "missing_one_side",
+        "exact",
+        "missing_both",
+        "different",
+    )
+
+    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
+        return sides.select(_other_tags(field))["tag"]
+
+
+GROUP = "curate.edge_cases"
+SIDES = ("left", "right")  # the pair spec's keys that say where the records are
+
+
+@cache
+def available() -> dict[str, Tagger]:
+    """Every registered tagger by the pair spec key it reads (names, dates, products, ...)."""
+    return {name: cls() for name, cls in load_group(GROUP, Tagger, "edge-case tagger").items()}
+
+
 def tag_pairs(records: pl.DataFrame, pair: dict) -> pl.DataFrame:
     """(record_id, field, tag) for every field the pair spec names, for every record."""
-    names, dates, other = pair.get("names", []), pair.get("dates", []), pair.get("other", [])
-    fields = [*names, *dates, *other]
+    taggers = available()
+    lists = {key: list(value) for key, value in pair.items() if key not in SIDES}
+    unknown = sorted(set(lists) - set(taggers))
+    if unknown:
+        raise ConfigError(
+            f"[tasks.NAME.pair] lists fields under {', '.join(unknown)}, which no edge-case "
+            f"tagger reads; the taggers are {', '.join(taggers)} (plugins register more under "
+            f"the entry point group {GROUP})"
+        )
+    fields = [f for key in lists for f in lists[key]]
     if not fields or records.height == 0:
         return TAGS_SCHEMA.to_frame()
+    unique = list(dict.fromkeys(fields))
     sides = records.select(
         "record_id",
-        *[_side(pair.get("left", "metadata.left"), f).alias(f"l.{f}") for f in fields],
-        *[_side(pair.get("right", "metadata.right"), f).alias(f"r.{f}") for f in fields],
+        *[_side(pair.get("left", "metadata.left"), f).alias(f"l.{f}") for f in unique],
+        *[_side(pair.get("right", "metadata.right"), f).alias(f"r.{f}") for f in unique],
     )
     out = []
-    for field in names:
-        out.append(
-            sides.select("record_id", pl.lit(field).alias("field"), _name_tags(sides, field, names))
-        )
-    for field in dates:
-        out.append(sides.select("record_id", pl.lit(field).alias("field"), _date_tags(field)))
-    for field in other:
-        out.append(sides.select("record_id", pl.lit(field).alias("field"), _other_tags(field)))
+    order = [
+        "names",
+        "dates",
+        "other",
+        *(k for k in taggers if k not in ("names", "dates", "other")),
+    ]
+    for key in order:
+        tagger = taggers[key]
+        for field in lists.get(key, []):
+            tags = tagger.tag(sides, field, lists[key]).alias("tag")
+            out.append(sides.select("record_id", pl.lit(field).alias("field")).with_columns(tags))
     return pl.concat(out).cast(dict(TAGS_SCHEMA))
+
+
+def priority() -> list[str]:
+    """Every hard tag, most telling first: the person tags in their long-standing order, then
+    each other tagger's in its own order (balance files a record under the first it has)."""
+    person = [
+        "nickname",
+        "first_last_swapped",
+        "initial",
+        "tokens_reordered",
+        "day_month_swapped",
+        "digit_transposition",
+        "partial_date",
+        "off_by_a_little",
+        "typo",
+        "case_accent_spacing",
+        "missing_one_side",
+    ]
+    rest = [
+        tag
+        for name, tagger in available().items()
+        if name not in ("names", "dates", "other")
+        for tag in tagger.tags
+        if tag not in (*NOT_HARD, "different")
+    ]
+    return list(dict.fromkeys([*person, *rest]))
