@@ -282,6 +282,8 @@ def suggest(
                 result.failed += 1
                 if len(result.errors) < 5:
                     result.errors.append(str(exc))
+            if progress is not None:
+                progress(f"judge {judge.model}", 1, len(todo))
             return row | {"error": str(exc)}
         label, corrected = _read_answer(project.tasks[record["task"]], answer["text"])
         with lock:

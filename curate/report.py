@@ -447,6 +447,11 @@ def build_report(project: Project, compare_with: tuple[str, str] | None = None) 
         report["reference_audit"] = reference_audit(
             referenced_records(workspace), resolved, project.tasks
         )
+    if findings.height and findings["triage"].null_count() == findings.height:
+        report["notes"] = [
+            "these findings were written by an older curate, without triage: run `curate detect` "
+            "again to see what would fix them"
+        ]
     return report | {
         "records": records.height,
         "triage": levers(findings),
@@ -825,7 +830,8 @@ text-align:left}}th{{background:#f6f6f6}}section{{margin-bottom:2.5em}}</style>
 
 def report_notes(report: dict[str, Any]) -> list[str]:
     """What each section could not say, and why (the logs lacked it)."""
-    return report["failures"].get("notes", []) + report["cost"].get("notes", [])
+    notes = report["failures"].get("notes", []) + report["cost"].get("notes", [])
+    return notes + report.get("notes", [])
 
 
 def public(report: dict[str, Any]) -> dict[str, Any]:
