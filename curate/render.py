@@ -8,6 +8,7 @@ JSON with --json. Every text goes through a console that neutralizes control cha
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -375,10 +376,16 @@ def report(out, data: dict[str, Any], html_path: str | None) -> None:
 
 
 def run(out, result, url: str) -> None:
-    from curate.stack.local import PASSWORD, USERNAME
+    from curate.stack.local import running_credentials
 
     if "queue push" in result.stages and not result.failed:
-        out.print(f"label at {url} (user {USERNAME}, password {PASSWORD}, for the local stack)")
+        account = running_credentials()
+        who = (
+            f" (local stack: user {account['username']}, password {account['password']})"
+            if account and not os.environ.get("ARGILLA_API_URL")
+            else ""
+        )
+        out.print(f"label at {url}{who}")
         out.print("after labelling, run the same command again: `curate run` pulls and exports")
 
 

@@ -21,8 +21,9 @@ PUSH_BATCH = 500
 
 
 def connection(config: Config) -> tuple[str, str]:
-    """(api_url, api_key): ARGILLA_API_URL / ARGILLA_API_KEY, else [argilla], else local."""
-    from curate.stack.local import API_KEY, HOST, PORTS
+    """(api_url, api_key): ARGILLA_API_URL / ARGILLA_API_KEY, else [argilla], else the local
+    stack's (generated at its first `curate argilla up`); the key is "" when there is none."""
+    from curate.stack.local import HOST, PORTS, running_credentials
 
     section = config.section("argilla")
     url = (
@@ -30,7 +31,9 @@ def connection(config: Config) -> tuple[str, str]:
         or section.get("api_url")
         or f"http://{HOST}:{PORTS['argilla']}"
     )
-    key = os.environ.get("ARGILLA_API_KEY") or section.get("api_key") or API_KEY
+    key = os.environ.get("ARGILLA_API_KEY") or section.get("api_key")
+    if not key:
+        key = (running_credentials() or {}).get("api_key", "")
     return url.rstrip("/"), key
 
 
@@ -118,6 +121,11 @@ def connect(config: Config) -> ArgillaQueue:
     import httpx
 
     url, key = connection(config)
+    if not key:
+        raise QueueError(
+            f"no API key for Argilla at {url}: start the local stack with `curate argilla up` "
+            "(it makes this workspace's key), or set ARGILLA_API_KEY (or [argilla] api_key)"
+        )
     try:
         status = httpx.get(f"{url}/api/_status", timeout=10)
     except httpx.HTTPError:

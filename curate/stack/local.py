@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,12 +26,31 @@ from curate.workspace import Workspace, atomic_write_bytes
 
 HOST = "127.0.0.1"
 PORTS = {"opensearch": 9201, "opensearch_transport": 9301, "redis": 6380, "argilla": 6900}
-# The local stack's owner account (a development server on loopback, not for production).
-USERNAME, PASSWORD, API_KEY = "argilla", "12345678", "argilla.apikey"
+# The local stack's owner account: its password and API key are generated per workspace at
+# the first `up` (Python's secrets) and kept in the workspace's argilla/credentials.json, which
+# only its owner may read. A workspace whose server was set up before that keeps the fixed
+# values it was set up with.
+USERNAME = "argilla"
+LEGACY_PASSWORD, LEGACY_API_KEY = "12345678", "argilla.apikey"
+CREDENTIALS = "credentials.json"
+RUNNING = "running.json"  # in the stack's home: which workspace's server answers on the port
 COMPONENTS = ("opensearch", "redis", "argilla", "worker")
 START_TIMEOUT = 120.0
 
 Say = Callable[[str], None]
+
+
+def stack_home() -> Path:
+    return Path(os.environ.get("CURATE_STACK_HOME") or Path.home() / ".cache" / "curate" / "stack")
+
+
+def running_credentials() -> dict[str, str] | None:
+    """The account of the local stack that answers on this machine (the workspace whose `up`
+    started it), or None when curate started none."""
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError):
+        pointer = json.loads((stack_home() / RUNNING).read_text())
+        return Stack(stack_home(), Path(pointer["run"])).credentials()
+    return None
 
 
 @dataclass(frozen=True)
@@ -42,12 +62,32 @@ class Stack:
 
     @classmethod
     def for_workspace(cls, workspace: Workspace) -> Stack:
-        home = os.environ.get("CURATE_STACK_HOME") or Path.home() / ".cache" / "curate" / "stack"
-        return cls(Path(home), workspace.root / "argilla")
+        return cls(stack_home(), workspace.root / "argilla")
 
     @property
     def api_url(self) -> str:
         return f"http://{HOST}:{PORTS['argilla']}"
+
+    def credentials(self, create: bool = False) -> dict[str, str] | None:
+        """This workspace's owner account: username, password, api_key. Made (mode 0600) when
+        `create` and there is none yet; None when there is none and `create` is not set."""
+        path = self.run / CREDENTIALS
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError):
+            data = json.loads(path.read_text())
+            return {k: str(data[k]) for k in ("username", "password", "api_key")}
+        if not create:
+            return None
+        server = self.run / "server"
+        legacy = server.is_dir() and any(server.iterdir())  # set up with the fixed values
+        made = {
+            "username": USERNAME,
+            "password": LEGACY_PASSWORD if legacy else secrets.token_urlsafe(18),
+            "api_key": LEGACY_API_KEY if legacy else "curate." + secrets.token_urlsafe(24),
+        }
+        self.run.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(made, indent=2).encode())  # mkstemp: mode 0600
+        os.chmod(path, 0o600)
+        return made
 
     # -- install ---------------------------------------------------------------------------
     def install(self, say: Say) -> None:
@@ -198,7 +238,11 @@ class Stack:
                 "log": str(self.run / "logs" / f"{component}.log"),
             }
         out["url"] = self.api_url
-        out["username"], out["password"], out["api_key"] = USERNAME, PASSWORD, API_KEY
+        credentials = self.credentials() or {}
+        out["username"] = credentials.get("username")
+        out["password"] = credentials.get("password")
+        out["api_key"] = credentials.get("api_key")
+        out["credentials_file"] = str(self.run / CREDENTIALS)
         out["healthy"] = all(out[c]["healthy"] for c in COMPONENTS)
         return out
 
@@ -222,6 +266,10 @@ class Stack:
         if not self.healthy("worker"):
             state["worker"] = self._start("worker", commands["worker"])
         self._save(state)
+        pid = state.get("argilla", {}).get("pid")
+        if pid is not None and _alive(pid):  # this workspace's server is the one that answers
+            pointer = {"workspace": str(self.run.parent), "run": str(self.run)}
+            atomic_write_bytes(self.home / RUNNING, json.dumps(pointer).encode())
         return self.status()
 
     def down(self, say: Say) -> dict[str, Any]:
@@ -269,6 +317,8 @@ class Stack:
         )
 
     def _prepare_server(self) -> None:
+        credentials = self.credentials(create=True)
+        assert credentials is not None
         python = str(self.home / "argilla-venv" / "bin" / "python")
         env = self._env()
         (self.run / "server").mkdir(parents=True, exist_ok=True)
@@ -286,9 +336,9 @@ class Stack:
                 "users",
                 "create_default",
                 "--password",
-                PASSWORD,
+                credentials["password"],
                 "--api-key",
-                API_KEY,
+                credentials["api_key"],
             ],
             env=env,
             capture_output=True,

@@ -9,6 +9,19 @@ from curate.stack.local import HOST, PORTS
 from tests.conftest import balanced_sample
 
 
+def account() -> dict[str, str]:
+    """The running local stack's owner account (generated at its first `curate argilla up`)."""
+    from curate.stack.local import running_credentials
+
+    found = running_credentials()
+    if found is None:
+        message = "no local stack started by curate: run `make stack-up` (make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 @pytest.fixture(scope="session")
 def argilla_url() -> str:
     """The local Argilla stack that `make test` started. In CI its absence fails the run."""

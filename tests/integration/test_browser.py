@@ -13,7 +13,7 @@ import pytest
 
 from curate.project import Project
 from curate.queue import pull_queue, push_queue
-from curate.stack.local import API_KEY, PASSWORD, USERNAME
+from tests.integration.conftest import account
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -61,13 +61,17 @@ def test_label_a_record_in_the_web_ui_and_pull_it(
     workspace, config = labelled_workspace
     dataset = f"ui-{uuid.uuid4().hex[:8]}"
     push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
-    found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers={"X-Argilla-Api-Key": API_KEY})
+    found = httpx.get(
+        f"{argilla_url}/api/v1/me/datasets", headers={"X-Argilla-Api-Key": account()["api_key"]}
+    )
     dataset_id = next(d["id"] for d in found.json()["items"] if d["name"] == dataset)
     wait = WebDriverWait(browser, 60)
 
     browser.get(f"{argilla_url}/sign-in")
-    wait.until(ready.presence_of_element_located((By.NAME, "Username"))).send_keys(USERNAME)
-    browser.find_element(By.NAME, "Password").send_keys(PASSWORD)
+    wait.until(ready.presence_of_element_located((By.NAME, "Username"))).send_keys(
+        account()["username"]
+    )
+    browser.find_element(By.NAME, "Password").send_keys(account()["password"])
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait.until(ready.url_changes(f"{argilla_url}/sign-in"))
 
@@ -90,5 +94,5 @@ def test_label_a_record_in_the_web_ui_and_pull_it(
     annotations = pl.read_parquet(workspace.root / "annotations.parquet")
     label = annotations.filter(pl.col("question") == "label")
     assert label["status"].to_list() == ["submitted"]
-    assert label["username"].to_list() == [USERNAME]
+    assert label["username"].to_list() == [account()["username"]]
     assert json.loads(label["value"][0]) == "match"

@@ -14,12 +14,12 @@ from curate.config import Config
 from curate.errors import QueueError
 from curate.project import Project
 from curate.queue import pull_queue, push_queue, queue_status
-from curate.stack.local import API_KEY
+from tests.integration.conftest import account
 
 
 def _annotator(url: str, name: str) -> str:
     """A new annotator in the default workspace; returns its API key."""
-    admin = {"X-Argilla-Api-Key": API_KEY}
+    admin = {"X-Argilla-Api-Key": account()["api_key"]}
     user = httpx.post(
         f"{url}/api/v1/users",
         headers=admin,
@@ -36,7 +36,7 @@ def _annotator(url: str, name: str) -> str:
 
 
 def _remote(url: str, dataset: str) -> list[dict]:
-    admin = {"X-Argilla-Api-Key": API_KEY}
+    admin = {"X-Argilla-Api-Key": account()["api_key"]}
     found = httpx.get(f"{url}/api/v1/me/datasets", headers=admin).json()["items"]
     dataset_id = next(d["id"] for d in found if d["name"] == dataset)
     return httpx.get(
@@ -241,7 +241,7 @@ def test_judge_suggestions_reach_argilla_and_survive_a_repush(tmp_path, argilla_
     dataset = f"it-judge-{uuid.uuid4().hex[:6]}"
     push_queue(project, dataset=dataset, task="entity_match")
     judged = dict(workspace.read_table("suggestions").select("record_id", "label").iter_rows())
-    admin = {"X-Argilla-Api-Key": API_KEY}
+    admin = {"X-Argilla-Api-Key": account()["api_key"]}
 
     def suggestions() -> dict[str, dict]:
         found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers=admin).json()["items"]
