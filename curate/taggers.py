@@ -18,12 +18,11 @@ are in curate/edge_cases.py, behind the same interface.
 from __future__ import annotations
 
 import re
-from functools import cache
+import unicodedata
+from functools import cache, lru_cache
 from typing import ClassVar
 
 import polars as pl
-
-from curate.text import name_key
 
 # shared by every tagger: what makes nothing about a pair hard, or nothing to compare
 BASIC = ("missing_both", "missing_one_side", "exact", "case_accent_spacing")
@@ -53,16 +52,22 @@ def _basic(left: str | None, right: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _fold(text: str) -> str:
-    return pl.select(name_key(pl.lit(text))).item()
+    """text.name_key for one string, in Python (it is called per value, not per column)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn").lower()
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
 
 
 def _pairwise(sides: pl.DataFrame, field: str, tag_one) -> pl.Series:
-    values = [
-        _basic(a, b) or tag_one(a, b)
-        for a, b in sides.select(f"l.{field}", f"r.{field}").iter_rows()
-    ]
-    return pl.Series("tag", values, dtype=pl.String)
+    """tag_one over the distinct pairs of the field (logs repeat them), one tag per row."""
+    pairs = sides.select(pl.col(f"l.{field}").alias("a"), pl.col(f"r.{field}").alias("b"))
+    distinct = pairs.unique()
+    tags = [_basic(a, b) or tag_one(a, b) for a, b in distinct.iter_rows()]
+    lookup = distinct.with_columns(pl.Series("tag", tags, dtype=pl.String))
+    joined = pairs.join(lookup, on=["a", "b"], how="left", nulls_equal=True, maintain_order="left")
+    return joined["tag"]
 
 
 # -- products ------------------------------------------------------------------------------------
@@ -96,6 +101,7 @@ def _units():
     return registry
 
 
+@lru_cache(maxsize=1 << 16)
 def _quantities(text: str) -> dict[str, float]:
     """dimensionality -> magnitude in base units, for every number with a unit in the text."""
     registry = _units()
@@ -188,6 +194,14 @@ def _subsequence(short: str, long: str) -> bool:
     return all(c in it for c in short)
 
 
+@lru_cache(maxsize=1 << 16)
+def _basename(name: str) -> str:
+    """The name without its legal form (cleanco): Acme Holdings Ltd -> Acme Holdings."""
+    from cleanco import basename
+
+    return basename(name)
+
+
 class Organizations(Tagger):
     name: ClassVar[str] = "organizations"
     tags: ClassVar[tuple[str, ...]] = (
@@ -204,11 +218,9 @@ class Organizations(Tagger):
 
     @staticmethod
     def compare(a: str, b: str) -> str:
-        from cleanco import basename
-
         if _fold(a) == _fold(b):
             return "case_accent_spacing"
-        ba, bb = _fold(basename(a)), _fold(basename(b))
+        ba, bb = _fold(_basename(a)), _fold(_basename(b))
         if ba == bb and ba:
             return "legal_form_variant"
         wa, wb = ba.split(), bb.split()
@@ -232,6 +244,7 @@ class Organizations(Tagger):
 # -- addresses -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _address(text: str) -> dict[str, str]:
     """The parts usaddress finds (AddressNumber, StreetName, StreetNamePostType, ZipCode, ...),
     each folded; an address it cannot tag yields what it could."""
