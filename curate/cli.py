@@ -299,6 +299,28 @@ def suggest(state: State, task: str | None, json_mode: bool) -> None:
 
 
 @command(main)
+@click.option("--preview", is_flag=True, help="Show what would be replaced (writes nothing).")
+@click.option("--task", metavar="NAME", help="Only this task's candidates.")
+@click.option("--limit", default=5, show_default=True, type=COUNT, help="Examples to show.")
+def redact(state: State, preview: bool, task: str | None, limit: int, json_mode: bool) -> None:
+    """Personal data in the candidates, by each task's [tasks.NAME.redact] policy.
+
+    \b
+    Redaction itself happens where the policy says: at `queue push` (what annotators see)
+    and `export` (the training set); the values behind the placeholders stay in the
+    workspace's redaction/mapping.jsonl. --preview counts what would be replaced, by
+    entity type and task, and shows examples before and after.
+    """
+    from curate import render
+    from curate.redact import preview as redaction_preview
+
+    if not preview:
+        raise click.UsageError("add --preview: redaction itself happens at push and export")
+    data = redaction_preview(state.project(), task=task, limit=limit)
+    show(json_mode, data, render.redaction, data)
+
+
+@command(main)
 @click.option("--name", default="sft", show_default=True, help="Folder under exports/.")
 @click.option("--task", metavar="NAME", help="Only this task.")
 @click.option(

@@ -30,6 +30,7 @@ from curate.errors import ExportError, TooFewExamples
 from curate.exporters import get_exporter
 from curate.project import Project
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
+from curate.redact import Policy, kept_values, redact_records, save_mapping
 from curate.tasks import Task
 from curate.text import label_key_of
 from curate.triage import NOT_FOR_TRAINING
@@ -81,6 +82,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     hf_dir: str | None = None
     pushed_to: str | None = None
+    redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -158,6 +160,20 @@ def _messages(messages: list[dict[str, Any]], system_prompt: str | None) -> list
     if system_prompt is not None:
         out.insert(0, {"role": "system", "content": system_prompt})
     return out
+
+
+def _redacted(project, record, task, policy, messages, answer, result):
+    """The example's turns and answer with personal data replaced (curate/redact.py); the
+    placeholders' values go to the workspace's mapping, never into the export."""
+    texts = {"id": [record["record_id"]], "turns": [m["content"] or "" for m in messages]}
+    texts["answer"] = [answer]
+    kept = [kept_values(record.get("metadata"), task, policy)]
+    (done,), found = redact_records([texts], policy, kept)
+    save_mapping(project.workspace, found)
+    for entity, n in found.counts.items():
+        result.redacted[entity] = result.redacted.get(entity, 0) + n
+    turns = [m | {"content": c} for m, c in zip(messages, done["turns"], strict=True)]
+    return turns, done["answer"][0]
 
 
 def check_openai_example(example: dict[str, Any]) -> str | None:
@@ -272,7 +288,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     records = (
         workspace.scan_records()
         .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "task", "messages", "output", "tools")
+        .select("record_id", "task", "messages", "output", "tools", "metadata")
         .collect()
         .join(candidates.drop("task"), on="record_id")
         .join(
@@ -325,6 +341,9 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
             drop(f"invalid: {why}")
             continue
         messages = _messages(record["messages"], settings.system_prompt)
+        policy = Policy.of(task)
+        if policy is not None and "export" in policy.where:
+            messages, answer = _redacted(project, record, task, policy, messages, answer, result)
         example = openai.render(messages, answer)
         problem = check_openai_example(example)
         if problem:
@@ -431,6 +450,7 @@ def _write(
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
         "counts": {"written": result.written, "excluded": result.excluded},
         "tokens": result.tokens,
+        "redacted": result.redacted,
         "examples": [
             {
                 "split": r["split"],
@@ -494,6 +514,12 @@ def _card(settings: ExportSettings, rows: list[dict[str, Any]], result: ExportRe
         if tokens
         else "no examples"
     )
+    redacted = (
+        ", ".join(f"{n} {entity}" for entity, n in sorted(result.redacted.items()))
+        + " replaced by placeholders (the values stay in the workspace)"
+        if result.redacted
+        else "nothing (no [tasks.NAME.redact] policy, or nothing found)"
+    )
     return f"""# {settings.name}
 
 Supervised fine-tuning data made by curate from the failures of a prompted model: each example
@@ -505,6 +531,7 @@ is an input the model got wrong, with the output people corrected in Argilla.
   seed {settings.seed}
 - tokens: {token_line}
 - system prompt: {system}
+- personal data: {redacted}
 - provenance: `manifest.json` ties every line to its record, detectors and annotators
 
 ## Composition

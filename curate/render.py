@@ -490,3 +490,24 @@ def suggested(out, result) -> None:
     for error in result.errors:
         out.print(f"  [yellow]failed:[/] {error}")
     out.print("  next: curate queue push (the judge's answers are shown as suggestions)")
+
+
+def redaction(out, data: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    found_by = "patterns and spaCy NER" if data["ner"] else "patterns only (no spaCy model)"
+    out.print(f"detection: {found_by}")
+    for task, t in data["tasks"].items():
+        if t["policy"] is None:
+            out.print(f"{task}: no [tasks.{task}.redact] policy: nothing is replaced")
+            continue
+        counts = ", ".join(f"{e} {n}" for e, n in t["counts"].items()) or "nothing found"
+        out.print(
+            f"[bold]{task}[/]: {t['records_with_personal_data']} of {t['records']} candidates "
+            f"hold personal data; {counts} ({t['policy']['action']}, at "
+            f"{' and '.join(t['policy']['where'])})"
+        )
+        for example in t["examples"]:
+            out.print(f"  {example['record_id']} {example['field']}:")
+            out.print(f"    before: {escape(example['before'][:300])}")
+            out.print(f"    after:  {escape(example['after'][:300])}")

@@ -54,6 +54,8 @@ class Task:
     match: dict[str, str] = field(default_factory=dict)
     # [tasks.NAME.answers]: references = "ignore" | "trust" | "audit", audit_share, audit_seed
     answers: dict[str, Any] = field(default_factory=dict)
+    # [tasks.NAME.redact]: what personal data to replace, how, and where (curate/redact.py)
+    redact: dict[str, Any] = field(default_factory=dict)
 
     @property
     def references(self) -> str:
@@ -248,6 +250,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
             pair=dict(spec.get("pair", {})),
             match=match,
             answers=dict(spec.get("answers", {})),
+            redact=dict(spec.get("redact", {})),
         )
     return tasks
 

@@ -27,6 +27,7 @@ from curate.judge import judge_agreement, latest_suggestions
 from curate.project import Project
 from curate.queue.argilla import PUSH_BATCH, connect, connection, render_record
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
+from curate.redact import Policy, redact_queue_records, save_mapping
 from curate.tables import ANNOTATIONS_SCHEMA
 from curate.tasks import Task
 from curate.workspace import StageRun, Workspace, now_utc
@@ -59,6 +60,7 @@ class PushResult:
     kept_answered: int = 0
     created: bool = False
     answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
+    redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -127,8 +129,15 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
         result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
         todo = records.filter(~pl.col("record_id").is_in(list(answered)))
         rows = todo.to_dicts()
+        policy = Policy.of(tasks[name])
         for start in range(0, len(rows), PUSH_BATCH):
-            batch = [render_record(row, tasks[name]) for row in rows[start : start + PUSH_BATCH]]
+            chunk = rows[start : start + PUSH_BATCH]
+            batch = [render_record(row, tasks[name]) for row in chunk]
+            if policy is not None and "queue" in policy.where:
+                batch, found = redact_queue_records(batch, chunk, tasks[name], policy)
+                save_mapping(workspace, found)
+                for entity, n in found.counts.items():
+                    result.redacted[entity] = result.redacted.get(entity, 0) + n
             queue.log(existing, batch)
             result.pushed += len(batch)
             if progress is not None:

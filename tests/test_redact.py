@@ -1,0 +1,240 @@
+"""Personal data stays out of the labelling UI and the training set (issue 15): Presidio on the
+splink person records (names, dates, emails) and the Langfuse exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+import stat
+
+import pytest
+
+from curate.config import load_config
+from curate.detect import find_failures
+from curate.ingest import ingest_logs
+from curate.project import Project
+from curate.queue import push_queue
+from curate.queue.memory import MemoryQueue
+from curate.redact import Policy, preview, redact_records
+from curate.workspace import Workspace
+from tests.conftest import write_jsonl
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+FIELDS = ["first_name", "surname", "dob", "city", "email"]
+TOML = """
+[tasks.person_match]
+kind = "pair_match"
+labels = ["match", "non_match"]
+
+[tasks.person_match.parse]
+mode = "json"
+field = "decision"
+
+[tasks.person_match.pair]
+left = "metadata.left"
+right = "metadata.right"
+names = ["first_name", "surname"]
+dates = ["dob"]
+other = ["city", "email"]
+
+[tasks.person_match.redact]
+entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"]
+action = "pseudonym"
+keep_fields = ["first_name", "surname", "dob", "city"]
+"""
+
+
+def _splink_logs(shared, folder, n=240):
+    people = {
+        row["unique_id"]: row
+        for row in csv.DictReader((shared / "splink_person_er" / "fake_1000.csv").open())
+    }
+    labels = list(csv.DictReader((shared / "splink_person_er" / "fake_1000_labels.csv").open()))
+    rng = random.Random(5)
+    rng.shuffle(labels)
+    lines, refs = [], ["id,reference"]
+    for i, label in enumerate(labels[:n]):
+        left = {f: people[label["unique_id_l"]][f] or None for f in FIELDS}
+        right = {f: people[label["unique_id_r"]][f] or None for f in FIELDS}
+        truth = "match" if float(label["clerical_match_score"]) > 0.5 else "non_match"
+        said = truth if i % 3 else ("non_match" if truth == "match" else "match")
+        card = " Paid with 4111 1111 1111 1111." if i % 10 == 0 else ""
+        text = f"Record A: {json.dumps(left)}\nRecord B: {json.dumps(right)}{card}"
+        lines.append(
+            {
+                "request": {
+                    "model": "gpt-4o-mini",
+                    "messages": [
+                        {"role": "system", "content": "Do the two records match?"},
+                        {"role": "user", "content": text},
+                    ],
+                },
+                "response": {
+                    "id": f"chatcmpl-p{i}",
+                    "object": "chat.completion",
+                    "created": 1_790_000_000 + i,
+                    "model": "gpt-4o-mini",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": json.dumps({"decision": said, "email": left["email"]}),
+                            },
+                            "finish_reason": "stop",
+                        }
+                    ],
+                },
+                "metadata": {"left": left, "right": right},
+            }
+        )
+        refs.append(f"chatcmpl-p{i},{truth}")
+    write_jsonl(folder / "pairs.jsonl", lines)
+    (folder / "refs.csv").write_text("\n".join(refs) + "\n")
+    return people
+
+
+@pytest.fixture
+def person_project(tmp_path, shared_data, monkeypatch):
+    people = _splink_logs(shared_data, tmp_path)
+    (tmp_path / "curate.toml").write_text(TOML)
+    config = load_config(tmp_path / "curate.toml")
+    project = Project(Workspace(tmp_path / ".curate", tmp_path / "curate.toml"), config)
+    ingest_logs(
+        project, [tmp_path / "pairs.jsonl"], task="person_match", references=tmp_path / "refs.csv"
+    )
+    find_failures(project)
+    from curate.balance import BalanceSettings, balance_candidates
+
+    balance_candidates(project, BalanceSettings(target=60, seed=1))
+    queue = MemoryQueue()
+    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    return project, queue, people
+
+
+def _texts(record: dict) -> str:
+    values = list(record["fields"].values())
+    values += [s.get("value") or "" for s in record.get("suggestions", {}).values()]
+    return "\n".join(v for v in values if isinstance(v, str))
+
+
+def test_pushed_records_carry_no_email_and_keep_what_the_task_needs(person_project):
+    project, queue, people = person_project
+    (result,) = push_queue(project)
+    assert result.redacted.get("EMAIL_ADDRESS", 0) > 0
+    emails = {p["email"] for p in people.values() if p["email"]}
+    records = [r for d in queue.datasets.values() for r in d.records.values()]
+    assert records
+    for record in records:
+        text = _texts(record)
+        assert not EMAIL.search(text), text
+        assert "4111 1111 1111 1111" not in text
+        assert not any(email in text for email in emails)
+    # the names the task keeps are there; equal emails share a placeholder, different do not
+    candidates = project.workspace.read_table("candidates")
+    meta = dict(
+        project.workspace.scan_records()
+        .select("record_id", "metadata")
+        .collect()
+        .join(candidates.select("record_id"), on="record_id")
+        .iter_rows()
+    )
+    checked = {"same": 0, "different": 0}
+    for record in records:
+        pair = json.loads(meta[record["external_id"]])
+        left, right = pair["left"], pair["right"]
+        table = record["fields"]["pair"]
+        for name in ("first_name", "surname"):
+            for side in (left, right):
+                if side[name]:
+                    assert side[name] in table
+        row = next(line for line in table.splitlines() if "email" in line)
+        found = re.findall(r"<EMAIL_ADDRESS_\d+>", row)
+        if left["email"] and right["email"]:
+            assert len(found) == 2
+            kind = "same" if left["email"] == right["email"] else "different"
+            assert (found[0] == found[1]) == (kind == "same")
+            checked[kind] += 1
+    assert checked["same"] and checked["different"]
+
+
+def test_the_mapping_stays_in_the_workspace(person_project, tmp_path):
+    project, queue, _ = person_project
+    push_queue(project)
+    path = project.workspace.root / "redaction" / "mapping.jsonl"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    values = {
+        v for line in path.read_text().splitlines() for v in json.loads(line)["values"].values()
+    }
+    assert values and all(EMAIL.fullmatch(v) or "4111" in v for v in values)
+    pushed = json.dumps([r for d in queue.datasets.values() for r in d.records.values()])
+    assert not any(v in pushed for v in values)
+
+
+def test_preview_counts_and_shows_before_and_after(person_project):
+    project, _, _ = person_project
+    data = preview(project, limit=3)
+    task = data["tasks"]["person_match"]
+    assert task["counts"]["EMAIL_ADDRESS"] > 0 and task["records_with_personal_data"] > 0
+    assert len(task["examples"]) == 3
+    example = task["examples"][0]
+    assert EMAIL.search(example["before"]) and not EMAIL.search(example["after"])
+    assert not (project.workspace.root / "redaction").exists(), "a preview writes nothing"
+
+
+def test_equal_values_share_a_placeholder_within_a_record_only():
+    policy = Policy(entities=("EMAIL_ADDRESS",))
+    records = [
+        {"id": ["a"], "text": ["x@a.com then y@b.com then x@a.com"], "out": ["y@b.com"]},
+        {"id": ["b"], "text": ["y@b.com"]},
+    ]
+    done, found = redact_records(records, policy)
+    assert done[0]["text"][0] == "<EMAIL_ADDRESS_1> then <EMAIL_ADDRESS_2> then <EMAIL_ADDRESS_1>"
+    assert done[0]["out"][0] == "<EMAIL_ADDRESS_2>"
+    assert done[1]["text"][0] == "<EMAIL_ADDRESS_1>", "numbered per record"
+    assert found.mappings["a"] == {"<EMAIL_ADDRESS_1>": "x@a.com", "<EMAIL_ADDRESS_2>": "y@b.com"}
+    masked, _ = redact_records(records, Policy(entities=("EMAIL_ADDRESS",), action="mask"))
+    assert masked[1]["text"][0] == "<EMAIL_ADDRESS>"
+
+
+def test_langfuse_exports_preview(shared_data, tmp_path):
+    """Real Langfuse trace exports through ingest and redaction: nothing breaks, and every
+    email in their texts is found."""
+    config = tmp_path / "curate.toml"
+    config.write_text(
+        '[tasks.agent]\nkind = "generation"\n[tasks.agent.redact]\n'
+        'entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IP_ADDRESS"]\n'
+    )
+    project = Project(Workspace(tmp_path / ".curate", config), load_config(config))
+    traces = sorted((shared_data / "langfuse_trace_exports").glob("*.trace.json"))
+    ingest_logs(project, traces, task="agent")
+    texts = project.workspace.scan_records().select("record_id", "output").collect()
+    records = [{"id": [r], "output": [o or ""]} for r, o in texts.iter_rows() if o]
+    done, found = redact_records(records, Policy.of(project.tasks["agent"]))
+    for before, after in zip(records, done, strict=True):
+        assert len(EMAIL.findall(after["output"][0])) == 0 or not EMAIL.search(before["output"][0])
+    assert isinstance(found.counts, dict)
+
+
+def test_exported_examples_carry_no_email_and_the_card_says_so(person_project):
+    from curate.export import ExportSettings, export_dataset
+    from curate.queue import pull_queue
+
+    project, queue, _ = person_project
+    push_queue(project)
+    queue.answer_all(lambda dataset, record: {"label": "match", "is_failure": "yes"})
+    pull_queue(project)
+    result = export_dataset(project, ExportSettings(name="safe", seed=1, allow_small=True))
+    assert result.redacted.get("EMAIL_ADDRESS", 0) > 0
+    folder = project.workspace.root / "exports" / "safe"
+    written = "".join(p.read_text() for p in folder.iterdir() if p.is_file())
+    assert not EMAIL.search(written.replace("curate.dev", "")), EMAIL.search(written)
+    mapping = project.workspace.root / "redaction" / "mapping.jsonl"
+    values = {
+        v for line in mapping.read_text().splitlines() for v in json.loads(line)["values"].values()
+    }
+    assert not any(v in written for v in values)
+    assert "EMAIL_ADDRESS replaced by placeholders" in (folder / "README.md").read_text()
+    assert json.loads((folder / "manifest.json").read_text())["redacted"]["EMAIL_ADDRESS"] > 0
