@@ -159,3 +159,16 @@ def test_config_loads(tmp_path):
         '[judge]\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\nbudget_tokens = 10\n'
     )
     assert load_config(tmp_path / "curate.toml").section("judge")["budget_tokens"] == 10
+
+
+def test_suggest_from_the_command_line(judged, runner):
+    from curate.cli import main
+
+    project, _ = judged
+    args = ["--workspace", str(project.workspace.root), "--config", str(project.config.path)]
+    result = runner.invoke(main, [*args, "suggest", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["model"] == "judge-1" and data["answered"] == data["candidates"] > 0
+    human = runner.invoke(main, [*args, "suggest"])
+    assert "answered before (cached)" in " ".join(human.output.split())

@@ -222,3 +222,16 @@ def test_langfuse_exports_lose_their_urls(shared_data, tmp_path):
     assert before >= 2 and after == 0
     assert found.counts["URL"] >= before
     assert any("<URL>" in t for r in done for t in r["turns"] + r["output"])
+
+
+def test_redact_preview_from_the_command_line(person_project, runner):
+    from curate.cli import main
+
+    project, _, _ = person_project
+    args = ["--workspace", str(project.workspace.root), "--config", str(project.config.path)]
+    data = json.loads(runner.invoke(main, [*args, "redact", "--preview", "--json"]).stdout)
+    assert data["tasks"]["person_match"]["counts"]["EMAIL_ADDRESS"] > 0
+    human = runner.invoke(main, [*args, "redact", "--preview", "--limit", "1"])
+    assert human.exit_code == 0 and "before:" in human.output and "after:" in human.output
+    refused = runner.invoke(main, [*args, "redact"])
+    assert refused.exit_code == 2 and "--preview" in refused.output
