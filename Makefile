@@ -60,7 +60,7 @@ demo: install stack-deps
 	$(CURATE_DEMO) run
 	$(CURATE_DEMO) report --html $(DEMO)/report.html
 	@echo
-	@$(CURATE_DEMO) argilla status | tail -1
+	@COLUMNS=200 $(CURATE_DEMO) argilla status | tail -1
 	@echo "After labelling, one command pulls the answers and writes the training set:"
 	@echo "    $(CURATE_DEMO) run"
 	@echo "The report: $(DEMO)/report.html.  Stop Argilla: $(CURATE_DEMO) argilla down"
