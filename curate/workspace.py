@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import orjson
 import polars as pl
 
 from curate import tables
@@ -145,7 +146,7 @@ class Workspace:
     def manifest(self) -> dict[str, Any]:
         self.require()
         try:
-            manifest = json.loads(self.manifest_path.read_text())
+            manifest = orjson.loads(self.manifest_path.read_bytes())
         except (OSError, json.JSONDecodeError) as exc:
             raise WorkspaceError(
                 f"{self.manifest_path} cannot be read ({exc}); restore it from a backup or move "
@@ -160,7 +161,9 @@ class Workspace:
         return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode() + b"\n"
+        # orjson: the manifest is rewritten at every source's commit, and a run over thousands of
+        # files makes it large (the standard json module made that quadratic cost dominate)
+        data = orjson.dumps(manifest, default=str, option=orjson.OPT_INDENT_2) + b"\n"
         atomic_write_bytes(self.manifest_path, data)
 
     def record_run(self, stage: str, started: datetime, args: dict[str, Any], counts: dict) -> None:
