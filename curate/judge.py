@@ -95,6 +95,26 @@ def prompt_for(task: Task, judge: dict[str, Any], record: dict[str, Any]) -> str
     )
 
 
+def _prompts(project: Project, judge: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    """Each record's prompt; with the task's redaction policy at `judge`, personal data replaced
+    (the judge is a model on someone's endpoint, as the annotators are people on Argilla)."""
+    from curate.redact import Policy, kept_values, redact_records, save_mapping
+
+    prompts = [prompt_for(project.tasks[r["task"]], judge, r) for r in records]
+    for name, task in project.tasks.items():
+        policy = Policy.of(task)
+        if policy is None or "judge" not in policy.where:
+            continue
+        mine = [i for i, r in enumerate(records) if r["task"] == name]
+        texts = [{"id": [records[i]["record_id"]], "prompt": [prompts[i]]} for i in mine]
+        kept = [kept_values(records[i].get("metadata"), task, policy) for i in mine]
+        done, found = redact_records(texts, policy, kept)
+        save_mapping(project.workspace, found)
+        for i, red in zip(mine, done, strict=True):
+            prompts[i] = red["prompt"][0]
+    return prompts
+
+
 class Judge:
     """The HTTP side: one chat completion per prompt, retried; thread-safe counters."""
 
@@ -221,7 +241,7 @@ def suggest(
     records = (
         workspace.scan_records()
         .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "task", "input_hash", "messages", "output")
+        .select("record_id", "task", "input_hash", "messages", "output", "metadata")
         .collect()
     )
     judge = Judge(judge_settings)
@@ -234,8 +254,8 @@ def suggest(
             cache["input_hash"], cache["model"], cache["prompt_hash"], cache.to_dicts(), strict=True
         )
     }
-    for record in records.to_dicts():
-        prompt = prompt_for(project.tasks[record["task"]], judge_settings, record)
+    prompts = _prompts(project, judge_settings, records.to_dicts())
+    for record, prompt in zip(records.to_dicts(), prompts, strict=True):
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:32]
         key = (record["input_hash"], judge.model, prompt_hash)
         if key in known and known[key]["error"] is None:

@@ -12,7 +12,7 @@ The policy is per task, in curate.toml:
     entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE"]   # default: these
     action = "pseudonym"          # mask | pseudonym | keep (default: pseudonym)
     actions = { IBAN_CODE = "mask" }   # per entity type
-    where = ["queue", "export"]   # default: both
+    where = ["queue", "export", "judge"]   # default: all three
     keep_fields = ["first_name", "surname", "dob"]   # pair fields the task needs as they are
 
 `pseudonym` preserves equality within a record, across both sides of a pair: the same value
@@ -46,7 +46,7 @@ DEFAULT_ENTITIES = (
     "LOCATION",
 )
 ACTIONS = ("mask", "pseudonym", "keep")
-PLACES = ("queue", "export")
+PLACES = ("queue", "export", "judge")  # Argilla, the training set, the judge model's prompts
 SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
 MIN_SCORE = 0.4
 

@@ -172,3 +172,23 @@ def test_suggest_from_the_command_line(judged, runner):
     assert data["model"] == "judge-1" and data["answered"] == data["candidates"] > 0
     human = runner.invoke(main, [*args, "suggest"])
     assert "answered before (cached)" in " ".join(human.output.split())
+
+
+def test_the_judge_is_sent_no_personal_data_when_the_task_says_so(tmp_path, shared_data):
+    """A redaction policy covers the judge's prompts too: no email reaches the endpoint, the
+    names the task keeps do."""
+    import re
+
+    with JudgeServer(shared_data, _answer) as server:
+        toml = (
+            f'\n[judge]\nbase_url = "{server.url}"\nmodel = "judge-1"\n'
+            "[tasks.entity_match.redact]\n"
+            'entities = ["EMAIL_ADDRESS"]\nkeep_fields = ["first_name", "surname", "dob"]\n'
+        )
+        workspace, config = balanced_sample(tmp_path, target=20, seed=4, extra_toml=toml)
+        project = Project(workspace, config)
+        assert suggest(project).answered > 0
+        sent = [r["messages"][-1]["content"] for r in server.requests]
+    email = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+    assert sent and not any(email.search(p) for p in sent)
+    assert any("<EMAIL_ADDRESS_1>" in p for p in sent)
