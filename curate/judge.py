@@ -323,6 +323,7 @@ def suggest(
 
     with ThreadPoolExecutor(max_workers=int(judge_settings.get("max_concurrency", 4))) as pool:
         asked = [row for row in pool.map(one, todo) if row is not None]
+    judge.client.close()
     result.retries = judge.retries
     prices = judge_settings.get("prices", {})
     if prices:

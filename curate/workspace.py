@@ -233,7 +233,8 @@ class Workspace:
                 self.write_manifest(manifest)
 
     def recover(self) -> int:
-        """Finish the commits an interrupted run had started; the number finished."""
+        """Finish the commits an interrupted run had started, and remove the tables a stage
+        staged but never committed (it was killed first); the number of commits finished."""
         finished = 0
         for path in sorted(self.journal_dir.glob("*.json")) if self.journal_dir.is_dir() else []:
             try:
@@ -244,6 +245,10 @@ class Workspace:
             self._apply(entry)
             path.unlink()
             finished += 1
+        # what is still staged belongs to no commit (journalled ones were moved just above),
+        # and no stage runs: this process holds the lock
+        for stale in self.root.glob(".*.staged"):
+            stale.unlink(missing_ok=True)
         return finished
 
     # -- lock ----------------------------------------------------------------------------------

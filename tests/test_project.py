@@ -266,3 +266,24 @@ def test_the_readme_notebook_session_runs(tmp_path, monkeypatch):
         namespace["exported"].written["train"] + namespace["exported"].written.get("validation", 0)
         > 100
     )
+
+
+def test_a_killed_stage_leaves_nothing_staged_after_the_next_command(tmp_path):
+    """Tables staged by a stage that was killed before its commit are removed; a journalled
+    commit of staged tables is finished, not lost."""
+    import json as json_module
+    import uuid
+
+    ws = Workspace(tmp_path / ".curate")
+    ws.create()
+    orphan = ws.root / ".findings.parquet.dead.staged"
+    TABLES["findings"].schema.to_frame().write_parquet(orphan)
+    staged = ws.root / ".tags.parquet.journalled.staged"
+    pl.DataFrame({"record_id": ["r"], "field": ["f"], "tag": ["t"]}).write_parquet(staged)
+    ws.journal_dir.mkdir()
+    entry = {"id": uuid.uuid4().hex, "moves": [[str(staged), str(ws.table_path("tags"))]]}
+    (ws.journal_dir / "x.json").write_text(json_module.dumps(entry | {"sources": []}))
+    with ws.lock("status"):
+        pass
+    assert not orphan.exists() and not staged.exists()
+    assert ws.read_table("tags")["tag"].to_list() == ["t"]
