@@ -28,9 +28,9 @@ def _answer(prompt: str) -> tuple[str, float]:
 
 @pytest.fixture
 def judged(tmp_path, shared_data):
-    with JudgeServer(shared_data, _answer, delay=1.5) as server:
+    with JudgeServer(shared_data, _answer, delay=3.0) as server:
         toml = (
-            f'\n[judge]\nbase_url = "{server.url}"\nmodel = "judge-1"\ntimeout_s = 0.5\n'
+            f'\n[judge]\nbase_url = "{server.url}"\nmodel = "judge-1"\ntimeout_s = 2.0\n'
             "max_retries = 4\nmax_concurrency = 3\n[judge.prices]\ninput = 1.0\noutput = 2.0\n"
         )
         workspace, config = balanced_sample(tmp_path, target=60, seed=2, extra_toml=toml)
