@@ -72,6 +72,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/redact.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache
