@@ -76,17 +76,27 @@ def _rounded(value: float) -> float | None:
 
 def cohen_kappa(left: list[str], right: list[str]) -> float | None:
     """Cohen's kappa of two annotators' answers to the same records."""
+    return kappa_with_interval(left, right)[0]
+
+
+def kappa_with_interval(
+    left: list[str], right: list[str]
+) -> tuple[float | None, list[float] | None]:
+    """Cohen's kappa of two raters' answers to the same records, and its 95% interval; (None,
+    None) when every answer is one category (agreement by chance is then total)."""
     import numpy as np
     from statsmodels.stats.inter_rater import cohens_kappa
 
     categories = sorted(set(left) | set(right))
+    if len(categories) < 2:
+        return None, None
     index = {c: i for i, c in enumerate(categories)}
     table = np.zeros((len(categories), len(categories)))
     for a, b in zip(left, right, strict=True):
         table[index[a], index[b]] += 1
-    if len(categories) < 2:
-        return None  # every answer the same category: agreement by chance is total
-    return _rounded(cohens_kappa(table).kappa)
+    result = cohens_kappa(table)
+    low, high = _rounded(result.kappa_low), _rounded(result.kappa_upp)
+    return _rounded(result.kappa), None if low is None or high is None else [low, high]
 
 
 def _pairwise(shared: pl.DataFrame, people: list[str]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from curate.annotations import kappa_with_interval
 from curate.tasks import Task
 from curate.text import label_key
 from curate.workspace import Workspace
@@ -107,7 +108,6 @@ def reference_audit(
 ) -> dict[str, dict[str, Any]]:
     """Per task with labels and references: how often the label people resolved is the
     reference's, on the records people answered (Cohen's kappa with its 95% interval)."""
-    from statsmodels.stats.inter_rater import cohens_kappa
 
     from curate.queue.backend import LABEL
 
@@ -137,18 +137,9 @@ def reference_audit(
             "kappa": None,
             "kappa_ci": None,
         }
-        labels = sorted(set(both["reference"]) | set(both["people"]))
-        if len(labels) > 1:
-            index = {label: i for i, label in enumerate(labels)}
-            table = [[0] * len(labels) for _ in labels]
-            for ref, said in both.select("reference", "people").iter_rows():
-                table[index[ref]][index[said]] += 1
-            result = cohens_kappa(table)
-            summary["kappa"] = round(float(result.kappa), 4)
-            summary["kappa_ci"] = [
-                round(float(result.kappa_low), 4),
-                round(float(result.kappa_upp), 4),
-            ]
+        summary["kappa"], summary["kappa_ci"] = kappa_with_interval(
+            both["reference"].to_list(), both["people"].to_list()
+        )
         out[name] = summary
     return out
 

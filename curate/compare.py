@@ -150,6 +150,13 @@ def compare(
     """A against B, per detector, triage class and edge case (see the module docstring)."""
     where_a, kind_a = side(records, a)
     where_b, kind_b = side(records, b)
+    both = records.select((where_a & where_b).fill_null(False).sum()).item()
+    if both:
+        raise ConfigError(
+            f"--compare {a!r} {b!r}: {both} calls are both, so neither side would be what it "
+            "says; compare sets that do not overlap (two models, two prompt versions, or two "
+            "periods)"
+        )
     calls = records.select(
         "record_id",
         "input_hash",

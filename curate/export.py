@@ -305,6 +305,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
 
     encoding = tiktoken.get_encoding(TOKENIZER)
     exporter, openai = get_exporter(settings.format), get_exporter("openai")
+    policies = {name: Policy.of(task) for name, task in tasks.items()}
     for record in (
         records.filter(pl.col("task").is_in(names)).sort("record_id").iter_rows(named=True)
     ):
@@ -341,7 +342,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
             drop(f"invalid: {why}")
             continue
         messages = _messages(record["messages"], settings.system_prompt)
-        policy = Policy.of(task)
+        policy = policies[record["task"]]
         if policy is not None and "export" in policy.where:
             messages, answer = _redacted(project, record, task, policy, messages, answer, result)
         example = openai.render(messages, answer)

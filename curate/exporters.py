@@ -8,12 +8,11 @@ and returns one JSON object: a line of train.jsonl / validation.jsonl.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Any, ClassVar
 
 from curate.errors import ConfigError
-from curate.plugins import load_group
+from curate.plugins import did_you_mean, load_group
 
 GROUP = "curate.exporters"
 
@@ -84,8 +83,7 @@ def get_exporter(name: str) -> Exporter:
     exporters = available()
     if name in exporters:
         return exporters[name]
-    close = difflib.get_close_matches(name, list(exporters), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(name, list(exporters))
     raise ConfigError(f"unknown format {name!r}; {hint}use one of {', '.join(exporters)}")
 
 

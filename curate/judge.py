@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from curate.annotations import kappa_with_interval
 from curate.config import Config
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
@@ -254,8 +255,8 @@ def suggest(
             cache["input_hash"], cache["model"], cache["prompt_hash"], cache.to_dicts(), strict=True
         )
     }
-    prompts = _prompts(project, judge_settings, records.to_dicts())
-    for record, prompt in zip(records.to_dicts(), prompts, strict=True):
+    dicts = records.to_dicts()
+    for record, prompt in zip(dicts, _prompts(project, judge_settings, dicts), strict=True):
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:32]
         key = (record["input_hash"], judge.model, prompt_hash)
         if key in known and known[key]["error"] is None:
@@ -365,7 +366,6 @@ def judge_agreement(
     """The judge against people, per task (and per class): Cohen's kappa with its interval,
     accuracy, and the accuracy of the answers scored at or above each threshold; the lowest
     threshold above which the judge is right TRUSTWORTHY of the time could label the rest."""
-    from statsmodels.stats.inter_rater import cohens_kappa
 
     from curate.queue.backend import LABEL
 
@@ -391,18 +391,9 @@ def judge_agreement(
             "by_score": [],
             "threshold": None,
         }
-        labels = sorted(set(mine["judge"]) | set(mine["people"]))
-        if len(labels) > 1:
-            index = {label: i for i, label in enumerate(labels)}
-            table = [[0] * len(labels) for _ in labels]
-            for said, truth in mine.select("judge", "people").iter_rows():
-                table[index[truth]][index[said]] += 1
-            kappa = cohens_kappa(table)
-            summary["kappa"] = round(float(kappa.kappa), 4)
-            summary["kappa_ci"] = [
-                round(float(kappa.kappa_low), 4),
-                round(float(kappa.kappa_upp), 4),
-            ]
+        summary["kappa"], summary["kappa_ci"] = kappa_with_interval(
+            mine["people"].to_list(), mine["judge"].to_list()
+        )
         for cls, rows in mine.group_by("class", maintain_order=True):
             summary["by_class"][cls[0] or "(none)"] = {
                 "records": rows.height,

@@ -66,4 +66,12 @@ def load_group(group: str, base: type[T], kind: str) -> dict[str, type[T]]:
     return found
 
 
-__all__ = ["load_group"]
+def did_you_mean(name: str, names: list[str]) -> str:
+    """ "did you mean 'x'? " for the nearest of `names`, or "" when none is near."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+__all__ = ["did_you_mean", "load_group"]

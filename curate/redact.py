@@ -130,6 +130,13 @@ def engine() -> tuple[Any, bool]:
     return BatchAnalyzerEngine(analyzer_engine=analyzer), has_ner
 
 
+@cache
+def _anonymizer():
+    from presidio_anonymizer import AnonymizerEngine
+
+    return AnonymizerEngine()
+
+
 @dataclass
 class Found:
     """What was found in a batch of texts: counts by entity type, and each record's mapping."""
@@ -145,7 +152,6 @@ def redact_records(
     policy (Presidio's anonymizer, with an operator per entity type), and what was found.
     Placeholders are numbered per record, so equal values within one record (in any of its
     fields) share one."""
-    from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
 
     batch, has_ner = engine()
@@ -161,7 +167,7 @@ def redact_records(
     results = batch.analyze_iterator(
         [t for *_, t in flat], language="en", entities=entities, batch_size=256, n_process=1
     )
-    anonymizer = AnonymizerEngine()
+    anonymizer = _anonymizer()
     out = [{k: list(v) for k, v in record.items()} for record in records]
     found = Found()
     numbering: list[dict[tuple[str, str], str]] = [{} for _ in records]

@@ -70,6 +70,18 @@ def _pairwise(sides: pl.DataFrame, field: str, tag_one) -> pl.Series:
     return joined["tag"]
 
 
+class ValueTagger(Tagger):
+    """A tagger that compares one pair's two values at a time (`compare`); each distinct pair
+    of values is compared once."""
+
+    @staticmethod
+    def compare(a: str, b: str) -> str:
+        raise NotImplementedError
+
+    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
+        return _pairwise(sides, field, self.compare)
+
+
 # -- products ------------------------------------------------------------------------------------
 
 UNIT = re.compile(
@@ -137,7 +149,7 @@ def _versions(text: str) -> set:
     return {Version(v) for v in VERSION.findall(UNIT.sub(" ", text.lower()))}
 
 
-class Products(Tagger):
+class Products(ValueTagger):
     name: ClassVar[str] = "products"
     tags: ClassVar[tuple[str, ...]] = (
         "model_number_differs",
@@ -151,9 +163,6 @@ class Products(Tagger):
         *BASIC,
         "different",
     )
-
-    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
-        return _pairwise(sides, field, self.compare)
 
     @staticmethod
     def compare(a: str, b: str) -> str:
@@ -202,7 +211,7 @@ def _basename(name: str) -> str:
     return basename(name)
 
 
-class Organizations(Tagger):
+class Organizations(ValueTagger):
     name: ClassVar[str] = "organizations"
     tags: ClassVar[tuple[str, ...]] = (
         "acronym",
@@ -212,9 +221,6 @@ class Organizations(Tagger):
         *BASIC,
         "different",
     )
-
-    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
-        return _pairwise(sides, field, self.compare)
 
     @staticmethod
     def compare(a: str, b: str) -> str:
@@ -259,7 +265,7 @@ def _address(text: str) -> dict[str, str]:
     return {label: _fold(value) for label, value in parsed.items()}
 
 
-class Addresses(Tagger):
+class Addresses(ValueTagger):
     name: ClassVar[str] = "addresses"
     tags: ClassVar[tuple[str, ...]] = (
         "house_number_differs",
@@ -271,9 +277,6 @@ class Addresses(Tagger):
         *BASIC,
         "different",
     )
-
-    def tag(self, sides: pl.DataFrame, field: str, fields: list[str]) -> pl.Series:
-        return _pairwise(sides, field, self.compare)
 
     @staticmethod
     def compare(a: str, b: str) -> str:
@@ -300,4 +303,4 @@ class Addresses(Tagger):
         return "different"
 
 
-__all__ = ["Addresses", "Organizations", "Products", "Tagger"]
+__all__ = ["Addresses", "Organizations", "Products", "Tagger", "ValueTagger"]

@@ -208,3 +208,12 @@ def test_prompt_versions_are_sides_too():
     data = compare(records, findings, None, "v1", "v2")
     assert (data["a"]["kind"], data["b"]["kind"]) == ("prompt_version", "prompt_version")
     assert data["by_edge_case"] == {}
+
+
+def test_overlapping_sides_are_refused():
+    from curate.compare import compare
+    from curate.errors import ConfigError
+
+    records, findings, _ = _frames()
+    with pytest.raises(ConfigError, match=r"40 calls are both"):
+        compare(records, findings, None, "v1", "2026-10-01..2026-10-31")

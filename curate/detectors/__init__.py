@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Any
 
 from curate.config import Config
 from curate.detectors.base import Detector, Option
 from curate.errors import ConfigError
-from curate.plugins import load_group
+from curate.plugins import did_you_mean, load_group
 from curate.tables import FINDINGS_SCHEMA
 
 GROUP = "curate.detectors"
@@ -51,8 +50,7 @@ def describe() -> list[dict[str, Any]]:
 
 def _unknown(name: str, what: str) -> ConfigError:
     names = sorted(available())
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(name, names)
     return ConfigError(f"unknown detector {name!r} in {what}; {hint}available: {', '.join(names)}")
 
 

@@ -6,13 +6,12 @@ point group `curate.formats` in the pyproject.toml of the package that holds it.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Any
 
 from curate.errors import InputError, UnknownFormat
 from curate.formats.base import LogFormat, ReadContext, Sample, Source
-from curate.plugins import load_group
+from curate.plugins import did_you_mean, load_group
 
 GROUP = "curate.formats"
 
@@ -56,8 +55,7 @@ def get_format(name: str) -> LogFormat:
     formats = available()
     if name in formats:
         return formats[name]
-    close = difflib.get_close_matches(name, list(formats), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(name, list(formats))
     raise InputError(f"unknown format {name!r}; {hint}available: auto, {', '.join(formats)}")
 
 
