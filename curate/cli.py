@@ -20,6 +20,7 @@ from curate.cli_options import (
     SHARE,
     State,
     command,
+    engine_options,
     progress,
     show,
 )
@@ -154,7 +155,10 @@ def ingest(state: State, json_mode: bool, paths, maps, **options: Any) -> None:
     metavar="NAME,...",
     help="Run only these detectors (their earlier findings are replaced, the others kept).",
 )
-def detect(state: State, only: str | None, json_mode: bool) -> None:
+@engine_options
+def detect(
+    state: State, only: str | None, engine: str | None, ray_address: str | None, json_mode: bool
+) -> None:
     """Run the failure detectors over the ingested records and write `findings`.
 
     \b
@@ -166,13 +170,15 @@ def detect(state: State, only: str | None, json_mode: bool) -> None:
     Examples:
       curate detect
       curate detect --only truncated,refusal --json
+      curate detect --engine daft --ray-address 127.0.0.1:6379
       curate failures --detector label_out_of_vocab
     """
     from curate import render
     from curate.detect import find_failures
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    result = find_failures(state.project(), only=names)
+    project = state.project()
+    result = find_failures(project, only=names, engine=project.engine(engine, ray_address))
     show(json_mode, result, render.detect, result)
 
 

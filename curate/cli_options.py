@@ -83,3 +83,18 @@ CONFIG_FAILURES = (
     "Keep the failures configuration or serving fixes (triage config / infrastructure), which "
     "are left out of the training set by default."
 )
+
+
+def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine and --ray-address: where the command's heavy work runs ([engine] by default)."""
+    func = click.option(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="Run the daft engine on this Ray cluster ([engine] ray_address, CURATE_RAY_ADDRESS).",
+    )(func)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "daft"]),
+        help="local: polars on this machine; daft: Daft on all cores or a Ray cluster. "
+        "Same results. Default: [engine] kind of curate.toml, else local.",
+    )(func)

@@ -20,6 +20,7 @@ from curate.workspace import CONFIG_NAME, DEFAULT_DIRNAME, ENV_WORKSPACE, Worksp
 
 if TYPE_CHECKING:
     from curate.detectors import Detector
+    from curate.engine import Engine
     from curate.tasks import Task
 
 
@@ -54,6 +55,13 @@ class Project:
     @cached_property
     def _detectors(self) -> dict[tuple[str, ...], list[Detector]]:
         return {}
+
+    def engine(self, kind: str | None = None, ray_address: str | None = None) -> Engine:
+        """Where ingest, detect and clustering run: [engine] of curate.toml, with `kind`
+        ("local" or "daft") and `ray_address` over it when given."""
+        from curate.engine import Engine
+
+        return Engine.from_config(self.config.section("engine"), kind, ray_address)
 
     def table(self, name: str) -> pl.DataFrame:
         """A workspace table as a polars DataFrame (records, findings, candidates, ...)."""

@@ -1,0 +1,258 @@
+"""Where the heavy work runs: polars on this machine (`local`), or Daft (`daft`), on all local
+cores or on a Ray cluster.
+
+The stages do not know the engine. They hand it a plain function over a polars frame (records
+in, named tables out) and say which column keeps rows together; the local engine calls it once
+on everything, Daft calls it on each partition of the workspace's Parquet shards and the
+tables come back concatenated. The same function, so the same answers (tests/test_engine.py
+checks them row for row).
+
+    [engine]
+    kind = "daft"                    # or "local", the default; `--engine` overrides it
+    ray_address = "127.0.0.1:6379"   # optional: run Daft on this Ray cluster
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curate.errors import ConfigError
+
+KINDS = ("local", "daft")
+ENV_RAY_ADDRESS = "CURATE_RAY_ADDRESS"
+PARTITION_ROWS = 250_000
+FILES_PER_TASK = 16
+
+# a function over one partition: a polars frame in, named tables out
+PartitionFn = Callable[[pl.DataFrame], dict[str, pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Engine:
+    kind: str = "local"
+    ray_address: str | None = None
+    partition_rows: int = PARTITION_ROWS
+    files_per_task: int = FILES_PER_TASK
+    s3: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(
+        cls, section: dict[str, Any], kind: str | None = None, ray_address: str | None = None
+    ) -> Engine:
+        """The [engine] section, with `--engine` / `--ray-address` (or CURATE_RAY_ADDRESS)
+        over it."""
+        kind = kind or section.get("kind", "local")
+        if kind not in KINDS:
+            raise ConfigError(f"unknown engine {kind!r}: choose one of {', '.join(KINDS)}")
+        address = ray_address or os.environ.get(ENV_RAY_ADDRESS) or section.get("ray_address")
+        if address and kind != "daft":
+            raise ConfigError(
+                f"a Ray address ({address}) is set, but the engine is {kind!r}: Ray runs the "
+                'daft engine; add --engine daft (or [engine] kind = "daft")'
+            )
+        return cls(
+            kind=kind,
+            ray_address=address or None,
+            partition_rows=int(section.get("partition_rows", PARTITION_ROWS)),
+            files_per_task=int(section.get("files_per_task", FILES_PER_TASK)),
+            s3=dict(section.get("s3", {})),
+        )
+
+    @property
+    def distributed(self) -> bool:
+        return self.kind == "daft"
+
+    def describe(self) -> str:
+        if self.kind == "local":
+            return "local (polars, this machine)"
+        where = f"the Ray cluster at {self.ray_address}" if self.ray_address else "this machine"
+        return f"daft ({where})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "ray_address": self.ray_address}
+
+    # -- running functions -----------------------------------------------------------------
+    def map_partitions(
+        self,
+        files: list[Path],
+        schema: pl.Schema,
+        fn: PartitionFn,
+        *,
+        key: str,
+        rows: int,
+    ) -> dict[str, list[pl.DataFrame]]:
+        """`fn` over the rows of these Parquet files (read in `schema`), in partitions that
+        keep rows with equal `key` together; the tables each call returned, by name.
+
+        Local: one call over all rows. Daft: about `partition_rows` rows per call, at least
+        two per core, spread over the cores or the Ray cluster.
+        """
+        if not files:
+            return {}
+        if self.kind == "local":
+            frame = pl.scan_parquet(
+                files, schema=schema, missing_columns="insert", extra_columns="ignore"
+            ).collect()
+            return {name: [table] for name, table in fn(frame).items()}
+        return _daft_partitions(self, files, schema, fn, key, rows)
+
+    def map_items(self, items: list[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
+        """`fn(item)` for each item, results in the items' order. Local: one after another,
+        here. Daft: `files_per_task` items per task, spread over the cores or the cluster;
+        results come back a window of tasks at a time, so memory holds one window."""
+        if self.kind == "local":
+            yield from map(fn, items)
+            return
+        yield from _daft_items(self, items, fn)
+
+    # -- object stores ---------------------------------------------------------------------
+    def io_config(self) -> Any:
+        """Daft's IOConfig for s3:// paths: [engine.s3] over the AWS_* environment."""
+        from daft.io import IOConfig, S3Config
+
+        s3 = self.s3
+        endpoint = s3.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+        return IOConfig(
+            s3=S3Config(
+                endpoint_url=endpoint,
+                region_name=s3.get("region") or os.environ.get("AWS_REGION") or "us-east-1",
+                key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+                access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                session_token=os.environ.get("AWS_SESSION_TOKEN"),
+                anonymous=s3.get("anonymous"),
+                num_tries=5,
+            )
+        )
+
+
+def is_remote(path: str | Path) -> bool:
+    return isinstance(path, str) and path.startswith(("s3://", "s3a://", "gs://", "az://"))
+
+
+# -- Daft ------------------------------------------------------------------------------------
+_RUNNER: list[str] = []  # the runner this process set ("native" or the Ray address)
+
+
+def _daft(engine: Engine):
+    """Daft, with its runner set for this engine (Daft allows one runner per process)."""
+    os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")  # no telemetry from users' machines
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("DAFT_PROGRESS_BAR", "0")  # curate shows its own progress
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import daft
+    except ImportError:
+        raise ConfigError(
+            "the daft engine needs Daft (and Ray for a cluster): pip install 'curate[scale]'"
+        ) from None
+
+    wanted = engine.ray_address or "native"
+    if not _RUNNER:
+        try:
+            if engine.ray_address:
+                daft.set_runner_ray(address=engine.ray_address)
+            else:
+                daft.set_runner_native()
+        except Exception as exc:  # ConnectionError, ray's own, daft's DaftCoreException ...
+            raise ConfigError(
+                f"cannot start the daft engine on {wanted}: {exc}. Is the Ray cluster up "
+                "(`ray status`)? Unset ray_address to run Daft on this machine."
+            ) from None
+        _RUNNER.append(wanted)
+    elif _RUNNER[0] != wanted:
+        raise ConfigError(
+            f"this process already runs Daft on {_RUNNER[0]}; Daft cannot switch to {wanted} "
+            "in the same process: run the command again in a new one"
+        )
+    return daft
+
+
+def _cores(engine: Engine) -> int:
+    if engine.ray_address:
+        import ray
+
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    return os.cpu_count() or 1
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    out = io.BytesIO()
+    frame.write_ipc(out, compression="uncompressed")
+    return out.getvalue()
+
+
+def _daft_partitions(
+    engine: Engine,
+    files: list[Path],
+    schema: pl.Schema,
+    fn: PartitionFn,
+    key: str,
+    rows: int,
+) -> dict[str, list[pl.DataFrame]]:
+    daft = _daft(engine)
+    names = list(schema.names())
+    frame = daft.read_parquet(
+        [str(f) for f in files],
+        schema={c: daft.DataType.from_arrow_type(t) for c, t in _arrow_schema(schema).items()},
+        infer_schema=False,
+    ).select(*names)
+    partitions = max(2 * _cores(engine), math.ceil(rows / engine.partition_rows))
+    out_type = daft.DataType.struct(
+        {"table": daft.DataType.string(), "data": daft.DataType.binary()}
+    )
+
+    @daft.func.batch(return_dtype=out_type)
+    def run(*columns):
+        import pyarrow as pa
+
+        table = pa.table({n: c.to_arrow() for n, c in zip(names, columns, strict=True)})
+        part = pl.from_arrow(table).cast(dict(schema))  # type: ignore[union-attr]
+        return [{"table": n, "data": _ipc(t)} for n, t in fn(part).items()]
+
+    # a partition is every row whose key hashes to it: equal keys stay together
+    frame = frame.with_column("_partition", frame[key].hash() % partitions)
+    done = frame.groupby("_partition").map_groups(run(*[frame[c] for c in names]))
+    out: dict[str, list[pl.DataFrame]] = {}
+    for row in done.select(done[names[0]].alias("out")).to_pylist():
+        out.setdefault(row["out"]["table"], []).append(pl.read_ipc(row["out"]["data"]))
+    return out
+
+
+def _arrow_schema(schema: pl.Schema) -> dict[str, Any]:
+    arrow = schema.to_frame().to_arrow().schema
+    return {f.name: f.type for f in arrow}
+
+
+def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
+    daft = _daft(engine)
+    per_task = engine.files_per_task
+    window = per_task * max(2, 2 * _cores(engine))
+
+    @daft.func(return_dtype=daft.DataType.binary())
+    def call(payload: bytes) -> bytes:
+        return pickle.dumps(fn(pickle.loads(payload)), protocol=pickle.HIGHEST_PROTOCOL)
+
+    for start in range(0, len(items), window):
+        chunk = items[start : start + window]
+        tasks = max(1, math.ceil(len(chunk) / per_task))
+        frame = daft.from_pydict(
+            {
+                "i": list(range(len(chunk))),
+                "payload": [pickle.dumps(item) for item in chunk],
+            }
+        ).into_partitions(tasks)
+        done = frame.select("i", call(frame["payload"]).alias("result")).sort("i")
+        for row in done.to_pylist():
+            yield pickle.loads(row["result"])
+
+
+__all__ = ["KINDS", "Engine", "is_remote"]
