@@ -159,7 +159,17 @@ def _daft(engine: Engine):
     if not _RUNNER:
         try:
             if engine.ray_address:
-                daft.set_runner_ray(address=engine.ray_address)
+                import ray
+
+                # workers' own logs and progress bars stay in the cluster's log files
+                quiet = {"DAFT_PROGRESS_BAR": "0", "DAFT_ANALYTICS_ENABLED": "0"}
+                ray.init(
+                    address=engine.ray_address,
+                    logging_level="ERROR",
+                    log_to_driver=False,
+                    runtime_env={"env_vars": quiet},
+                )
+                daft.set_runner_ray(noop_if_initialized=True)  # the context just made
             else:
                 daft.set_runner_native()
         except Exception as exc:  # ConnectionError, ray's own, daft's DaftCoreException ...

@@ -115,7 +115,8 @@ def detect(console, result) -> None:
         console.print("no records in the workspace yet: run `curate ingest LOGS...` first")
         return
 
-    table = Table(title=f"detect: {result.records} records")
+    where = "" if result.engine.startswith("local") else f", on {result.engine}"
+    table = Table(title=f"detect: {result.records} records{where}")
     for column in ("detector", "severity", "failing", "checked", "rate"):
         table.add_column(column, justify="left" if column in ("detector", "severity") else "right")
     for name, d in sorted(result.detectors.items(), key=lambda kv: -kv[1]["count"]):
