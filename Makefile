@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down
+.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down ray-up ray-down
 
 install: $(VENV)/.installed
 
@@ -26,9 +26,17 @@ format: install
 # The integration tests talk to a real local Argilla stack: started here, stopped after.
 STACK_WS ?= .test-stack/.curate
 
-test: lint stack-up
+test: lint stack-up ray-up
 	$(BIN)/pytest -q; status=$$?; \
-	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; exit $$status
+	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; \
+	scripts/ray_cluster.sh down; exit $$status
+
+# A local Ray cluster (head + worker on 127.0.0.1:6390) for the daft engine's tests.
+ray-up: install
+	scripts/ray_cluster.sh up
+
+ray-down: install
+	scripts/ray_cluster.sh down
 
 # From Debian: redis-server (the stack needs it), chromium and its driver (the browser test).
 STACK_APT := redis-server chromium chromium-driver

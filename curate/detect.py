@@ -115,7 +115,7 @@ def find_failures(
     with workspace.stage("detect", {"only": only, "engine": engine.kind}) as run:
         parts = workspace.parts("records")
         schema = record_schema(workspace, detectors)
-        total = pl.scan_parquet(parts).select(pl.len()).collect().item() if parts else 0
+        total = workspace.scan_records().select(pl.len()).collect().item()
         out = engine.map_partitions(
             parts,
             schema,
