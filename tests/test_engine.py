@@ -112,7 +112,7 @@ def test_engine_settings_and_errors(tmp_path, monkeypatch):
     assert Engine.from_config({"kind": "daft"}).ray_address == "10.0.0.1:6379"
     # the config schema knows the section
     (tmp_path / "curate.toml").write_text('[engine]\nkind = "dask"\n')
-    with pytest.raises(ConfigError, match="engine.kind"):
+    with pytest.raises(ConfigError, match=r"engine\.kind"):
         load_config(tmp_path / "curate.toml")
 
 
