@@ -100,7 +100,11 @@ class Engine:
             return {}
         if self.kind == "local":
             frame = pl.scan_parquet(
-                files, schema=schema, missing_columns="insert", extra_columns="ignore"
+                files,
+                schema=schema,
+                missing_columns="insert",
+                extra_columns="ignore",
+                hive_partitioning=False,
             ).collect()
             return {name: [table] for name, table in fn(frame).items()}
         return _daft_partitions(self, files, schema, fn, key, rows)

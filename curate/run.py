@@ -111,7 +111,7 @@ class Pipeline:
         return [_file_state(self.workspace.table_path(n)) for n in names]
 
     def records_state(self) -> list[str]:
-        return [p.name for p in self.workspace.parts("records")]
+        return [p.name for p in self.workspace.parts("records")]  # names are unique
 
     def config_state(self) -> str | None:
         return (

@@ -293,13 +293,25 @@ class Workspace:
 
     # -- tables --------------------------------------------------------------------------------
     def part_path(self, table: str) -> Path:
-        """A fresh, sortable file name for a new part of an append-only table."""
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        return self.table_dir(table) / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        """A fresh, sortable file name for a new part of an append-only table, in the folder
+        of today's date (UTC): `records/date=2026-11-29/part-...parquet`. The Hive-style
+        folders let polars, Daft, DuckDB or Spark read a table as one partitioned dataset and
+        skip the days a query does not need."""
+        now = time.gmtime()
+        day = time.strftime("%Y-%m-%d", now)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S', now)}-{uuid.uuid4().hex[:8]}.parquet"
+        folder = self.table_dir(table) / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
 
     def parts(self, table: str) -> list[Path]:
+        """The table's Parquet parts, oldest first (parts from before the dated folders, at
+        the top of the table's folder, are read too)."""
         folder = self.table_dir(table)
-        return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        found = [*folder.glob("part-*.parquet"), *folder.glob("date=*/part-*.parquet")]
+        return sorted(found, key=lambda p: p.name)
 
     def scan(self, table: str) -> pl.LazyFrame:
         """Lazy scan of an append-only table (empty, with its schema, when it has no parts)."""
@@ -307,8 +319,11 @@ class Workspace:
         parts = self.parts(table)
         if not parts:
             return pl.LazyFrame(schema=schema)
-        # parts written before a column was added to the schema read it as missing values
-        return pl.scan_parquet(parts, schema=schema, missing_columns="insert")
+        # parts written before a column was added to the schema read it as missing values;
+        # the date of a part's folder is not a column (hive_partitioning off)
+        return pl.scan_parquet(
+            parts, schema=schema, missing_columns="insert", hive_partitioning=False
+        )
 
     def scan_records(self) -> pl.LazyFrame:
         return self.scan("records")
