@@ -118,7 +118,16 @@ def init(state: State, directory: str, json_mode: bool) -> None:
     metavar="FIELD=COLUMN",
     help="Read any JSONL/CSV/Parquet as a table: --map input=question --map output=answer.",
 )
-def ingest(state: State, json_mode: bool, paths, maps, **options: Any) -> None:
+@engine_options
+def ingest(
+    state: State,
+    json_mode: bool,
+    paths,
+    maps,
+    engine: str | None,
+    ray_address: str | None,
+    **options: Any,
+) -> None:
     """Read log files into canonical records (gzip fine; formats detected from content).
 
     \b
@@ -131,8 +140,14 @@ def ingest(state: State, json_mode: bool, paths, maps, **options: Any) -> None:
     goes on and counts them. Ingesting the same file again adds nothing.
 
     \b
+    PATHS may be globs, expanded by curate (quote them: no shell limit on thousands of files),
+    and s3:// URLs or globs (credentials from AWS_*; [engine.s3] endpoint_url for MinIO etc.).
+    --engine daft reads many files at once, on all cores or on a Ray cluster.
+
+    \b
     Examples:
       curate ingest logs/2026-11-*.jsonl.gz --task entity_match
+      curate ingest 's3://my-logs/2026/11/**/*.jsonl.gz' --engine daft
       curate ingest batch_output.jsonl batch_input.jsonl --references answers.csv
       curate ingest reviews.csv --map input=question --map output=answer --map reference=label
     """
@@ -144,7 +159,12 @@ def ingest(state: State, json_mode: bool, paths, maps, **options: Any) -> None:
     _, bars = progress(json_mode)
     with bars as on_progress:
         result = ingest_logs(
-            project, paths, field_map=parse_map(maps), progress=on_progress, **options
+            project,
+            paths,
+            field_map=parse_map(maps),
+            progress=on_progress,
+            engine=project.engine(engine, ray_address),
+            **options,
         )
     show(json_mode, result, render.ingest, result, project.workspace)
 

@@ -263,7 +263,9 @@ def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> I
                 "i": list(range(len(chunk))),
                 "payload": [pickle.dumps(item) for item in chunk],
             }
-        ).into_partitions(tasks)
+        )
+        if engine.ray_address:  # the native runner spreads a UDF's calls over threads itself
+            frame = frame.into_partitions(tasks)
         done = frame.select("i", call(frame["payload"]).alias("result")).sort("i")
         for row in done.to_pylist():
             yield pickle.loads(row["result"])

@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import polars as pl
 import pyarrow.parquet as pq
 
+from curate.engine import Engine, is_remote
 from curate.errors import CurateError, InputError
 from curate.formats import detect_format, get_format
-from curate.formats.base import Quarantined, ReadContext, Source
+from curate.formats.base import LogFormat, Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
+from curate.inputs import expand_inputs, local_copy
 from curate.project import Project
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
 from curate.workspace import Workspace, now_utc
@@ -61,9 +63,11 @@ class IngestResult:
     references: dict[str, int] = field(default_factory=dict)
     sources: list[SourceSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    engine: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "engine": self.engine,
             "ingested": self.ingested,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
@@ -224,14 +228,18 @@ def ingest_logs(
     references: str | Path | None = None,
     field_map: dict[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> IngestResult:
     """Read log files into the workspace's records; bad rows go to quarantine, none are lost.
 
-    Files in one call that are OpenAI Batch input files are joined to the Batch output files of
-    the same call. Records whose record_id is already in the workspace are counted as duplicates
-    and not added again.
+    Paths may be globs (expanded here) and s3:// URLs (see curate/inputs.py). Files in one
+    call that are OpenAI Batch input files are joined to the Batch output files of the same
+    call. Records whose record_id is already in the workspace are counted as duplicates and
+    not added again. With the daft engine, files are read in parallel (on all cores or a Ray
+    cluster); the records, quarantine and counts are the same as the local engine's.
     """
     workspace, config = project.workspace, project.config
+    engine = engine or project.engine()
     if task is not None:
         config.require_task(task)
     chunk_mb = config.section("ingest").get("chunk_mb", 32)
@@ -245,163 +253,386 @@ def ingest_logs(
         holder["s"] = src
         return src
 
-    sources = [source_of(p) for p in paths]
-    if not sources:
+    expanded = expand_inputs(list(paths), engine)
+    if not expanded:
         raise InputError("no input files given: curate ingest PATH [PATH ...]")
+    fixed: LogFormat | None = None
     if field_map:
-        formats = [get_format("table")] * len(sources)
+        fixed = get_format("table")
     elif format_name != "auto":
-        formats = [get_format(format_name)] * len(sources)
-    else:
-        formats = [detect_format(s) for s in sources]
-
-    batch_inputs = [
-        (s, f) for s, f in zip(sources, formats, strict=True) if isinstance(f, OpenAIBatchInput)
-    ]
-    outputs = [
-        (s, f) for s, f in zip(sources, formats, strict=True) if not isinstance(f, OpenAIBatchInput)
-    ]
-    if batch_inputs and not any(f.name == "openai_batch" for _, f in outputs):
+        fixed = get_format(format_name)
+    # local files are opened and their format found now, so a wrong path fails before any
+    # work; objects in a store are fetched (and their format found) when they are read
+    inputs: list[tuple[str | Source, LogFormat | None]] = []
+    for path in expanded:
+        if is_remote(path):
+            inputs.append((str(path), fixed))
+        else:
+            source = source_of(path)
+            inputs.append((source, fixed or detect_format(source)))
+    batch_inputs = [(s, f) for s, f in inputs if isinstance(f, OpenAIBatchInput)]
+    outputs = [(s, f) for s, f in inputs if not isinstance(f, OpenAIBatchInput)]
+    if batch_inputs and not any(f is not None and f.name == "openai_batch" for _, f in outputs):
         raise InputError(
             f"{batch_inputs[0][0].display} is an OpenAI Batch API input file (requests only); "
             "give its output file in the same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
         )
     workspace.create()
-    result = IngestResult()
-    args = _args([s.display for s in sources], format_name, task, references, field_map)
-    # each source is committed on its own as it is done (see _commit_source)
+    result = IngestResult(engine=engine.describe())
+    args = _args([str(p) for p in expanded], format_name, task, references, field_map)
+    args["engine"] = engine.kind
     with workspace.stage("ingest", args) as run:
         _clear_stale_staging(workspace)
-        seen = [workspace.record_ids()]
-        quarantine_keys = [workspace.scan("quarantine").select("source_sha256", "line").collect()]
-        done_sources = 0
+        state = _IngestState(workspace, task, refs, result, ctx.chunk_bytes)
         try:
             for source, _ in batch_inputs:
                 requests, bad = read_batch_requests(source, ctx)
                 ctx.batch_requests.update(requests)
                 summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
                 summary.quarantined, summary.requests = len(bad), len(requests)
-                staged = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
-                staged.write(_quarantine_frame(source, "openai_batch_input", bad))
-                _commit_source(
-                    workspace, source, summary, task, result, [], staged, quarantine_keys
-                )
-                staged.discard(committed=True)
-                done_sources += 1
-            matched_refs: set[str] = set()
-            for source, fmt in outputs:
-                summary = _read_source(
-                    workspace,
-                    source,
-                    fmt,
-                    ctx,
-                    task,
-                    refs,
-                    seen,
-                    matched_refs,
-                    result,
-                    quarantine_keys,
-                )
-                read = summary.ingested + summary.duplicates + summary.quarantined
-                if summary.quarantined and summary.quarantined >= 0.2 * read:
+                quarantined = _quarantine_frame(source, "openai_batch_input", bad)
+                state.add(source.location, summary, [], [quarantined])
+            for parsed in _read_outputs(outputs, ctx, task, engine, source_of, progress):
+                state.add_parsed(parsed)
+                read = parsed.summary.ingested + parsed.summary.duplicates
+                read += parsed.summary.quarantined
+                if parsed.summary.quarantined and parsed.summary.quarantined >= 0.2 * read:
                     result.warnings.append(
-                        f"{source.display}: {summary.quarantined} of {read} rows could not be "
-                        f"read as {fmt.name}; if that format is wrong, name the right one with "
-                        "--format (see `curate formats`), and see the reasons with "
-                        "`curate quarantine`"
+                        f"{parsed.summary.path}: {parsed.summary.quarantined} of {read} rows could "
+                        f"not be read as {parsed.summary.format}; if that format is wrong, name "
+                        "the right one with --format (see `curate formats`), and see the reasons "
+                        "with `curate quarantine`"
                     )
-                done_sources += 1
         except CurateError as exc:
-            if done_sources:
+            state.commit()  # the files read completely before this one are kept
+            if state.sources_done:
                 exc.args = (
-                    f"{exc.args[0]}\n({done_sources} file(s) before it were ingested and kept; "
-                    "once this one is fixed, the same command adds only what is missing)",
+                    f"{exc.args[0]}\n({state.sources_done} file(s) before it were ingested and "
+                    "kept; once this one is fixed, the same command adds only what is missing)",
                 )
             raise
+        finally:
+            state.discard()
+        state.commit()
         if refs is not None:
+            matched = len(state.matched_refs)
             result.references = {
                 "given": refs.height,
-                "matched": len(matched_refs),
-                "unmatched": refs.height - len(matched_refs),
+                "matched": matched,
+                "unmatched": refs.height - matched,
             }
-            if refs.height - len(matched_refs):
+            if refs.height - matched:
                 result.warnings.append(
-                    f"{refs.height - len(matched_refs)} of {refs.height} references match no "
+                    f"{refs.height - matched} of {refs.height} references match no "
                     "record ingested in this run (their ids are not a source_id here)"
                 )
         run.counts = result.to_dict() | {"sources": len(result.sources)}
     return result
 
 
-def _read_source(
-    workspace: Workspace,
-    source: Source,
-    fmt,
+@dataclass
+class Parsed:
+    """One source, read: its records (finalized) and unreadable rows, batch by batch."""
+
+    location: str  # the manifest's path: a URL, or a local file's absolute path
+    summary: SourceSummary
+    # (records, quarantine rows) per batch: a generator for a file streamed here, a list for
+    # one a Daft worker read whole
+    batches: Iterable[tuple[pl.DataFrame, pl.DataFrame]]
+    size: int  # bytes on disk: a big file is committed on its own
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_outputs(
+    outputs: list[tuple[str | Source, LogFormat | None]],
     ctx: ReadContext,
     task: str | None,
-    refs: pl.DataFrame | None,
-    seen: list[pl.DataFrame],
-    matched_refs: set[str],
-    result: IngestResult,
-    quarantine_keys: list[pl.DataFrame],
-) -> SourceSummary:
-    """Read one source into staged parts and commit them, with its manifest entry, as one unit."""
+    engine: Engine,
+    source_of: Callable[[str | Path], Source],
+    progress: ProgressCallback,
+) -> Iterator[Parsed]:
+    """The sources read, in order. Local engine: one after another, streamed in chunks (an
+    object in a store is copied to a temporary file first). Daft: the files are read whole by
+    Daft workers, several at once; a file over 4 chunks is streamed here instead, so no
+    worker holds a huge file in memory."""
+    if not engine.distributed:
+        for item, fmt in outputs:
+            if isinstance(item, Source):
+                yield from _stream(item, fmt, ctx, task)
+            else:
+                with local_copy(item, engine) as path:
+                    copy = source_of(path)
+                    copy.url, copy.display = item, item
+                    yield from _stream(copy, fmt or _remote_format(copy), ctx, task)
+        return
+    big = 4 * ctx.chunk_bytes
+    # (path or URL, its name in messages, format name) for the workers
+    pending: list[tuple[str, str, str | None]] = []
+    order: list[tuple[Source, LogFormat] | None] = []  # None: the next worker's result
+    for item, fmt in outputs:
+        if isinstance(item, Source) and fmt is not None and item.size > big:
+            order.append((item, fmt))
+        else:
+            if isinstance(item, str):
+                pending.append((item, item, fmt.name if fmt else None))
+            else:
+                path = str(item.path.resolve())
+                pending.append((path, item.display, fmt.name if fmt else None))
+            order.append(None)
+    spec = _WorkerSpec(ctx.chunk_bytes, ctx.field_map, ctx.batch_requests, task, engine)
+    read = engine.map_items(pending, spec.read)
+    for entry in order:
+        if entry is None:
+            parsed = next(read)
+            if isinstance(parsed, CurateError):
+                raise parsed
+            progress(parsed.summary.path, parsed.size, parsed.size)
+            yield parsed
+        else:
+            yield from _stream(entry[0], entry[1], ctx, task)
+
+
+def _remote_format(source: Source) -> LogFormat:
+    fmt = detect_format(source)
+    if isinstance(fmt, OpenAIBatchInput):
+        raise InputError(
+            f"{source.display} is an OpenAI Batch API input file: give it as a local file, "
+            "with its output file, in one command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+        )
+    return fmt
+
+
+def _stream(source: Source, fmt: LogFormat, ctx: ReadContext, task: str | None) -> Iterator[Parsed]:
     summary = SourceSummary(source.display, fmt.name)
-    staging = _Staging(workspace, "records", RECORD_SCHEMA)
-    staged_quarantine = _Staging(workspace, "quarantine", QUARANTINE_SCHEMA)
-    skipped: Counter[str] = Counter()
-    counts = {"by_format": Counter(), "by_task": Counter(), "by_model": Counter()}
     warnings: list[str] = []
-    committed = False
-    try:
+    skipped: Counter[str] = Counter()
+
+    def batches() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         for batch in prefetch(fmt.read(source, ctx)):
-            unreadable = _quarantine_frame(source, fmt.name, batch.quarantined)
-            summary.quarantined += unreadable.height
-            staged_quarantine.write(unreadable)
             skipped.update(batch.skipped)
-            warnings += batch.warnings
-            if batch.records.height == 0:
-                continue
-            records = finalize(batch.records, source_format=fmt.name, task=task)
-            records = records.with_columns(pl.lit(source.name).alias("source"))
-            if refs is not None:
-                records, matched = _apply_references(records, refs)
-                matched_refs.update(matched)
-            unique = records.unique("record_id", keep="first", maintain_order=True)
-            new = unique.join(
-                pl.concat(seen, rechunk=False), on="record_id", how="anti", maintain_order="left"
-            )
-            summary.duplicates += records.height - new.height
-            summary.ingested += new.height
-            seen.append(new.select("record_id"))
-            staging.write(new)
-            for key, column in (
-                ("by_format", "source_format"),
-                ("by_task", "task"),
-                ("by_model", "model"),
-            ):
-                _count(counts[key], new[column])
+            warnings.extend(batch.warnings)
+            yield _finalized(batch, source, fmt, task)
         summary.sha256 = source.sha256
         summary.skipped = {k: v for k, v in skipped.items() if v}
-        result.warnings += warnings
+
+    yield Parsed(source.location, summary, batches(), source.size, warnings)
+
+
+def _finalized(
+    batch, source: Source, fmt: LogFormat, task: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    unreadable = _quarantine_frame(source, fmt.name, batch.quarantined)
+    if batch.records.height == 0:
+        return RECORD_SCHEMA.to_frame(), unreadable
+    records = finalize(batch.records, source_format=fmt.name, task=task)
+    return records.with_columns(pl.lit(source.name).alias("source")), unreadable
+
+
+@dataclass
+class _WorkerSpec:
+    """What a Daft worker needs to read a file whole (pickled to it)."""
+
+    chunk_bytes: int
+    field_map: dict[str, str]
+    batch_requests: dict[str, dict[str, Any]]
+    task: str | None
+    engine: Engine
+
+    def read(self, item: tuple[str, str, str | None]) -> Parsed | CurateError:
+        """The file read whole; a CurateError (a file cut short, say) is returned, not raised,
+        so it reaches the driver as itself, in its file's turn, not wrapped by Daft."""
+        path, display, format_name = item
+        ctx = ReadContext(self.chunk_bytes, self.field_map, self.batch_requests)
+        try:
+            if not is_remote(path):
+                source = Source(path)
+                source.display = display
+                return self._read(source, format_name, ctx)
+            with local_copy(path, self.engine) as copy:
+                return self._read(Source(copy, url=path), format_name, ctx)
+        except CurateError as exc:
+            return exc
+
+    def _read(self, source: Source, format_name: str | None, ctx: ReadContext) -> Parsed:
+        fmt = get_format(format_name) if format_name else _remote_format(source)
+        (parsed,) = _stream(source, fmt, ctx, self.task)
+        batches = list(parsed.batches)
+        records = [r for r, _ in batches]
+        quarantined = [q for _, q in batches]
+        parsed.batches = [
+            (
+                pl.concat([RECORD_SCHEMA.to_frame(), *records], how="vertical_relaxed"),
+                pl.concat([QUARANTINE_SCHEMA.to_frame(), *quarantined]),
+            )
+        ]
+        return parsed
+
+
+class _IngestState:
+    """The sources read so far in this run: their new records (deduplicated by record_id),
+    quarantine rows and manifest entries, committed together in groups.
+
+    A big source (over a chunk) streams into staged parts and is committed on its own, as
+    soon as it is read. Small ones are kept in memory and committed together, one part for
+    many files, when they add up to a chunk: a thousand small files make a handful of parts
+    and commits, not a thousand. An interrupted run loses only the group it was filling;
+    running it again adds what is missing.
+    """
+
+    def __init__(self, workspace, task, refs, result: IngestResult, chunk_bytes: int):
+        self.workspace, self.task, self.refs, self.result = workspace, task, refs, result
+        self.chunk_bytes = chunk_bytes
+        self.seen = [workspace.record_ids()]
+        self.quarantine_keys = [
+            workspace.scan("quarantine").select("source_sha256", "line").collect()
+        ]
+        self.matched_refs: set[str] = set()
+        self.sources_done = 0
+        self._records: list[pl.DataFrame] = []
+        self._quarantine: list[pl.DataFrame] = []
+        self._entries: list[tuple[dict[str, Any], SourceSummary]] = []
+        self._bytes = 0
+        self._staged: list[_Staging] = []
+
+    def _new(self, records: pl.DataFrame, summary: SourceSummary, counts) -> pl.DataFrame:
+        """The batch's records not seen before (in the workspace or this run)."""
+        if self.refs is not None:
+            records, matched = _apply_references(records, self.refs)
+            self.matched_refs.update(matched)
+        unique = records.unique("record_id", keep="first", maintain_order=True)
+        new = unique.join(
+            pl.concat(self.seen, rechunk=False), on="record_id", how="anti", maintain_order="left"
+        )
+        summary.duplicates += records.height - new.height
+        summary.ingested += new.height
+        self.seen.append(new.select("record_id"))
+        for key, column in (
+            ("by_format", "source_format"),
+            ("by_task", "task"),
+            ("by_model", "model"),
+        ):
+            _count(counts[key], new[column])
+        return new
+
+    def add_parsed(self, parsed: Parsed) -> None:
+        summary = parsed.summary
+        counts = {"by_format": Counter(), "by_task": Counter(), "by_model": Counter()}
+        if parsed.size > self.chunk_bytes:
+            self.commit()  # what came before stays first
+            staging = _Staging(self.workspace, "records", RECORD_SCHEMA)
+            quarantine = _Staging(self.workspace, "quarantine", QUARANTINE_SCHEMA)
+            self._staged += [staging, quarantine]
+            for records, unreadable in parsed.batches:
+                summary.quarantined += unreadable.height
+                quarantine.write(unreadable)
+                if records.height:
+                    staging.write(self._new(records, summary, counts))
+            self._count(summary, counts, parsed.warnings)
+            self._commit_staged(parsed.location, summary, staging, quarantine)
+            return
+        records, unreadable = [], []
+        for batch, bad in parsed.batches:
+            summary.quarantined += bad.height
+            unreadable.append(bad)
+            if batch.height:
+                records.append(self._new(batch, summary, counts))
+        self._count(summary, counts, parsed.warnings)
+        self.add(parsed.location, summary, records, unreadable, parsed.size)
+
+    def _count(self, summary: SourceSummary, counts, warnings: list[str]) -> None:
+        self.result.warnings += warnings
         for key, counter in counts.items():
             for value, n in counter.items():
-                getattr(result, key)[value] = getattr(result, key).get(value, 0) + n
-        _commit_source(
-            workspace,
-            source,
-            summary,
-            task,
-            result,
-            staging.finish(),
-            staged_quarantine,
-            quarantine_keys,
+                getattr(self.result, key)[value] = getattr(self.result, key).get(value, 0) + n
+
+    def add(
+        self,
+        location: str,
+        summary: SourceSummary,
+        records: list[pl.DataFrame],
+        unreadable: list[pl.DataFrame],
+        size: int = 0,
+    ) -> None:
+        """A source read completely, held for the next group commit."""
+        sha = pl.lit(summary.sha256).alias("source_sha256")
+        self._records += [r for r in records if r.height]
+        self._quarantine += [q.with_columns(sha) for q in unreadable if q.height]
+        self._entries.append((self._entry(location, summary), summary))
+        self.sources_done += 1
+        self._bytes += size
+        if self._bytes >= self.chunk_bytes or len(self._entries) >= 1000:
+            self.commit()
+
+    def _entry(self, location: str, summary: SourceSummary) -> dict[str, Any]:
+        return {
+            "path": location,
+            "sha256": summary.sha256,
+            "format": summary.format,
+            "task": self.task,
+            "rows": summary.ingested,
+            "duplicates": summary.duplicates,
+            "quarantined": summary.quarantined,
+            "skipped": summary.skipped,
+            "requests": summary.requests or None,
+            "ingested_at": now_utc().isoformat(),
+        }
+
+    def commit(self) -> None:
+        """Commit the held sources: one records part, one quarantine part, their entries."""
+        if not self._entries:
+            return
+        records = _Staging(self.workspace, "records", RECORD_SCHEMA)
+        quarantine = _Staging(self.workspace, "quarantine", QUARANTINE_SCHEMA)
+        self._staged += [records, quarantine]
+        if self._records:
+            records.write(pl.concat(self._records, how="vertical_relaxed"))
+        if self._quarantine:
+            quarantine.write(pl.concat(self._quarantine))
+        moves = records.finish() + quarantine.finish(self._new_quarantine_rows)
+        self._finish([e for e, _ in self._entries], [s for _, s in self._entries], moves)
+        self._records, self._quarantine, self._entries, self._bytes = [], [], [], 0
+
+    def _commit_staged(self, location, summary, staging: _Staging, quarantine: _Staging) -> None:
+        stamp = pl.lit(summary.sha256).alias("source_sha256")
+        moves = staging.finish() + quarantine.finish(
+            lambda staged: self._new_quarantine_rows(staged.with_columns(stamp))
         )
-        committed = True
-    finally:
-        staging.discard(committed)
-        staged_quarantine.discard(committed)
-    return summary
+        self.sources_done += 1
+        self._finish([self._entry(location, summary)], [summary], moves)
+
+    def _new_quarantine_rows(self, staged: pl.LazyFrame) -> pl.LazyFrame:
+        """Only rows not quarantined before (by an earlier run, or a copy of the file)."""
+        return staged.unique(["source_sha256", "line"], keep="first", maintain_order=True).join(
+            pl.concat(self.quarantine_keys).lazy(),
+            on=["source_sha256", "line"],
+            how="anti",
+            maintain_order="left",
+        )
+
+    def _finish(self, entries, summaries: list[SourceSummary], moves) -> None:
+        self.workspace.commit(moves, entries)
+        self.quarantine_keys += [
+            pl.read_parquet(dst, columns=["source_sha256", "line"])
+            for _, dst in moves
+            if "quarantine" in dst.parts
+        ]
+        for staged in self._staged:
+            staged.discard(committed=True)
+        self._staged = []
+        result = self.result
+        for summary in summaries:
+            result.sources.append(summary)
+            result.ingested += summary.ingested
+            result.duplicates += summary.duplicates
+            result.quarantined += summary.quarantined
+            for reason, n in summary.skipped.items():
+                result.skipped[reason] = result.skipped.get(reason, 0) + n
+
+    def discard(self) -> None:
+        """Remove what is staged and not committed (a failed run)."""
+        for staged in self._staged:
+            staged.discard()
+        self._staged = []
 
 
 def _args(paths: list[str], format_name, task, references, field_map) -> dict[str, Any]:
@@ -440,57 +671,6 @@ def _quarantine_frame(source: Source, format_name: str, rows: list[Quarantined])
         },
         schema=QUARANTINE_SCHEMA,
     )
-
-
-def _new_quarantine_rows(sha256: str, existing: pl.DataFrame):
-    """At commit: stamp the file's sha256, keep only rows not quarantined by an earlier run."""
-
-    def finish(staged: pl.LazyFrame) -> pl.LazyFrame:
-        stamped = staged.with_columns(pl.lit(sha256).alias("source_sha256"))
-        return stamped.join(
-            existing.lazy(), on=["source_sha256", "line"], how="anti", maintain_order="left"
-        )
-
-    return finish
-
-
-def _commit_source(
-    workspace: Workspace,
-    source: Source,
-    summary: SourceSummary,
-    task: str | None,
-    result: IngestResult,
-    record_moves: list[tuple[Path, Path]],
-    staged_quarantine: _Staging,
-    quarantine_keys: list[pl.DataFrame],
-) -> None:
-    """Commit a source's records, its new quarantine rows and its manifest entry together."""
-    quarantine_moves = staged_quarantine.finish(
-        _new_quarantine_rows(summary.sha256, pl.concat(quarantine_keys))
-    )
-    new_keys = [
-        pl.read_parquet(src, columns=["source_sha256", "line"]) for src, _ in quarantine_moves
-    ]
-    entry = {
-        "path": str(source.path.resolve()),
-        "sha256": summary.sha256,
-        "format": summary.format,
-        "task": task,
-        "rows": summary.ingested,
-        "duplicates": summary.duplicates,
-        "quarantined": summary.quarantined,
-        "skipped": summary.skipped,
-        "requests": summary.requests or None,
-        "ingested_at": now_utc().isoformat(),
-    }
-    workspace.commit(record_moves + quarantine_moves, [entry])
-    quarantine_keys += new_keys
-    result.sources.append(summary)
-    result.ingested += summary.ingested
-    result.duplicates += summary.duplicates
-    result.quarantined += summary.quarantined
-    for reason, n in summary.skipped.items():
-        result.skipped[reason] = result.skipped.get(reason, 0) + n
 
 
 __all__ = ["IngestResult", "ingest_logs", "load_references"]

@@ -15,11 +15,11 @@ import pytest
 from curate.config import Config, load_config
 from curate.detect import find_failures
 from curate.engine import Engine
-from curate.errors import ConfigError
+from curate.errors import ConfigError, CurateError, InputError
 from curate.ingest import ingest_logs
 from curate.project import Project
 from curate.workspace import Workspace
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, chat_line, write_jsonl
 
 DAFT = Engine(kind="daft", partition_rows=1000)  # small partitions: many of them, even here
 
@@ -132,3 +132,113 @@ def test_records_parts_missing_a_newer_column_read_on_daft(tmp_path):
     old.write_parquet(parts[0])
     local, daft = detect_both(project)
     assert local[0] == daft[0] and local[1].equals(daft[1])
+
+
+# -- ingest ------------------------------------------------------------------------------------
+def small_logs(folder: Path, files: int, per_file: int = 5) -> list[Path]:
+    """`files` chat logs of a few lines; every seventh file has a bad line, every fifth repeats
+    a call of the file before it (a duplicate across files), every ninth is gzip."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in range(files):
+        rows: list = [chat_line(f * 100 + i) for i in range(per_file)]
+        if f % 7 == 3:
+            rows.insert(2, '{"request": {"model": "x"}, "response": ')
+        if f % 5 == 4:
+            rows.append(chat_line((f - 1) * 100))
+        name = f"calls-{f:04d}.jsonl" + (".gz" if f % 9 == 8 else "")
+        paths.append(write_jsonl(folder / name, rows, compress=name.endswith(".gz")))
+    return paths
+
+
+def ingested(project: Project) -> dict:
+    """What ingest left in the workspace, with the times that differ between runs taken out."""
+    ws = project.workspace
+    entries = [
+        {k: v for k, v in e.items() if k not in ("ingested_at", "commit")}
+        for e in ws.manifest()["sources"]
+    ]
+    return {
+        "records": ws.scan_records().collect().sort("record_id"),
+        "quarantine": ws.scan("quarantine").collect().drop("quarantined_at").sort("source", "line"),
+        "entries": sorted(entries, key=lambda e: (e["path"], e["format"])),
+    }
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a["records"].equals(b["records"])
+    assert a["quarantine"].equals(b["quarantine"])
+    assert a["entries"] == b["entries"]
+
+
+def ingest_everything(root: Path, engine: Engine, logs: str) -> tuple[Project, list[dict]]:
+    project = Project(Workspace(root / ".curate"), Config())
+    results = [
+        ingest_logs(
+            project,
+            [SAMPLE / "entity_match_chat.jsonl.gz"],
+            task=None,
+            references=SAMPLE / "entity_match_references.csv",
+            engine=engine,
+        ),
+        ingest_logs(
+            project,
+            [SAMPLE / "ticket_batch_output.jsonl", SAMPLE / "ticket_batch_input.jsonl"],
+            engine=engine,
+        ),
+        ingest_logs(project, [logs], engine=engine),  # a glob, expanded by curate
+        ingest_logs(project, [logs], engine=engine),  # again: adds nothing
+    ]
+    out = []
+    for r in results:
+        d = r.to_dict()
+        d.pop("engine")
+        out.append(d)
+    return project, out
+
+
+def test_ingest_on_daft_equals_local(tmp_path):
+    small_logs(tmp_path / "logs", 60)
+    logs = str(tmp_path / "logs" / "calls-*.jsonl*")
+    local, local_results = ingest_everything(tmp_path / "a", Engine(), logs)
+    daft, daft_results = ingest_everything(tmp_path / "b", Engine("daft", files_per_task=4), logs)
+    assert local_results == daft_results
+    assert_same(ingested(local), ingested(daft))
+    first, again = local_results[2], local_results[3]
+    assert len(first["sources"]) == 60 and first["ingested"] == 60 * 5
+    assert first["duplicates"] == 12 and first["quarantined"] == 9  # 12 repeats, 9 bad lines
+    # read again, the bad lines are counted again but quarantined once
+    assert again["ingested"] == 0 and again["quarantined"] == 9 and again["duplicates"] == 312
+    assert ingested(local)["quarantine"].height == 9 + 3  # and the sample's 3
+
+
+def test_many_small_files_are_committed_in_a_few_parts(tmp_path):
+    paths = small_logs(tmp_path / "logs", 300, per_file=3)
+    project = Project(Workspace(tmp_path / ".curate"), Config())
+    result = ingest_logs(project, [str(tmp_path / "logs" / "*.jsonl*")])
+    ws = project.workspace
+    assert len(result.sources) == 300 == len(ws.manifest()["sources"])
+    assert len(ws.parts("records")) == 1 and len(ws.parts("quarantine")) == 1
+    assert ws.scan_records().select(pl.len()).collect().item() == result.ingested == 900
+    assert {e["path"] for e in ws.manifest()["sources"]} == {str(p.resolve()) for p in paths}
+
+
+def test_a_bad_file_keeps_the_files_before_it(tmp_path):
+    import gzip
+
+    small_logs(tmp_path / "logs", 10)
+    cut = gzip.compress((tmp_path / "logs" / "calls-0005.jsonl").read_bytes() * 50)[:-40]
+    (tmp_path / "logs" / "calls-0005.jsonl").unlink()
+    (tmp_path / "logs" / "calls-0005.jsonl.gz").write_bytes(cut)  # a copy cut short
+    project = Project(Workspace(tmp_path / ".curate"), Config())
+    paths = sorted((tmp_path / "logs").glob("calls-*"))
+    with pytest.raises(InputError, match=r"calls-0005.jsonl.gz: cannot be read.*\n\(5 file"):
+        ingest_logs(project, paths, format_name="openai_chat", engine=DAFT)
+    assert len(project.workspace.manifest()["sources"]) == 5
+    assert project.workspace.scan_records().select(pl.len()).collect().item() == 25
+
+
+def test_a_glob_that_matches_nothing_says_so(tmp_path):
+    project = Project(Workspace(tmp_path / ".curate"), Config())
+    with pytest.raises(InputError, match=r"nothing-\*\.jsonl: no file matches"):
+        ingest_logs(project, [str(tmp_path / "nothing-*.jsonl")])

@@ -109,9 +109,18 @@ def _line_end(fd: int, start: int, end: int, size: int) -> int:
 class Source:
     """An input file, gzip or not, read once; its sha256 is of the decompressed content."""
 
-    def __init__(self, path: str | Path, progress: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        progress: Callable[[int], None] | None = None,
+        *,
+        url: str | None = None,
+    ):
+        """`url`: where a local copy came from (s3://...): named so in messages and the
+        manifest, and its name is the URL's last part."""
         self.path = Path(path)
-        self.display = str(path)
+        self.url = url
+        self.display = url or str(path)
         if not self.path.exists():
             raise InputError(f"{self.display}: no such file. Check the path (and the folder).")
         if self.path.is_dir():
@@ -125,6 +134,11 @@ class Source:
         self._progress = progress or (lambda n: None)
         self._sha256: str | None = None
         self._sample: Sample | None = None
+
+    @property
+    def location(self) -> str:
+        """What the manifest records: the URL, or the absolute path of a local file."""
+        return self.url or str(self.path.resolve())
 
     @property
     def name(self) -> str:
