@@ -15,7 +15,7 @@ import pytest
 from curate.config import Config, load_config
 from curate.detect import find_failures
 from curate.engine import Engine
-from curate.errors import ConfigError, CurateError, InputError
+from curate.errors import ConfigError, InputError
 from curate.ingest import ingest_logs
 from curate.project import Project
 from curate.workspace import Workspace
