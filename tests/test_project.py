@@ -175,14 +175,14 @@ def _ingest_more(args: list[str], log: str, ready) -> None:
 
     import curate.ingest
 
-    read_source = curate.ingest._read_source
+    read_outputs = curate.ingest._read_outputs
 
     def slow(*a, **k):
         ready.set()
         time.sleep(1.5)
-        return read_source(*a, **k)
+        return read_outputs(*a, **k)
 
-    curate.ingest._read_source = slow
+    curate.ingest._read_outputs = slow
     result = CliRunner().invoke(main, [*args, "ingest", log, "--task", "topic"])
     assert result.exit_code == 0, result.output
 
