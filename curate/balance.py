@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from curate.cluster import ClusterSettings, cluster_texts
+from curate.engine import Engine
 from curate.config import SEED_MAX, check_range
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.edge_cases import priority as edge_priority
@@ -278,9 +279,15 @@ def _composition(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     }
 
 
-def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceResult:
-    """Cluster, tag and select; writes the clusters, tags and candidates tables."""
+def balance_candidates(
+    project: Project, settings: BalanceSettings, *, engine: Engine | None = None
+) -> BalanceResult:
+    """Cluster, tag and select; writes the clusters, tags and candidates tables.
+
+    `engine` (default: the project's [engine]) says where the near-duplicate clustering runs;
+    the clusters are the same."""
     workspace, config = project.workspace, project.config
+    engine = engine or project.engine()
     check_range("--target", settings.target, 1)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-per-cluster", settings.max_per_cluster, 1)
@@ -337,7 +344,7 @@ def balance_candidates(project: Project, settings: BalanceSettings) -> BalanceRe
             no_input = int((texts.fill_null("").str.strip_chars() == "").sum())
             if no_input:
                 result.warnings.append(_no_input_warning(name, no_input, mine))
-            groups = cluster_texts(texts, settings.cluster)["group"]
+            groups = cluster_texts(texts, settings.cluster, engine=engine)["group"]
             clusters = (
                 mine.select("record_id")
                 .with_columns(groups.alias("_g"))

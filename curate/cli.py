@@ -269,8 +269,16 @@ def list_detectors(json_mode: bool) -> None:
     help="Near-duplicate cutoff (rapidfuzz 0-100).",
 )
 @click.option("--include-config-failures", is_flag=True, help=CONFIG_FAILURES)
+@engine_options
 def balance(
-    state: State, json_mode: bool, class_ratio: str | None, quotas, cutoff: float, **options: Any
+    state: State,
+    json_mode: bool,
+    class_ratio: str | None,
+    quotas,
+    cutoff: float,
+    engine: str | None,
+    ray_address: str | None,
+    **options: Any,
 ) -> None:
     """Choose the records worth labelling: balanced, hard cases kept, near-duplicates collapsed.
 
@@ -296,7 +304,8 @@ def balance(
         cluster=ClusterSettings(cutoff=cutoff),
         **options,
     )
-    result = balance_candidates(state.project(), settings)
+    project = state.project()
+    result = balance_candidates(project, settings, engine=project.engine(engine, ray_address))
     show(json_mode, result, render.balance, result)
 
 

@@ -8,16 +8,21 @@
 4. Each candidate pair is scored with rapidfuzz (token_sort_ratio, so reordered fields still
    match); pairs at or over `cutoff` are linked, and linked texts form clusters
    (connected components).
+
+With the daft engine, steps 2-4 run in partitions (the word counts are summed over all of
+them first); the candidates and the components are found here. The clusters are the same.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import polars_hash as plh
 
+from curate.engine import Engine
 from curate.text import match_key
 
 # 16 bands of 3 minima: a pair of Jaccard 0.6 becomes a candidate with p = 0.98, one of
@@ -36,50 +41,78 @@ class ClusterSettings:
     max_df: float = 0.01  # words in more of the distinct texts than this are template
 
 
-def _tokens(texts: pl.Series, max_df: float) -> tuple[np.ndarray, np.ndarray]:
-    """(flat token hashes, row offsets) of the distinct words of each text, template words
-    (in more than max_df of the texts) dropped. Words, not their order: reordered fields
-    still look alike."""
-    tokens = (
-        pl.DataFrame({"text": texts})
-        .with_row_index("row")
-        .select("row", pl.col("text").str.split(" ").list.unique().alias("word"))
+def _words(part: pl.DataFrame) -> pl.DataFrame:
+    """(i, h): the distinct words of each text of `part` (its i-th row), hashed."""
+    return (
+        part.select(pl.col("text").str.split(" ").list.unique().alias("word"))
+        .with_row_index("i")
         .explode("word")
-        .select("row", plh.col("word").nchash.xxh3_64().alias("h"))
+        .select("i", plh.col("word").nchash.xxh3_64().alias("h"))
     )
-    n = max(texts.len(), 1)
-    # a word in more than MIN_COMMON texts can be template; fewer is a near-duplicate group
-    limit = max(MIN_COMMON, max_df * n)
-    common = tokens.group_by("h").len().filter(pl.col("len") > limit).select("h")
-    tokens = tokens.join(common, on="h", how="anti", maintain_order="left")
-    counts = np.bincount(tokens["row"].to_numpy(), minlength=texts.len())
-    offsets = np.zeros(texts.len() + 1, dtype=np.uint64)
+
+
+def _word_counts(part: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """In how many of the part's texts each word is."""
+    return {"counts": _words(part).group_by("h").len()}
+
+
+def _band_keys(
+    part: pl.DataFrame, common: pl.DataFrame, words: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
+    """Per text (`row`): whether it has words left once the template words (`common`) are
+    dropped, and the 64-bit bucket key of each LSH band of its MinHash signature."""
+    if words is None:
+        words = _words(part)
+    tokens = words.join(common, on="h", how="anti", maintain_order="left")
+    counts = np.bincount(tokens["i"].to_numpy(), minlength=part.height)
+    offsets = np.zeros(part.height + 1, dtype=np.uint64)
     np.cumsum(counts, out=offsets[1:])
-    return tokens["h"].to_numpy().astype(np.uint64), offsets
+    signatures = _signatures(tokens["h"].to_numpy().astype(np.uint64), offsets)
+    keys = {
+        # a band's minima mixed into one 64-bit bucket key
+        f"b{band}": (
+            signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64) * _MIX[:ROWS]
+        ).sum(axis=1, dtype=np.uint64)
+        for band in range(BANDS)
+    }
+    return {"bands": pl.DataFrame({"row": part["row"], "has_tokens": counts > 0, **keys})}
 
 
 def _signatures(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     import rensa
 
+    if len(offsets) <= 1:
+        return np.empty((0, NUM_PERM), dtype=np.uint32)
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, NUM_PERM, SEED)
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(-1, NUM_PERM)
 
 
-def _candidates(
-    signatures: np.ndarray, has_tokens: np.ndarray, stats: dict[str, int] | None = None
-) -> np.ndarray:
-    """(i, j) pairs, i < j, of rows that share a band of their signatures.
+def _bands(texts: pl.Series, max_df: float, engine: Engine) -> pl.DataFrame:
+    """Band keys of every text (see _band_keys), in the texts' order. Words in more than
+    max_df of the texts (and more than MIN_COMMON: fewer is a near-duplicate group, not a
+    template) are template: counted over all texts, then dropped from each."""
+    frame = pl.DataFrame({"text": texts}).with_row_index("row")
+    limit = max(MIN_COMMON, max_df * max(texts.len(), 1))
+    if not engine.distributed:  # one pass over the words
+        words = _words(frame)
+        common = words.group_by("h").len().filter(pl.col("len") > limit).select("h")
+        return _band_keys(frame, common, words)["bands"]
+    counts = pl.concat(engine.map_frame(frame, _word_counts, key="row")["counts"])
+    common = counts.group_by("h").agg(pl.col("len").sum()).filter(pl.col("len") > limit).select("h")
+    keyed = engine.map_frame(frame, functools.partial(_band_keys, common=common), key="row")
+    return pl.concat(keyed["bands"]).sort("row")
+
+
+def _candidates(bands: pl.DataFrame, stats: dict[str, int] | None = None) -> np.ndarray:
+    """(i, j) pairs, i < j, of rows that share a band's bucket.
 
     Buckets over MAX_BUCKET are not compared; `stats`, when given, counts them and the pairs
     they hold (`buckets_skipped`, `largest_skipped`, `pairs_not_compared`).
     """
     found = []
-    ids = np.flatnonzero(has_tokens)
+    with_tokens = bands.filter(pl.col("has_tokens"))
     for band in range(BANDS):
-        # a band's minima mixed into one 64-bit bucket key
-        part = signatures[ids, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
-        key = (part * _MIX[:ROWS]).sum(axis=1, dtype=np.uint64)
-        keyed = pl.DataFrame({"k": key, "i": ids})
+        keyed = with_tokens.select(pl.col(f"b{band}").alias("k"), pl.col("row").alias("i"))
         grouped = keyed.group_by("k").agg(pl.col("i"))
         if stats is not None:
             sizes = grouped["i"].list.len()
@@ -102,37 +135,54 @@ def _candidates(
         found.append(pairs)
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    return pl.concat(found).unique().sort("a", "b").to_numpy()
+    return pl.concat(found).unique().sort("a", "b").to_numpy().astype(np.int64)
+
+
+def _scored(part: pl.DataFrame, cutoff: float) -> dict[str, pl.DataFrame]:
+    """The pairs of `part` whose texts score at or over `cutoff` (rapidfuzz, all cores)."""
+    from rapidfuzz import fuzz, process
+
+    scores = process.cpdist(
+        part["left"].to_list(), part["right"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1
+    )
+    keep = pl.Series(np.asarray(scores) >= cutoff)
+    return {"edges": part.filter(keep).select("a", "b")}
 
 
 def link_texts(
     texts: pl.Series,
     settings: ClusterSettings = ClusterSettings(),
     stats: dict[str, int] | None = None,
+    engine: Engine | None = None,
 ) -> np.ndarray:
     """The pairs (i, j) of distinct normalized texts that score >= cutoff; the graph's edges.
 
-    `stats`, when given, gets what LSH left uncompared (see _candidates)."""
-    from rapidfuzz import fuzz, process
-
+    `stats`, when given, gets what LSH left uncompared (see _candidates). With the daft
+    engine, the signatures and the scoring run in partitions; the edges are the same."""
+    engine = engine or Engine()
     if texts.len() < 2:
         return np.empty((0, 2), dtype=np.int64)
-    hashes, offsets = _tokens(texts, settings.max_df)
-    has_tokens = np.diff(offsets) > 0
-    candidates = _candidates(_signatures(hashes, offsets), has_tokens, stats)
+    candidates = _candidates(_bands(texts, settings.max_df, engine), stats)
     if len(candidates) == 0:
         return candidates
-    values = texts.to_list()
-    left = [values[i] for i in candidates[:, 0]]
-    right = [values[j] for j in candidates[:, 1]]
-    scores = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1)
-    return candidates[np.asarray(scores) >= settings.cutoff]
+    pairs = pl.DataFrame(
+        {
+            "a": candidates[:, 0],
+            "b": candidates[:, 1],
+            "left": texts.gather(candidates[:, 0]),
+            "right": texts.gather(candidates[:, 1]),
+        }
+    )
+    edges = engine.map_frame(pairs, functools.partial(_scored, cutoff=settings.cutoff), key="a")
+    found = pl.concat(edges.get("edges", [pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})]))
+    return found.sort("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
 
 
 def cluster_texts(
     texts: pl.Series,
     settings: ClusterSettings = ClusterSettings(),
     stats: dict[str, int] | None = None,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """For each input text (None allowed): `group` (its cluster, an int) and `n_linked`.
 
@@ -150,7 +200,7 @@ def cluster_texts(
         .select(pl.when(pl.col("t") != "").then(pl.col("t")).alias("t"))
     )["t"]
     distinct = normalized.drop_nulls().unique(maintain_order=True)
-    edges = link_texts(distinct, settings, stats)
+    edges = link_texts(distinct, settings, stats, engine)
     n = distinct.len()
     graph = coo_matrix(
         (np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1]))

@@ -109,6 +109,20 @@ class Engine:
             return {name: [table] for name, table in fn(frame).items()}
         return _daft_partitions(self, files, schema, fn, key, rows)
 
+    def map_frame(
+        self, frame: pl.DataFrame, fn: PartitionFn, *, key: str
+    ) -> dict[str, list[pl.DataFrame]]:
+        """`fn` over an in-memory frame, in partitions that keep rows with equal `key`
+        together (as map_partitions); local: one call over the whole frame."""
+        if self.kind == "local":
+            return {name: [table] for name, table in fn(frame).items()}
+        if frame.height == 0:
+            return {}
+        daft = _daft(self)
+        return _run_partitioned(
+            self, daft.from_arrow(frame.to_arrow()), frame.schema, fn, key, frame.height
+        )
+
     def map_items(self, items: list[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
         """`fn(item)` for each item, results in the items' order. Local: one after another,
         here. Daft: `files_per_task` items per task, spread over the cores or the cluster;
@@ -213,12 +227,20 @@ def _daft_partitions(
     rows: int,
 ) -> dict[str, list[pl.DataFrame]]:
     daft = _daft(engine)
-    names = list(schema.names())
     frame = daft.read_parquet(
         [str(f) for f in files],
         schema={c: daft.DataType.from_arrow_type(t) for c, t in _arrow_schema(schema).items()},
         infer_schema=False,
-    ).select(*names)
+    ).select(*schema.names())
+    return _run_partitioned(engine, frame, schema, fn, key, rows)
+
+
+def _run_partitioned(
+    engine: Engine, frame: Any, schema: pl.Schema, fn: PartitionFn, key: str, rows: int
+) -> dict[str, list[pl.DataFrame]]:
+    """`fn` over each hash partition of `key` of a Daft frame; the tables, by name."""
+    daft = _daft(engine)
+    names = list(schema.names())
     partitions = max(2 * _cores(engine), math.ceil(rows / engine.partition_rows))
     out_type = daft.DataType.struct(
         {"table": daft.DataType.string(), "data": daft.DataType.binary()}

@@ -242,3 +242,38 @@ def test_a_glob_that_matches_nothing_says_so(tmp_path):
     project = Project(Workspace(tmp_path / ".curate"), Config())
     with pytest.raises(InputError, match=r"nothing-\*\.jsonl: no file matches"):
         ingest_logs(project, [str(tmp_path / "nothing-*.jsonl")])
+
+
+# -- clustering --------------------------------------------------------------------------------
+def test_clusters_on_daft_equal_local(tmp_path):
+    from bench.cluster import make_inputs
+    from curate.cluster import ClusterSettings, cluster_texts
+
+    texts = pl.Series(make_inputs(20_000, seed=3)[0])
+    settings = ClusterSettings()
+    local_stats: dict[str, int] = {}
+    daft_stats: dict[str, int] = {}
+    local = cluster_texts(texts, settings, local_stats)
+    daft = cluster_texts(texts, settings, daft_stats, engine=DAFT)
+    assert local.equals(daft)
+    assert local_stats == daft_stats
+    # planted near-duplicates were linked: there are clusters of more than one text
+    sizes = local.group_by("group").len()
+    assert sizes.filter(pl.col("len") > 1).height > 500
+
+
+def test_balance_on_daft_equals_local(tmp_path):
+    from curate.balance import BalanceSettings, balance_candidates
+
+    project = sample_project(tmp_path)
+    find_failures(project)
+    tables = {}
+    for engine in (Engine(), DAFT):
+        settings = BalanceSettings(target=300, seed=5)
+        result = balance_candidates(project, settings, engine=engine).to_dict()
+        ws = project.workspace
+        tables[engine.kind] = (result, *(ws.read_table(t) for t in ("clusters", "candidates")))
+    local, daft = tables["local"], tables["daft"]
+    assert local[0] == daft[0]
+    assert local[1].equals(daft[1]) and local[2].equals(daft[2])
+    assert local[1]["cluster_size"].max() > 1
