@@ -20,10 +20,10 @@ from typing import Any
 import polars as pl
 
 from curate.cluster import ClusterSettings, cluster_texts
-from curate.engine import Engine
 from curate.config import SEED_MAX, check_range
 from curate.edge_cases import NOT_HARD, TAGS_SCHEMA, tag_pairs
 from curate.edge_cases import priority as edge_priority
+from curate.engine import Engine
 from curate.errors import ConfigError, CurateError
 from curate.project import Project
 from curate.records import input_text
