@@ -269,6 +269,9 @@ def _arrow_schema(schema: pl.Schema) -> dict[str, Any]:
 
 
 def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
+    """A window of tasks at a time; the next window runs while the caller takes this one's."""
+    from concurrent.futures import ThreadPoolExecutor
+
     daft = _daft(engine)
     per_task = engine.files_per_task
     window = per_task * max(2, 2 * _cores(engine))
@@ -277,20 +280,24 @@ def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> I
     def call(payload: bytes) -> bytes:
         return pickle.dumps(fn(pickle.loads(payload)), protocol=pickle.HIGHEST_PROTOCOL)
 
-    for start in range(0, len(items), window):
-        chunk = items[start : start + window]
-        tasks = max(1, math.ceil(len(chunk) / per_task))
+    def run(chunk: list[Any]) -> list[bytes]:
         frame = daft.from_pydict(
-            {
-                "i": list(range(len(chunk))),
-                "payload": [pickle.dumps(item) for item in chunk],
-            }
+            {"i": list(range(len(chunk))), "payload": [pickle.dumps(item) for item in chunk]}
         )
         if engine.ray_address:  # the native runner spreads a UDF's calls over threads itself
-            frame = frame.into_partitions(tasks)
+            frame = frame.into_partitions(max(1, math.ceil(len(chunk) / per_task)))
         done = frame.select("i", call(frame["payload"]).alias("result")).sort("i")
-        for row in done.to_pylist():
-            yield pickle.loads(row["result"])
+        return done.to_pydict()["result"]
+
+    chunks = [items[i : i + window] for i in range(0, len(items), window)]
+    with ThreadPoolExecutor(1, thread_name_prefix="curate-daft") as pool:
+        ahead = pool.submit(run, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            assert ahead is not None
+            results = ahead.result()
+            ahead = pool.submit(run, chunks[k + 1]) if k + 1 < len(chunks) else None
+            for result in results:
+                yield pickle.loads(result)
 
 
 __all__ = ["KINDS", "Engine", "is_remote"]
