@@ -245,11 +245,11 @@ def test_a_glob_that_matches_nothing_says_so(tmp_path):
 
 
 # -- clustering --------------------------------------------------------------------------------
-def test_clusters_on_daft_equal_local(tmp_path):
+def test_clusters_on_daft_equal_local_on_200k_generated_inputs(tmp_path):
     from bench.cluster import make_inputs
     from curate.cluster import ClusterSettings, cluster_texts
 
-    texts = pl.Series(make_inputs(20_000, seed=3)[0])
+    texts = pl.Series(make_inputs(200_000, seed=3)[0])
     settings = ClusterSettings()
     local_stats: dict[str, int] = {}
     daft_stats: dict[str, int] = {}
@@ -259,7 +259,7 @@ def test_clusters_on_daft_equal_local(tmp_path):
     assert local_stats == daft_stats
     # planted near-duplicates were linked: there are clusters of more than one text
     sizes = local.group_by("group").len()
-    assert sizes.filter(pl.col("len") > 1).height > 500
+    assert sizes.filter(pl.col("len") > 1).height > 5000
 
 
 def test_balance_on_daft_equals_local(tmp_path):
