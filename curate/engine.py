@@ -175,6 +175,8 @@ def _daft(engine: Engine):
 
     wanted = engine.ray_address or "native"
     if not _RUNNER:
+        if engine.ray_address:
+            _check_reachable(engine.ray_address)
         try:
             if engine.ray_address:
                 import ray
@@ -202,6 +204,23 @@ def _daft(engine: Engine):
             "in the same process: run the command again in a new one"
         )
     return daft
+
+
+def _check_reachable(address: str) -> None:
+    """A ConfigError now when nothing listens at the address: Ray itself retries for minutes."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"Ray address {address!r}: give HOST:PORT, e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"no Ray cluster answers at {address} ({exc}). Start one (`ray start --head`; "
+            "docs/scale.md), or check the address: HOST:PORT of the head's GCS, default port "
+            "6379, or ray://HOST:10001 for Ray Client."
+        ) from None
 
 
 def _cores(engine: Engine) -> int:
@@ -258,8 +277,13 @@ def _run_partitioned(
     frame = frame.with_column("_partition", frame[key].hash() % partitions)
     done = frame.groupby("_partition").map_groups(run(*[frame[c] for c in names]))
     out: dict[str, list[pl.DataFrame]] = {}
-    for row in done.select(done[names[0]].alias("out")).to_pylist():
-        out.setdefault(row["out"]["table"], []).append(pl.read_ipc(row["out"]["data"]))
+    # partition by partition: the serialized tables are dropped as soon as they are read
+    for batch in done.select(done[names[0]].alias("out")).to_arrow_iter():
+        column = batch.column(0)
+        tables, blobs = column.field("table"), column.field("data")
+        for i in range(len(column)):
+            data = io.BytesIO(blobs[i].as_py())
+            out.setdefault(tables[i].as_py(), []).append(pl.read_ipc(data))
     return out
 
 

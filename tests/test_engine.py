@@ -277,3 +277,28 @@ def test_balance_on_daft_equals_local(tmp_path):
     assert local[0] == daft[0]
     assert local[1].equals(daft[1]) and local[2].equals(daft[2])
     assert local[1]["cluster_size"].max() > 1
+
+
+def test_engine_errors_say_what_to_do(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    project = sample_project(tmp_path)
+    cli = [sys.executable, "-m", "curate", "--workspace", str(project.workspace.root)]
+    cli += ["--config", str(project.workspace.config_path), "detect", "--engine", "daft"]
+    for address, says in (
+        ("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"),  # at once, not in minutes
+        ("nonsense", "Ray address 'nonsense': give HOST:PORT"),
+    ):
+        done = subprocess.run(
+            [*cli, "--ray-address", address], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0 and says in done.stderr, done.stderr
+    # one process, one Daft runner
+    find_failures(project, engine=DAFT)
+    with pytest.raises(ConfigError, match="cannot switch to 10.0.0.9:6379"):
+        find_failures(project, engine=Engine("daft", ray_address="10.0.0.9:6379"))
+    # Daft not installed: how to get it
+    monkeypatch.setitem(sys.modules, "daft", None)
+    with pytest.raises(ConfigError, match=r"pip install 'curate\[scale\]'"):
+        find_failures(project, engine=DAFT)
