@@ -296,7 +296,7 @@ def test_engine_errors_say_what_to_do(tmp_path, monkeypatch):
         assert done.returncode != 0 and says in done.stderr, done.stderr
     # one process, one Daft runner
     find_failures(project, engine=DAFT)
-    with pytest.raises(ConfigError, match="cannot switch to 10.0.0.9:6379"):
+    with pytest.raises(ConfigError, match=r"cannot switch to 10\.0\.0\.9:6379"):
         find_failures(project, engine=Engine("daft", ray_address="10.0.0.9:6379"))
     # Daft not installed: how to get it
     monkeypatch.setitem(sys.modules, "daft", None)
