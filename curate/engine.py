@@ -320,8 +320,9 @@ def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> I
             assert ahead is not None
             results = ahead.result()
             ahead = pool.submit(run, chunks[k + 1]) if k + 1 < len(chunks) else None
-            for result in results:
-                yield pickle.loads(result)
+            results.reverse()
+            while results:  # each result's bytes are dropped once it is read
+                yield pickle.loads(results.pop())
 
 
 __all__ = ["KINDS", "Engine", "is_remote"]
