@@ -12,6 +12,9 @@ From Python (a notebook, a script), each stage is one function over a project:
     failures = curate.read_table(project, "findings")   # a polars DataFrame
     curate.balance_candidates(project, curate.BalanceSettings(target=1000))
 
+Each heavy stage takes `engine=`: `project.engine("daft")` runs it on Daft, on all cores or,
+with a ray_address, on a Ray cluster (docs/scale.md).
+
 The names below are the public API; they load on first use, so `import curate` stays cheap.
 """
 
@@ -31,6 +34,7 @@ _PUBLIC = {
     "Task": "curate.tasks",
     "Workspace": "curate.workspace",
     "read_table": "curate.project",
+    "Engine": "curate.engine",
     # the stages
     "ingest_logs": "curate.ingest",
     "IngestResult": "curate.ingest",

@@ -65,14 +65,24 @@ def progress(console, disable: bool):
     return manager()
 
 
+MAX_SOURCE_ROWS = 20
+
+
 def ingest(console, result, workspace) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="ingest", show_lines=False)
+    where = "" if result.engine.startswith("local") else f", on {result.engine}"
+    table = Table(title=f"ingest: {len(result.sources)} files{where}", show_lines=False)
     for column in ("source", "format", "ingested", "duplicates", "quarantined", "skipped"):
         table.add_column(column, justify="right" if column not in ("source", "format") else "left")
-    for s in result.sources:
+    # many files: the first ones and those with quarantined rows; --json lists every one
+    shown, hidden_bad = result.sources, 0
+    if len(shown) > MAX_SOURCE_ROWS:
+        bad = [s for s in shown[MAX_SOURCE_ROWS // 2 :] if s.quarantined]
+        shown = shown[: MAX_SOURCE_ROWS // 2] + bad[: MAX_SOURCE_ROWS // 2]
+        hidden_bad = max(0, len(bad) - MAX_SOURCE_ROWS // 2)
+    for s in shown:
         skipped = sum(s.skipped.values())
         note = f"{s.requests} requests" if s.requests else ""
         table.add_row(
@@ -83,6 +93,12 @@ def ingest(console, result, workspace) -> None:
             str(s.quarantined),
             str(skipped),
         )
+    if len(shown) < len(result.sources):
+        more = len(result.sources) - len(shown)
+        which = (
+            f"{hidden_bad} with quarantined rows" if hidden_bad else "none with quarantined rows"
+        )
+        table.caption = f"and {more} more files, {which} (--json lists all)"
     console.print(table)
     console.print(
         f"[bold]{result.ingested}[/] records added, {result.duplicates} duplicates not added, "

@@ -302,3 +302,16 @@ def test_engine_errors_say_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "daft", None)
     with pytest.raises(ConfigError, match=r"pip install 'curate\[scale\]'"):
         find_failures(project, engine=DAFT)
+
+
+def test_ingest_of_many_files_prints_a_short_table(tmp_path, runner):
+    from curate.cli import main
+
+    small_logs(tmp_path / "logs", 60)
+    args = ["--workspace", str(tmp_path / ".curate"), "ingest", str(tmp_path / "logs" / "*")]
+    result = runner.invoke(main, [*args, "--engine", "daft"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "ingest: 60 files, on daft (this machine)" in result.output
+    # the first 10 files, and the 8 later ones with a quarantined row
+    assert result.output.count("openai_chat") == 18
+    assert "and 42 more files, none with quarantined rows" in result.output
