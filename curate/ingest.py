@@ -518,31 +518,34 @@ class _IngestState:
         return new
 
     def add_parsed(self, parsed: Parsed) -> None:
-        summary = parsed.summary
+        """A source, read: a big one is staged and committed on its own as it is read; a small
+        one is held for the next group commit."""
         counts = {"by_format": Counter(), "by_task": Counter(), "by_model": Counter()}
+        batches = self._new_batches(parsed, counts)
         if parsed.size > self.chunk_bytes:
             self.commit()  # what came before stays first
             staging = _Staging(self.workspace, "records", RECORD_SCHEMA)
             quarantine = _Staging(self.workspace, "quarantine", QUARANTINE_SCHEMA)
             self._staged += [staging, quarantine]
-            for records, unreadable in parsed.batches:
-                summary.quarantined += unreadable.height
+            for records, unreadable in batches:
                 quarantine.write(unreadable)
-                if records.height:
-                    staging.write(self._new(records, summary, counts))
-            self._count(summary, counts, parsed.warnings)
-            self._commit_staged(parsed.location, summary, staging, quarantine)
+                staging.write(records)
+            self._count(counts, parsed.warnings)
+            self._commit_staged(parsed.location, parsed.summary, staging, quarantine)
             return
-        records, unreadable = [], []
-        for batch, bad in parsed.batches:
-            summary.quarantined += bad.height
-            unreadable.append(bad)
-            if batch.height:
-                records.append(self._new(batch, summary, counts))
-        self._count(summary, counts, parsed.warnings)
-        self.add(parsed.location, summary, records, unreadable, parsed.size)
+        held = list(batches)
+        self._count(counts, parsed.warnings)
+        records, unreadable = [r for r, _ in held], [q for _, q in held]
+        self.add(parsed.location, parsed.summary, records, unreadable, parsed.size)
 
-    def _count(self, summary: SourceSummary, counts, warnings: list[str]) -> None:
+    def _new_batches(self, parsed: Parsed, counts) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """The source's batches: its records not seen before, and its unreadable rows."""
+        for records, unreadable in parsed.batches:
+            parsed.summary.quarantined += unreadable.height
+            new = self._new(records, parsed.summary, counts) if records.height else records
+            yield new, unreadable
+
+    def _count(self, counts, warnings: list[str]) -> None:
         self.result.warnings += warnings
         for key, counter in counts.items():
             for value, n in counter.items():
