@@ -90,7 +90,8 @@ def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--ray-address",
         metavar="HOST:PORT",
-        help="Run the daft engine on this Ray cluster ([engine] ray_address, CURATE_RAY_ADDRESS).",
+        help="Run on this Ray cluster (implies --engine daft; [engine] ray_address, "
+        "CURATE_RAY_ADDRESS).",
     )(func)
     return click.option(
         "--engine",

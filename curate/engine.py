@@ -49,16 +49,20 @@ class Engine:
         cls, section: dict[str, Any], kind: str | None = None, ray_address: str | None = None
     ) -> Engine:
         """The [engine] section, with `--engine` / `--ray-address` (or CURATE_RAY_ADDRESS)
-        over it."""
-        kind = kind or section.get("kind", "local")
-        if kind not in KINDS:
-            raise ConfigError(f"unknown engine {kind!r}: choose one of {', '.join(KINDS)}")
-        address = ray_address or os.environ.get(ENV_RAY_ADDRESS) or section.get("ray_address")
-        if address and kind != "daft":
+        over it. A Ray address makes the engine daft unless local is asked for; asking for
+        both local and an address on the command line is an error."""
+        chosen = kind or section.get("kind")
+        if chosen is not None and chosen not in KINDS:
+            raise ConfigError(f"unknown engine {chosen!r}: choose one of {', '.join(KINDS)}")
+        if ray_address and chosen == "local":
             raise ConfigError(
-                f"a Ray address ({address}) is set, but the engine is {kind!r}: Ray runs the "
-                'daft engine; add --engine daft (or [engine] kind = "daft")'
+                f"--ray-address {ray_address} runs the daft engine, but the engine asked for is "
+                "local: drop one of them"
             )
+        address = ray_address or os.environ.get(ENV_RAY_ADDRESS) or section.get("ray_address")
+        kind = chosen or ("daft" if address else "local")
+        if kind == "local":
+            address = None  # a cluster configured for daft runs is not used by local ones
         return cls(
             kind=kind,
             ray_address=address or None,
@@ -76,9 +80,6 @@ class Engine:
             return "local (polars, this machine)"
         where = f"the Ray cluster at {self.ray_address}" if self.ray_address else "this machine"
         return f"daft ({where})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "ray_address": self.ray_address}
 
     # -- running functions -----------------------------------------------------------------
     def map_partitions(

@@ -106,10 +106,15 @@ def test_engine_settings_and_errors(tmp_path, monkeypatch):
     assert Engine.from_config({"kind": "daft"}, kind="local").kind == "local"
     with pytest.raises(ConfigError, match="unknown engine 'spark'"):
         Engine.from_config({}, kind="spark")
-    with pytest.raises(ConfigError, match="--engine daft"):
-        Engine.from_config({}, ray_address="127.0.0.1:6390")
+    # an address means daft, unless local is asked for
+    on_ray = Engine.from_config({}, ray_address="127.0.0.1:6390")
+    assert on_ray.kind == "daft" and on_ray.ray_address == "127.0.0.1:6390"
+    with pytest.raises(ConfigError, match="drop one of them"):
+        Engine.from_config({}, kind="local", ray_address="127.0.0.1:6390")
+    assert Engine.from_config({"ray_address": "h:1"}, kind="local").ray_address is None
     monkeypatch.setenv("CURATE_RAY_ADDRESS", "10.0.0.1:6379")
     assert Engine.from_config({"kind": "daft"}).ray_address == "10.0.0.1:6379"
+    assert Engine.from_config({"kind": "local"}).ray_address is None
     # the config schema knows the section
     (tmp_path / "curate.toml").write_text('[engine]\nkind = "dask"\n')
     with pytest.raises(ConfigError, match=r"engine\.kind"):
