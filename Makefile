@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down ray-up ray-down
+.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down ray-up ray-down bench-scale
 
 install: $(VENV)/.installed
 
@@ -81,6 +81,10 @@ bench: install
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/redact.py
+
+# 5M records (3.2 GB of logs, generated once): local engine, Daft, Daft on a local Ray cluster
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache
