@@ -109,7 +109,6 @@ def find_failures(
     workspace.require()
     tasks = project.tasks
     detectors = project.detectors(only)
-    result = DetectResult()
     engine = engine or project.engine()
     result = DetectResult(engine=engine.describe())
     with workspace.stage("detect", {"only": only, "engine": engine.kind}) as run:
@@ -142,7 +141,9 @@ def find_failures(
             pl.concat([empty[name], *out.get(name, [])], how="vertical_relaxed")
             for name in ("findings", "labels", "sizes")
         )
-        sizes = sizes.group_by("task", "model", "prompt_version").agg(pl.col("records").sum())
+        sizes = sizes.group_by("task", "model", "prompt_version").agg(
+            pl.col("records").cast(pl.Int64).sum()
+        )
         per_task = sizes.group_by("task").agg(pl.col("records").sum())
         result.records = int(per_task["records"].sum())
         checked: dict[str, int] = {d.name: 0 for d in detectors}
