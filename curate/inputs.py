@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -56,7 +57,7 @@ def _list_remote(pattern: str, engine: Engine) -> list[str]:
             listed = {"path": []}
         else:
             raise InputError(
-                f"{pattern}: cannot be listed ({_first_line(exc)}). {_S3_HINT}"
+                f"{pattern}: cannot be listed ({_first_line(exc)}{_at(engine)}). {_S3_HINT}"
             ) from None
     found = sorted(p for p in listed["path"] if not p.endswith("/"))
     if not found:
@@ -68,6 +69,12 @@ _S3_HINT = (
     "Check the URL, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and, for an "
     "S3-compatible store, [engine.s3] endpoint_url (or AWS_ENDPOINT_URL)."
 )
+
+
+def _at(engine: Engine) -> str:
+    """Which endpoint was asked, when it is not AWS's own."""
+    endpoint = engine.s3.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+    return f" at {endpoint}" if endpoint else ""
 
 
 def _first_line(exc: Exception) -> str:
@@ -92,7 +99,9 @@ def local_copy(url: str, engine: Engine) -> Iterator[Path]:
             ):
                 shutil.copyfileobj(src, dst, 8 << 20)
         except Exception as exc:
-            raise InputError(f"{url}: cannot be read ({_first_line(exc)}). {_S3_HINT}") from None
+            raise InputError(
+                f"{url}: cannot be read ({_first_line(exc)}{_at(engine)}). {_S3_HINT}"
+            ) from None
         yield target
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -88,3 +88,10 @@ def test_object_store_errors_name_the_url(tmp_path, s3):
         ingest_logs(project, ["s3://errors/a/two.jsonl"])
     with pytest.raises(InputError, match=r"s3://errors/a/one.jsonl: matches no log format"):
         ingest_logs(project, ["s3://errors/a/one.jsonl"])
+
+
+def test_an_unreachable_endpoint_is_named(tmp_path, s3):
+    project = Project(Workspace(tmp_path / ".curate"), Config())
+    nowhere = Engine(s3={"endpoint_url": "http://127.0.0.1:1"})
+    with pytest.raises(InputError, match=r"cannot be listed \(.* at http://127\.0\.0\.1:1\)"):
+        ingest_logs(project, ["s3://calls/2026/*.jsonl"], engine=nowhere)
