@@ -320,3 +320,18 @@ def test_ingest_of_many_files_prints_a_short_table(tmp_path, runner):
     # the first 10 files, and the 8 later ones with a quarantined row
     assert result.output.count("openai_chat") == 18
     assert "and 42 more files, none with quarantined rows" in result.output
+
+
+def test_engine_from_curate_toml(tmp_path, runner):
+    """[engine] kind = "daft" in curate.toml is what detect runs on, without --engine."""
+    from curate.cli import main
+
+    project = sample_project(tmp_path)
+    toml = tmp_path / "curate.toml"
+    toml.write_text(toml.read_text() + '\n[engine]\nkind = "daft"\npartition_rows = 1000\n')
+    args = ["--workspace", str(project.workspace.root), "--config", str(toml)]
+    result = runner.invoke(main, [*args, "detect"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "detect: 3600 records, on daft (this machine)" in result.output
+    local = runner.invoke(main, [*args, "detect", "--engine", "local", "--json"])
+    assert local.exit_code == 0 and '"engine": "local (polars, this machine)"' in local.output
