@@ -341,9 +341,9 @@ def balance_candidates(
             # the class detect read for each record (null for a task without labels)
             mine = mine.join(labels, on="record_id", how="left", maintain_order="left")
             texts = mine.select(_unit_text(task).alias("t"))["t"]
-            no_input = int((texts.fill_null("").str.strip_chars() == "").sum())
-            if no_input:
-                result.warnings.append(_no_input_warning(name, no_input, mine))
+            no_input = texts.fill_null("").str.strip_chars() == ""
+            if no_input.any():
+                result.warnings.append(_no_input_warning(name, mine, no_input))
             groups = cluster_texts(texts, settings.cluster, engine=engine)["group"]
             clusters = (
                 mine.select("record_id")
@@ -373,17 +373,18 @@ def balance_candidates(
     return result
 
 
-def _no_input_warning(task: str, count: int, records: pl.DataFrame) -> str:
-    """Why records have no input text, and what to do about it."""
+def _no_input_warning(task: str, records: pl.DataFrame, no_input: pl.Series) -> str:
+    """Why the records where `no_input` holds have no input text, and what to do about it."""
     why = "their logs carry no request messages"
-    if "source_format" in records.columns and (records["source_format"] == "openai_batch").any():
+    without = records.filter(no_input)
+    if "source_format" in without.columns and (without["source_format"] == "openai_batch").any():
         why = (
             "Batch output without its input file has no prompt text: pass the input file too "
             "(curate ingest OUTPUT.jsonl INPUT.jsonl)"
         )
     return (
-        f"{task}: {count} of {records.height} records have no input text ({why}); they are "
-        "not clustered as near-duplicates of each other, and labelling them shows no input"
+        f"{task}: {without.height} of {records.height} records have no input text ({why}); "
+        "they are not clustered as near-duplicates of each other, and labelling them shows no input"
     )
 
 

@@ -253,3 +253,15 @@ def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace)
     assert any(
         "400 of 400 records have no input text" in w and "input file" in w for w in result.warnings
     )
+
+
+def test_no_input_warning_names_the_cause_of_the_records_without_input():
+    """Batch records with their prompts and one chat record without messages: the warning
+    says the logs carry no request messages, not that a Batch input file is missing."""
+    from curate.balance import _no_input_warning
+
+    records = pl.DataFrame({"source_format": ["openai_batch"] * 3 + ["openai_chat"]})
+    warning = _no_input_warning("t", records, pl.Series([False, False, False, True]))
+    assert "1 of 4 records have no input text (their logs carry no request messages)" in warning
+    batch = _no_input_warning("t", records, pl.Series([True, False, False, False]))
+    assert "pass the input file too" in batch
