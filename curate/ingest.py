@@ -247,9 +247,9 @@ def ingest_logs(
     refs = load_references(references) if references is not None else None
     progress = progress or (lambda name, n, total: None)
 
-    def source_of(path: str | Path) -> Source:
+    def source_of(path: str | Path, url: str | None = None) -> Source:
         holder: dict[str, Source] = {}
-        src = Source(path, progress=lambda n: progress(holder["s"].display, n, holder["s"].size))
+        src = Source(path, lambda n: progress(holder["s"].display, n, holder["s"].size), url=url)
         holder["s"] = src
         return src
 
@@ -348,7 +348,7 @@ def _read_outputs(
     ctx: ReadContext,
     task: str | None,
     engine: Engine,
-    source_of: Callable[[str | Path], Source],
+    source_of: Callable[..., Source],
     progress: ProgressCallback,
 ) -> Iterator[Parsed]:
     """The sources read, in order. Local engine: one after another, streamed in chunks (an
@@ -361,8 +361,7 @@ def _read_outputs(
                 yield from _stream(item, fmt, ctx, task)
             else:
                 with local_copy(item, engine) as path:
-                    copy = source_of(path)
-                    copy.url, copy.display = item, item
+                    copy = source_of(path, url=item)
                     yield from _stream(copy, fmt or _remote_format(copy), ctx, task)
         return
     big = 4 * ctx.chunk_bytes
@@ -445,9 +444,7 @@ class _WorkerSpec:
         ctx = ReadContext(self.chunk_bytes, self.field_map, self.batch_requests)
         try:
             if not is_remote(path):
-                source = Source(path)
-                source.display = display
-                return self._read(source, format_name, ctx)
+                return self._read(Source(path, display=display), format_name, ctx)
             with local_copy(path, self.engine) as copy:
                 return self._read(Source(copy, url=path), format_name, ctx)
         except CurateError as exc:

@@ -115,12 +115,13 @@ class Source:
         progress: Callable[[int], None] | None = None,
         *,
         url: str | None = None,
+        display: str | None = None,
     ):
         """`url`: where a local copy came from (s3://...): named so in messages and the
-        manifest, and its name is the URL's last part."""
+        manifest. `display`: the name in messages (default: the URL, else the path given)."""
         self.path = Path(path)
         self.url = url
-        self.display = url or str(path)
+        self.display = display or url or str(path)
         if not self.path.exists():
             raise InputError(f"{self.display}: no such file. Check the path (and the folder).")
         if self.path.is_dir():
