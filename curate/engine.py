@@ -119,7 +119,7 @@ class Engine:
             return {name: [table] for name, table in fn(frame).items()}
         if frame.height == 0:
             return {}
-        daft = _daft(self)
+        daft = load_daft(self)
         return _run_partitioned(
             self, daft.from_arrow(frame.to_arrow()), frame.schema, fn, key, frame.height
         )
@@ -161,7 +161,7 @@ def is_remote(path: str | Path) -> bool:
 _RUNNER: list[str] = []  # the runner this process set ("native" or the Ray address)
 
 
-def _daft(engine: Engine):
+def load_daft(engine: Engine):
     """Daft, with its runner set for this engine (Daft allows one runner per process)."""
     os.environ.setdefault("DAFT_ANALYTICS_ENABLED", "0")  # no telemetry from users' machines
     os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -246,7 +246,7 @@ def _daft_partitions(
     key: str,
     rows: int,
 ) -> dict[str, list[pl.DataFrame]]:
-    daft = _daft(engine)
+    daft = load_daft(engine)
     frame = daft.read_parquet(
         [str(f) for f in files],
         schema={c: daft.DataType.from_arrow_type(t) for c, t in _arrow_schema(schema).items()},
@@ -259,7 +259,7 @@ def _run_partitioned(
     engine: Engine, frame: Any, schema: pl.Schema, fn: PartitionFn, key: str, rows: int
 ) -> dict[str, list[pl.DataFrame]]:
     """`fn` over each hash partition of `key` of a Daft frame; the tables, by name."""
-    daft = _daft(engine)
+    daft = load_daft(engine)
     names = list(schema.names())
     partitions = max(2 * _cores(engine), math.ceil(rows / engine.partition_rows))
     out_type = daft.DataType.struct(
@@ -297,7 +297,7 @@ def _daft_items(engine: Engine, items: list[Any], fn: Callable[[Any], Any]) -> I
     """A window of tasks at a time; the next window runs while the caller takes this one's."""
     from concurrent.futures import ThreadPoolExecutor
 
-    daft = _daft(engine)
+    daft = load_daft(engine)
     per_task = engine.files_per_task
     window = per_task * max(2, 2 * _cores(engine))
 

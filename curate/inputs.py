@@ -45,9 +45,9 @@ def expand_inputs(paths: list[str | Path], engine: Engine) -> list[str | Path]:
 
 
 def _list_remote(pattern: str, engine: Engine) -> list[str]:
-    from curate.engine import _daft
+    from curate.engine import load_daft
 
-    daft = _daft(engine)
+    daft = load_daft(engine)
     try:
         listed = daft.from_glob_path(pattern, io_config=engine.io_config()).to_pydict()
     except FileNotFoundError:
@@ -86,9 +86,9 @@ def _first_line(exc: Exception) -> str:
 def local_copy(url: str, engine: Engine) -> Iterator[Path]:
     """The object at `url` as a temporary local file (its name kept: .gz, .csv and .parquet
     still tell the format), removed afterwards."""
-    from curate.engine import _daft
+    from curate.engine import load_daft
 
-    daft = _daft(engine)
+    daft = load_daft(engine)
     folder = Path(tempfile.mkdtemp(prefix="curate-object-"))
     target = folder / (url.rstrip("/").rsplit("/", 1)[-1] or "object")
     try:
