@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from curate.engine import Engine, is_remote
 from curate.errors import CurateError, InputError
+from curate.formats import available as available_formats
 from curate.formats import detect_format, get_format
 from curate.formats.base import LogFormat, Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
@@ -282,6 +283,9 @@ def ingest_logs(
     args = _args([str(p) for p in expanded], format_name, task, references, field_map)
     args["engine"] = engine.kind
     with workspace.stage("ingest", args) as run:
+        workspace.require_record_identity(
+            {f.name for f in available_formats().values() if f.native_id == "request"}
+        )
         _clear_stale_staging(workspace)
         state = _IngestState(workspace, task, refs, result, ctx.chunk_bytes)
         try:
@@ -423,7 +427,7 @@ def _finalized(
     unreadable = _quarantine_frame(source, fmt.name, batch.quarantined)
     if batch.records.height == 0:
         return RECORD_SCHEMA.to_frame(), unreadable
-    records = finalize(batch.records, source_format=fmt.name, task=task)
+    records = finalize(batch.records, source_format=fmt.name, task=task, native_id=fmt.native_id)
     return records.with_columns(pl.lit(source.name).alias("source")), unreadable
 
 

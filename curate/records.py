@@ -68,28 +68,59 @@ QUARANTINE_SCHEMA = pl.Schema(
 
 # Columns a format may hand to `finalize` besides the record's own.
 RAW = "_raw"  # the row's raw text: hashed into record_id when there is no native id
+# the id of the call itself, for formats whose native id names the request (Batch: custom_id)
+CALL_ID = "_call_id"
+
+# What a format's `source_id` names (LogFormat.native_id): one call, or the request it answered,
+# which a second model or a second run answers again.
+NATIVE_IDS = ("call", "request")
 
 MAX_RAW_CHARS = 100_000
 
 
-def finalize(df: pl.DataFrame, *, source_format: str, task: str | None) -> pl.DataFrame:
+def finalize(
+    df: pl.DataFrame, *, source_format: str, task: str | None, native_id: str = "call"
+) -> pl.DataFrame:
     """Derive record_id and prompt_version, apply --task, and put columns in canonical order.
 
-    `df` holds any subset of the canonical columns plus `_raw`. record_id is the first 32 hex
-    digits of sha256(format, native id), or of (format, raw text) when there is no native id, so
-    re-reading the same source gives the same ids.
+    `df` holds any subset of the canonical columns plus `_raw` and `_call_id`. record_id is the
+    identity of one call: the same call read twice is one record, two models (or two runs)
+    answering the same request are two. It is the first 32 hex digits of sha256 of, in order:
+
+    - (format, `_call_id`): a response id, where the format's native id names the request;
+    - (format, native id) where the native id names the call (`native_id="call"`: a completion
+      id, a Langfuse observation, a LangSmith run, an OTel span);
+    - (format, native id, raw text) where it names the request (`native_id="request"`: a table's
+      `id` column, a Batch custom_id without a response id): another answer is another row;
+    - (format, raw text) where there is no native id.
     """
+    if native_id not in NATIVE_IDS:
+        raise ValueError(f"native_id must be one of {NATIVE_IDS}, not {native_id!r}")
     for name, dtype in RECORD_SCHEMA.items():
         if name not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    if RAW not in df.columns:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
-    key = pl.lit(source_format + "\x1fid:") + pl.col("source_id")
-    no_id = df["source_id"].is_null()
-    if no_id.any():
-        # Only rows without a native id pay for hashing their (long) raw text.
-        raw_keys = df.filter(no_id).select(pl.lit(source_format + "\x1fraw:") + pl.col(RAW))
-        key = pl.lit(df.select(key).to_series().scatter(no_id.arg_true(), raw_keys.to_series()))
+    for name in (RAW, CALL_ID):
+        if name not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+    prefix = source_format + "\x1f"
+    call_id, source_id = pl.col(CALL_ID), pl.col("source_id")
+    if native_id == "call":
+        key = pl.coalesce(pl.lit(prefix + "call:") + call_id, pl.lit(prefix + "id:") + source_id)
+        uses_raw = call_id.is_null() & source_id.is_null()
+    else:
+        key = pl.lit(prefix + "call:") + call_id
+        uses_raw = call_id.is_null()
+    keys = df.select(key).to_series()
+    uses_raw = df.select(uses_raw).to_series()
+    if uses_raw.any():
+        # Only the rows keyed by their content pay for copying their (long) raw text.
+        raw_key = pl.lit(prefix + "raw:") + pl.col(RAW)
+        if native_id == "request":
+            by_request = pl.lit(prefix + "req:") + source_id + pl.lit("\x1f") + pl.col(RAW)
+            raw_key = pl.coalesce(by_request, raw_key)
+        raw_keys = df.filter(uses_raw).select(raw_key).to_series()
+        keys = keys.scatter(uses_raw.arg_true(), raw_keys)
+    key = pl.lit(keys)
     # The system prompt is the first message when it is one (cheaper than searching the list).
     first = pl.col("messages").list.first()
     system = pl.when(first.struct.field("role") == "system").then(first.struct.field("content"))

@@ -25,6 +25,10 @@ from curate import tables
 from curate.errors import MissingTableError, WorkspaceError, WorkspaceLocked
 
 SCHEMA_VERSION = 1
+# How record_id names a record. 2: one call (two models answering one request are two records);
+# 1 (a manifest without the key): the format's native id, which for Batch files and tables
+# named the request.
+RECORD_IDENTITY = 2
 DEFAULT_DIRNAME = ".curate"
 CONFIG_NAME = "curate.toml"
 ENV_WORKSPACE = "CURATE_WORKSPACE"
@@ -128,6 +132,7 @@ class Workspace:
         self.write_manifest(
             {
                 "schema_version": SCHEMA_VERSION,
+                "record_identity": RECORD_IDENTITY,
                 "created_at": now_utc().isoformat(),
                 "sources": [],
                 "runs": [],
@@ -159,6 +164,31 @@ class Workspace:
                 f"{SCHEMA_VERSION}. Use the curate version that wrote it, or start a new workspace."
             )
         return manifest
+
+    def require_record_identity(self, request_id_formats: set[str]) -> None:
+        """Before adding records: a workspace whose records are named as this curate names them.
+
+        A workspace written before records were named by their call holds Batch and table
+        records named by their request id; new ones would be named otherwise, and the same file
+        ingested again would be counted twice. Such a workspace is refused with what to do (it
+        still reads as before); one with no records of those formats is marked current.
+        """
+        manifest = self.manifest()
+        if manifest.get("record_identity", 1) == RECORD_IDENTITY:
+            return
+        stale = sorted({s.get("format") for s in manifest["sources"]} & request_id_formats)
+        if stale:
+            raise WorkspaceError(
+                f"{self.root} was written by an earlier curate, which named its "
+                f"{' and '.join(stale)} records by their request id (a Batch custom_id, a "
+                "table's id column); this curate names each call, so that a second model's "
+                "answers to the same requests are kept. Adding logs here would count the same "
+                "calls twice. The workspace still reads as before (detect, balance, report); to "
+                f"add logs, move {self.root} aside and ingest every log again into a new one "
+                "(`curate run` does it from curate.toml's [[sources]])."
+            )
+        manifest["record_identity"] = RECORD_IDENTITY
+        self.write_manifest(manifest)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         # orjson: the manifest is rewritten at every source's commit, and a run over thousands of

@@ -314,6 +314,10 @@ class LogFormat:
     expects: ClassVar[str]
     sniffed: ClassVar[bool] = True  # False: used only when asked for by --format or --map
     priority: ClassVar[int] = 100
+    # what `source_id` names: "call" (a completion, span, run or observation id: one call) or
+    # "request" (a Batch custom_id, a table's id column: a second model answers it again). It
+    # decides the record's identity (curate.records.finalize).
+    native_id: ClassVar[str] = "call"
 
     def sniff(self, sample: Sample) -> bool:
         raise NotImplementedError

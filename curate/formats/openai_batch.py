@@ -4,6 +4,11 @@ Output lines: {"id", "custom_id", "response": {"status_code", "request_id", "bod
 "error"}. Input lines: {"custom_id", "method", "url", "body": {"model", "messages", ...}}. Give
 both to one `curate ingest` and each output gets its request's messages (joined on custom_id);
 `source_id` is the custom_id, so `--references` files key on it.
+
+A custom_id names a request, not a call: the same input file run through a second model gives
+the same custom_ids. A record is one call, named by its response id (`response.body.id`), else by
+the output line's `id`; a re-ingest of the same output file adds nothing, a second model's output
+file adds its calls.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ def batch_exchange(item: dict[str, Any], request: dict[str, Any] | None) -> dict
         error = f"HTTP {status}"
     return {
         "source_id": str(item["custom_id"]),
+        "call_id": item.get("id"),  # the output line's own id, for calls with no response id
         "request": request,
         "response": body if isinstance(body, dict) else None,
         "status_code": status,
@@ -73,6 +79,7 @@ def batch_exchange(item: dict[str, Any], request: dict[str, Any] | None) -> dict
 class OpenAIBatch(LogFormat):
     name: ClassVar[str] = "openai_batch"
     priority: ClassVar[int] = 20
+    native_id: ClassVar[str] = "request"
     expects: ClassVar[str] = (
         "OpenAI Batch API output lines: {custom_id, response: {status_code, body}, error}"
     )

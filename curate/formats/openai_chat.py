@@ -42,7 +42,7 @@ from curate.formats.base import (
     shape_error,
 )
 from curate.formats.messages import read_messages, responses_output
-from curate.records import RAW, coerce, to_json
+from curate.records import CALL_ID, RAW, coerce, to_json
 
 _FUNCTION = pl.Struct({"name": pl.String, "arguments": pl.String})
 _TOOL_CALL = pl.Struct({"id": pl.String, "type": pl.String, "function": _FUNCTION})
@@ -91,6 +91,7 @@ EXCHANGE = pl.Struct(
         "request": _REQUEST,
         "response": pl.Struct(_RESPONSE_FIELDS),
         "source_id": pl.String,  # set by formats that wrap a completion (Batch custom_id, ...)
+        "call_id": pl.String,  # ... with their own id of the call, when the response has none
         "timestamp": pl.String,
         "latency_ms": pl.Float64,
         "ttft_ms": pl.Float64,  # time to first token, for streamed calls
@@ -344,6 +345,15 @@ def exchanges_to_records(frame: pl.DataFrame) -> pl.DataFrame:
     message = choice.struct.field("message")
     index = choice.struct.field("index").fill_null(0)
     native_id = pl.coalesce(x.struct.field("source_id"), either("id"))
+    # where the native id names the request (a Batch custom_id), the call is named by the
+    # response's id, else by the wrapper's own id of it (a Batch line's id)
+    call_id = pl.when(x.struct.field("source_id").is_not_null()).then(
+        pl.coalesce(resp.struct.field("id"), x.struct.field("call_id"))
+    )
+
+    def numbered(value: pl.Expr) -> pl.Expr:
+        return pl.when(index > 0).then(value + pl.lit("#") + index.cast(pl.String)).otherwise(value)
+
     error = either("error")
     prompt = pl.coalesce(req.struct.field("prompt"), x.struct.field("prompt"))
     messages = pl.coalesce(
@@ -377,10 +387,8 @@ def exchanges_to_records(frame: pl.DataFrame) -> pl.DataFrame:
     usage = either("usage")
     feedback = x.struct.field("feedback")
     return frame.select(
-        pl.when(index > 0)
-        .then(native_id + pl.lit("#") + index.cast(pl.String))
-        .otherwise(native_id)
-        .alias("source_id"),
+        numbered(native_id).alias("source_id"),
+        numbered(call_id).alias(CALL_ID),
         pl.col("source_line"),
         pl.coalesce(
             timestamp, pl.from_epoch(created, time_unit="us").dt.replace_time_zone("UTC")

@@ -171,6 +171,8 @@ class Table(LogFormat):
     priority: ClassVar[int] = 90
     expects: ClassVar[str] = "any JSONL, CSV or Parquet file, read with --map FIELD=COLUMN"
     sniffed: ClassVar[bool] = False
+    # an `id` column often names the test pair or request, which a second model answers too
+    native_id: ClassVar[str] = "request"
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
         if not ctx.field_map:
