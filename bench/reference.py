@@ -82,7 +82,11 @@ def check_record(record: dict[str, Any], task: dict[str, Any] | None, validator)
     opened = text.count("{") + text.count("[")
     closed = text.count("}") + text.count("]")
     cut = text[:1] in ("{", "[") and not valid_json and opened > closed
-    if record["finish_reason"] in LIMIT_REASONS or cut or text.count("```") % 2 == 1:
+    if (
+        (record["finish_reason"] in LIMIT_REASONS and cut_cost_the_answer(output, task, status))
+        or cut
+        or text.count("```") % 2 == 1
+    ):
         fired.add("truncated")
     lowered = (output or "").replace("\u2019", "'").lower()
     if (
@@ -124,6 +128,29 @@ def check_record(record: dict[str, Any], task: dict[str, Any] | None, validator)
     return fired
 
 
+def cut_cost_the_answer(output: str | None, task: dict[str, Any] | None, status) -> bool:
+    """A call stopped at the token limit lost its answer to the cut: no label was read and the
+    output could still have become one (prefix: the start of a spelling; JSON: not valid JSON);
+    JSON with no labels: not valid JSON; free text: always."""
+    text = (output or "").strip()
+    labels = task is not None and task.get("labels")
+    mode = (task or {}).get("parse", {}).get("mode", "prefix")
+    if task is None or not (labels or mode == "json" or task.get("schema")):
+        return True
+    if not labels:
+        return not parses(text)[0]
+    if status == "ok":
+        return False
+    if mode == "prefix":
+        spellings = [
+            fold(s) for lab in task["labels"] for s in [lab, *task.get("synonyms", {}).get(lab, [])]
+        ]
+        return any(s.startswith(fold(text)) for s in spellings)
+    if mode == "json":
+        return not parses(text)[0]
+    return True
+
+
 def read_raw(output: str, task: dict[str, Any]) -> str:
     if task.get("parse", {}).get("mode") == "json":
         raw = json.loads(output.strip())[task["parse"]["field"]]
@@ -163,7 +190,9 @@ def find_all(
         hashed = record.get("input_hash")
         key_text = hashed if "input_hash" in record else input_key(record["messages"] or [])
         if answer is not None and key_text not in (None, ""):
-            answers[(record["task"], key_text)][answer].add(record["record_id"])
+            # answers are compared within one deployment: the same model and prompt version
+            deployment = (record["model"], record["prompt_version"])
+            answers[(record["task"], *deployment, key_text)][answer].add(record["record_id"])
     for by_answer in answers.values():
         if len(by_answer) > 1:
             for ids in by_answer.values():

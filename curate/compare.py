@@ -11,6 +11,7 @@ row:
   improved   significantly fewer failures
   worse      significantly more failures
   unchanged  no significant difference (or no failures on either side)
+  not on both sides  one side has no calls of this kind (an edge case only A has)
 
 "Significantly" is McNemar's p < 0.05 when at least MIN_PAIRS inputs are matched (the paired
 test is the stronger one), else Newcombe's 95% interval of the difference excluding 0.
@@ -29,25 +30,58 @@ from curate.errors import ConfigError
 CONFIDENCE = 0.95
 MIN_PAIRS = 10
 PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+SNAPSHOT = r"-\d{4}-\d{2}-\d{2}"  # a dated model snapshot: gpt-4.1-nano-2025-04-14
+ONE_SIDED = "not on both sides"  # the verdict of a row one side has no calls for
 
 
-def side(records: pl.DataFrame, name: str) -> tuple[pl.Expr, str]:
-    """The filter that selects side `name` of a comparison, and what `name` is."""
+def side(records: pl.DataFrame, name: str) -> tuple[pl.Expr, str, list[str]]:
+    """The filter that selects side `name` of a comparison, what `name` is, and the models it
+    covers.
+
+    A model name covers its dated snapshots too: Batch and chat logs name a failed call by the
+    model asked for ("gpt-4.1-nano") and an answered one by the snapshot that answered
+    ("gpt-4.1-nano-2025-04-14"), so "gpt-4.1-nano" is both.
+    """
     period = PERIOD.match(name)
     if period:
-        start, end = (date.fromisoformat(d) for d in period.groups())
+        try:
+            start, end = (date.fromisoformat(d) for d in period.groups())
+        except ValueError as exc:
+            raise ConfigError(f"--compare {name!r}: not a period of real dates ({exc})") from None
+        if start > end:
+            raise ConfigError(
+                f"--compare {name!r}: the period ends before it starts; write START..END"
+            )
         day = pl.col("timestamp").dt.date()
-        return (day >= start) & (day <= end), "period"
-    found = [c for c in ("model", "prompt_version") if name in set(records[c].drop_nulls())]
-    if not found:
-        models = sorted(records["model"].drop_nulls().unique().to_list())[:8]
-        versions = sorted(records["prompt_version"].drop_nulls().unique().to_list())[:8]
-        raise ConfigError(
-            f"--compare {name!r} is neither a model nor a prompt_version of these logs, nor a "
-            f"period YYYY-MM-DD..YYYY-MM-DD. Models: {', '.join(models) or 'none'}; prompt "
-            f"versions: {', '.join(versions) or 'none'}"
-        )
-    return pl.col(found[0]) == name, found[0]
+        return (day >= start) & (day <= end), "period", []
+    snapshot = re.compile(re.escape(name) + SNAPSHOT)
+    models = sorted(
+        m
+        for m in records["model"].drop_nulls().unique().to_list()
+        if m == name or snapshot.fullmatch(m)
+    )
+    if models:
+        return pl.col("model").is_in(models), "model", models
+    if name in set(records["prompt_version"].drop_nulls()):
+        return pl.col("prompt_version") == name, "prompt_version", []
+    models = sorted(records["model"].drop_nulls().unique().to_list())[:8]
+    versions = sorted(records["prompt_version"].drop_nulls().unique().to_list())[:8]
+    raise ConfigError(
+        f"--compare {name!r} is neither a model nor a prompt_version of these logs, nor a "
+        f"period YYYY-MM-DD..YYYY-MM-DD. Models: {', '.join(models) or 'none'}; prompt "
+        f"versions: {', '.join(versions) or 'none'}"
+    )
+
+
+def model_families(models: list[str]) -> dict[str, str]:
+    """Each model name -> the name that covers it: a dated snapshot's undated name where the
+    logs have that too (see `side`), else itself."""
+    present = set(models)
+    out = {}
+    for model in models:
+        base = re.sub(SNAPSHOT + "$", "", model)
+        out[model] = base if base in present else model
+    return out
 
 
 def wilson(k: int, n: int) -> list[float] | None:
@@ -56,7 +90,7 @@ def wilson(k: int, n: int) -> list[float] | None:
     if n == 0:
         return None
     low, high = proportion_confint(k, n, alpha=1 - CONFIDENCE, method="wilson")
-    return [round(float(low), 4), round(float(high), 4)]
+    return [float(low), float(high)]
 
 
 def newcombe(k_b: int, n_b: int, k_a: int, n_a: int) -> list[float] | None:
@@ -68,7 +102,7 @@ def newcombe(k_b: int, n_b: int, k_a: int, n_a: int) -> list[float] | None:
     low, high = confint_proportions_2indep(
         k_b, n_b, k_a, n_a, method="newcomb", compare="diff", alpha=1 - CONFIDENCE
     )
-    return [round(float(low), 4), round(float(high), 4)]
+    return [float(low), float(high)]
 
 
 def mcnemar_p(only_a: int, only_b: int) -> float | None:
@@ -80,11 +114,22 @@ def mcnemar_p(only_a: int, only_b: int) -> float | None:
         return None
     exact = only_a + only_b < 25
     result = mcnemar([[0, only_a], [only_b, 0]], exact=exact, correction=True)
-    return round(float(result.pvalue), 6)
+    return float(result.pvalue)
+
+
+def format_p(p: float | None) -> str:
+    """A p-value for people: three decimals, scientific notation below 0.001 (2.4e-57)."""
+    if p is None:
+        return "-"
+    if p == 0:
+        return "< 1e-300"  # below what a float holds
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def _verdict(row: dict[str, Any]) -> str:
     a, b = row["a"], row["b"]
+    if not a["calls"] or not b["calls"]:
+        return ONE_SIDED
     if a["failures"] == 0 and b["failures"] == 0:
         return "unchanged"
     paired = row["paired"]
@@ -94,7 +139,7 @@ def _verdict(row: dict[str, Any]) -> str:
         direction = paired["only_b_failed"] - paired["only_a_failed"]
     else:
         ci = row["difference_ci"]
-        significant = ci is not None and (ci[0] > 0 or ci[1] < 0)
+        significant = ci[0] > 0 or ci[1] < 0
         direction = b["rate"] - a["rate"]
     if not significant or direction == 0:
         return "unchanged"
@@ -112,12 +157,12 @@ def _row(failed: pl.DataFrame) -> dict[str, Any]:
         out[name] = {
             "calls": n,
             "failures": k,
-            "rate": round(k / n, 4) if n else None,
+            "rate": k / n if n else None,
             "ci": wilson(k, n),
         }
     a, b = out["a"], out["b"]
     out["difference"] = (
-        round(b["rate"] - a["rate"], 4) if a["rate"] is not None and b["rate"] is not None else None
+        b["rate"] - a["rate"] if a["rate"] is not None and b["rate"] is not None else None
     )
     out["difference_ci"] = newcombe(b["failures"], b["calls"], a["failures"], a["calls"])
     per_input = (
@@ -148,8 +193,8 @@ def compare(
     records: pl.DataFrame, findings: pl.DataFrame, tags: pl.DataFrame | None, a: str, b: str
 ) -> dict[str, Any]:
     """A against B, per detector, triage class and edge case (see the module docstring)."""
-    where_a, kind_a = side(records, a)
-    where_b, kind_b = side(records, b)
+    where_a, kind_a, models_a = side(records, a)
+    where_b, kind_b, models_b = side(records, b)
     both = records.select((where_a & where_b).fill_null(False).sum()).item()
     if both:
         raise ConfigError(
@@ -183,8 +228,8 @@ def compare(
     triage = [t for t in triage if t in set(mine["triage"].drop_nulls())]
     any_failure = mine.select("record_id").unique().with_columns(pl.lit("any").alias("all"))
     result = {
-        "a": {"name": a, "kind": kind_a, "calls": sizes["a"]},
-        "b": {"name": b, "kind": kind_b, "calls": sizes["b"]},
+        "a": {"name": a, "kind": kind_a, "calls": sizes["a"], "models": models_a},
+        "b": {"name": b, "kind": kind_b, "calls": sizes["b"], "models": models_b},
         "any_failure": rows_by("all", any_failure, ["any"], calls)["any"],
         "by_detector": rows_by("detector", mine, detectors, calls),
         "by_triage": rows_by("triage", mine, triage, calls),
@@ -206,4 +251,4 @@ def compare(
     return result
 
 
-__all__ = ["compare", "mcnemar_p", "newcombe", "wilson"]
+__all__ = ["compare", "format_p", "mcnemar_p", "newcombe", "wilson"]

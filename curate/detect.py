@@ -18,7 +18,15 @@ from curate.engine import Engine
 from curate.project import Project
 from curate.tables import LABELS_SCHEMA
 from curate.tasks import LABEL, LABEL_RAW, LABEL_STATUS, Task, assign_tasks, output_is_json
-from curate.triage import CLASSES, LEVERS, record_triage, triage_expr
+from curate.triage import (
+    CLASSES,
+    LEVERS,
+    LIMIT_REASONS,
+    limit_hits,
+    limit_note,
+    record_triage,
+    triage_expr,
+)
 from curate.workspace import Workspace
 
 
@@ -90,6 +98,9 @@ class DetectResult:
     not_applicable: list[dict[str, Any]] = field(default_factory=list)
     # per triage class: failing records (each under its most basic class), share, lever
     triage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # calls that stopped at the token limit, and what became of them (curate.triage.limit_hits)
+    token_limit: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     engine: str = "local"
 
@@ -165,12 +176,31 @@ def find_failures(
         run.write("findings", findings)
         run.write("labels", labelled.sort("record_id"))
         _summarize(result, findings, meta, sizes, detectors, checked)
+        result.token_limit = limit_hits(at_token_limit(workspace, detectors), findings)
+        note = limit_note(result.token_limit)
+        if note:
+            result.notes.append(note)
         run.counts = {
             "records": result.records,
             "findings": result.findings,
             "failing_records": result.failing_records,
         }
     return result
+
+
+def at_token_limit(workspace: Workspace, detectors: list[Detector] | None = None) -> pl.DataFrame:
+    """The record_id of every call that stopped at the token limit (the truncated detector's
+    finish_reasons where it is configured)."""
+    reasons = next(
+        (d.settings["finish_reasons"] for d in detectors or [] if d.name == "truncated"),
+        list(LIMIT_REASONS),
+    )
+    return (
+        workspace.scan_records()
+        .filter(pl.col("finish_reason").is_in(reasons))
+        .select("record_id")
+        .collect()
+    )
 
 
 def _with_meta(findings: pl.DataFrame, workspace: Workspace) -> pl.DataFrame:

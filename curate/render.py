@@ -173,6 +173,8 @@ def detect(console, result) -> None:
             f"  [dim]{item['detector']} not run on task {item['task']!r} "
             f"({item['records']} records): {escape(item['reason'])}[/]"
         )
+    for note in result.notes:
+        console.print(f"note: {escape(note)}")
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(escape("  read them: curate failures [--detector NAME]"))
@@ -456,14 +458,19 @@ def compared(out, data: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from curate.compare import format_p
+
     a, b = data["a"], data["b"]
-    table = Table(
-        title=f"before and after: A = {escape(a['name'])} ({a['kind']}, {a['calls']} calls), "
-        f"B = {escape(b['name'])} ({b['kind']}, {b['calls']} calls)"
-    )
+
+    def named(s: dict[str, Any]) -> str:
+        models = s.get("models") or []
+        also = f": {', '.join(models)}" if len(models) > 1 else ""
+        return f"{escape(s['name'])} ({s['kind']}{escape(also)}, {s['calls']} calls)"
+
+    table = Table(title=f"before and after: A = {named(a)}, B = {named(b)}")
     for column in ("failure", "A", "B", "B - A (95%)", "paired: only A / only B", "p", "verdict"):
         table.add_column(column, justify="left" if column in ("failure", "verdict") else "right")
-    colour = {"fixed": "green", "improved": "green", "worse": "red", "unchanged": "dim"}
+    colour = {"fixed": "green", "improved": "green", "worse": "red"}
     groups = [("any failure", {"": data["any_failure"]})]
     groups += [
         ("", data["by_triage"]),
@@ -482,7 +489,7 @@ def compared(out, data: dict[str, Any]) -> None:
                 if paired["inputs"]
                 else "no matched inputs"
             )
-            p = "-" if paired["p_value"] is None else f"{paired['p_value']:.3g}"
+            p = format_p(paired["p_value"])
             rate = lambda s: "-" if s["rate"] is None else f"{s['rate']:.1%}"  # noqa: E731
             table.add_row(
                 escape(f"{prefix}{name}".strip() or "any failure"),
@@ -491,7 +498,7 @@ def compared(out, data: dict[str, Any]) -> None:
                 diff,
                 pair,
                 p,
-                f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+                f"[{colour.get(r['verdict'], 'dim')}]{r['verdict']}[/]",
             )
     out.print(table)
 

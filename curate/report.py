@@ -22,9 +22,11 @@ from curate.config import Config
 from curate.project import Project
 from curate.workspace import Workspace
 
-# A prompt change whose effect on the failure rate is, with 95% confidence, within this many
-# points either way has plateaued; one that may be larger, but is not shown to be, is unclear.
-PLATEAU_POINTS = 0.02
+# A prompt change whose effect on the failure rate is, with 95% confidence, within this share of
+# the earlier rate either way (but never less than the floor, in rate points) has plateaued;
+# `[report] plateau_margin` and `plateau_floor` change them.
+PLATEAU_MARGIN = 0.10
+PLATEAU_FLOOR = 0.001
 CONFIDENCE = 0.95
 DEFAULT_TARGET = 1000
 SHORT_PROMPT_TOKENS = 60  # a short system prompt after fine-tuning, unless [report] says
@@ -35,12 +37,29 @@ def _table(workspace: Workspace, name: str) -> pl.DataFrame | None:
     return workspace.read_table(name) if workspace.has_table(name) else None
 
 
-def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, Any]:
-    """Failure rates per detector by day, and per task and prompt_version with a verdict."""
+def failure_trends(
+    records: pl.DataFrame,
+    findings: pl.DataFrame,
+    *,
+    margin: float = PLATEAU_MARGIN,
+    floor: float = PLATEAU_FLOOR,
+) -> dict[str, Any]:
+    """Failure rates per detector by week, and per task, model and prompt_version with a
+    verdict on the prompt versions of each task and model (a second model is no prompt)."""
     failing = findings.select("record_id", "detector").unique()
     any_failure = failing.select("record_id").unique().with_columns(pl.lit(True).alias("_failed"))
+    from curate.compare import model_families
+
+    keys = ["task", "model", "prompt_version"]
+    families = model_families(records["model"].drop_nulls().unique().to_list())
     base = (
-        records.select("record_id", "task", "prompt_version", "timestamp")
+        records.select(
+            "record_id",
+            "task",
+            pl.col("model").replace(families),
+            "prompt_version",
+            "timestamp",
+        )
         .join(any_failure, on="record_id", how="left")
         .with_columns(
             pl.col("_failed").fill_null(False),
@@ -49,26 +68,35 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
     )
     by_week = _weekly(base, failing)
     versions = (
-        base.group_by("task", "prompt_version")
+        base.group_by(keys)
         .agg(
             pl.len().alias("records"),
             pl.col("_failed").sum().alias("failures"),
-            pl.col("_failed").mean().round(4).alias("failure_rate"),
+            pl.col("_failed").mean().alias("failure_rate"),
             pl.col("timestamp").min().alias("first_seen"),
         )
-        .sort("task", "first_seen", nulls_last=True)
+        .sort("task", "model", "first_seen", "prompt_version", nulls_last=True)
     )
     per_detector = (
-        failing.join(base.select("record_id", "task", "prompt_version"), on="record_id")
-        .group_by("task", "prompt_version", "detector")
+        failing.join(base.select("record_id", *keys), on="record_id")
+        .group_by(*keys, "detector")
         .len()
     )
     verdicts = {}
-    for task in versions["task"].unique(maintain_order=True).to_list():
-        mine = versions.filter(pl.col("task").eq_missing(task))
-        verdicts[task or "(no task)"] = plateau_verdict(
-            mine["prompt_version"].to_list(), mine["records"].to_list(), mine["failures"].to_list()
-        )
+    for (task,), mine in versions.group_by("task", maintain_order=True):
+        models = mine["model"].unique(maintain_order=True).to_list()
+        for model in models:
+            one = mine.filter(pl.col("model").eq_missing(model))
+            name = task or "(no task)"
+            if len(models) > 1:
+                name += f" ({model or 'no model'})"
+            verdicts[name] = plateau_verdict(
+                one["prompt_version"].to_list(),
+                one["records"].to_list(),
+                one["failures"].to_list(),
+                margin=margin,
+                floor=floor,
+            )
     undated = int(base["week"].null_count())
     notes = []
     if undated:
@@ -84,13 +112,15 @@ def failure_trends(records: pl.DataFrame, findings: pl.DataFrame) -> dict[str, A
             {
                 **row,
                 "first_seen": str(row["first_seen"]),
-                "detectors": {
-                    d: n
-                    for _, _, d, n in per_detector.filter(
+                "detectors": dict(
+                    per_detector.filter(
                         pl.col("task").eq_missing(row["task"])
+                        & pl.col("model").eq_missing(row["model"])
                         & pl.col("prompt_version").eq_missing(row["prompt_version"])
-                    ).iter_rows()
-                },
+                    )
+                    .select("detector", "len")
+                    .iter_rows()
+                ),
             }
             for row in versions.to_dicts()
         ],
@@ -137,62 +167,65 @@ def _weekly(base: pl.DataFrame, failing: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def plateau_verdict(names: list[str], calls: list[int], failures: list[int]) -> dict[str, Any]:
+def plateau_verdict(
+    names: list[str],
+    calls: list[int],
+    failures: list[int],
+    *,
+    margin: float = PLATEAU_MARGIN,
+    floor: float = PLATEAU_FLOOR,
+) -> dict[str, Any]:
     """Has prompting plateaued? Every prompt version in order (first seen first), each failure
-    rate with its Wilson interval; the verdict is on the latest change, from the interval of the
-    difference between the last two versions (Newcombe's, from Wilson's):
+    rate with its Wilson interval; the verdict is on the latest change, from the 95% interval
+    of the difference between the last two versions (Newcombe's, from Wilson's) and the plateau
+    margin m = max(`margin` x the earlier rate, `floor`):
 
-    - entirely below -PLATEAU_POINTS: "improving" (the latest prompt fails less);
-    - entirely above +PLATEAU_POINTS: "worse";
-    - entirely within +-PLATEAU_POINTS: "plateaued" (no change of that size, with confidence);
-    - otherwise: "not enough calls to tell" (a change that size can be neither shown nor ruled
-      out), with how far the interval reaches.
+    - the interval lies wholly within +-m: "plateaued" (no change that size, with confidence);
+    - else wholly below 0: "improving" (the latest prompt fails less, by more than m may be);
+    - else wholly above 0: "worse";
+    - else: "not enough calls to tell" (neither a change nor its absence is shown).
     """
-    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+    from statsmodels.stats.proportion import confint_proportions_2indep
 
-    alpha = 1 - CONFIDENCE
-    table = []
-    for name, n, k in zip(names, calls, failures, strict=True):
-        low, high = proportion_confint(k, n, alpha=alpha, method="wilson")
-        table.append(
-            {
-                "prompt_version": name,
-                "calls": n,
-                "failures": k,
-                "rate": round(k / n, 4),
-                "ci": [round(float(low), 4), round(float(high), 4)],
-            }
-        )
-    out: dict[str, Any] = {"versions": table, "confidence": CONFIDENCE, "margin": PLATEAU_POINTS}
+    from curate.compare import wilson
+
+    table = [
+        {"prompt_version": name, "calls": n, "failures": k, "rate": k / n, "ci": wilson(k, n)}
+        for name, n, k in zip(names, calls, failures, strict=True)
+    ]
+    out: dict[str, Any] = {"versions": table, "confidence": CONFIDENCE}
     if len(table) < 2:
         return out | {"verdict": "no trend yet", "why": "only one prompt version in the logs"}
     before, after = table[-2], table[-1]
     low, high = confint_proportions_2indep(
         after["failures"], after["calls"], before["failures"], before["calls"],
-        method="newcomb", compare="diff", alpha=alpha,
+        method="newcomb", compare="diff", alpha=1 - CONFIDENCE,
     )  # fmt: skip
     low, high = float(low), float(high)
     difference = after["rate"] - before["rate"]
-    if high < -PLATEAU_POINTS:
-        verdict = "improving: the latest prompt fails less; prompting still helps"
-    elif low > PLATEAU_POINTS:
-        verdict = "worse: the latest prompt fails more"
-    elif low >= -PLATEAU_POINTS and high <= PLATEAU_POINTS:
+    plateau = max(margin * before["rate"], floor)
+    if -plateau <= low and high <= plateau:
         verdict = "plateaued: fine-tune on the failures"
+    elif high < 0:
+        verdict = "improving: the latest prompt fails less; prompting still helps"
+    elif low > 0:
+        verdict = "worse: the latest prompt fails more"
     else:
         verdict = "not enough calls to tell"
     why = (
         f"{before['prompt_version']} failed {before['rate']:.1%} of {before['calls']} calls, "
         f"{after['prompt_version']} {after['rate']:.1%} of {after['calls']}: a change of "
-        f"{difference * 100:+.1f} points, {CONFIDENCE:.0%} interval {low * 100:+.1f} to "
-        f"{high * 100:+.1f} (plateau: within +-{PLATEAU_POINTS * 100:.0f})"
+        f"{difference * 100:+.2f} points, {CONFIDENCE:.0%} interval {low * 100:+.2f} to "
+        f"{high * 100:+.2f} (plateau: within +-{plateau * 100:.2f} points, "
+        f"{margin:.0%} of the earlier rate, at least {floor * 100:.2f})"
     )
     return out | {
         "verdict": verdict,
         "why": why,
         "latest": after["prompt_version"],
         "latest_failure_rate": after["rate"],
-        "change": {"difference": round(difference, 4), "ci": [round(low, 4), round(high, 4)]},
+        "margin": plateau,
+        "change": {"difference": difference, "ci": [low, high]},
     }
 
 
@@ -432,7 +465,8 @@ def build_report(project: Project, compare_with: tuple[str, str] | None = None) 
     ]
     records = workspace.scan_records().select(columns).collect()
     findings = workspace.read_table("findings", needed_by="curate report")
-    target = int(config.section("report").get("target", DEFAULT_TARGET))
+    section = config.section("report")
+    target = int(section.get("target", DEFAULT_TARGET))
     report: dict[str, Any] = {}
     if compare_with is not None:
         from curate.compare import compare
@@ -447,15 +481,30 @@ def build_report(project: Project, compare_with: tuple[str, str] | None = None) 
         report["reference_audit"] = reference_audit(
             referenced_records(workspace), resolved, project.tasks
         )
+    notes = []
     if findings.height and findings["triage"].null_count() == findings.height:
-        report["notes"] = [
+        notes.append(
             "these findings were written by an older curate, without triage: run `curate detect` "
             "again to see what would fix them"
-        ]
+        )
+    from curate.detect import at_token_limit
+    from curate.triage import limit_hits, limit_note
+
+    hits = limit_hits(at_token_limit(workspace, project.detectors()), findings)
+    if limit_note(hits):
+        notes.append(limit_note(hits))
+    if notes:
+        report["notes"] = notes
     return report | {
+        "token_limit": hits,
         "records": records.height,
         "triage": levers(findings),
-        "failures": failure_trends(records, findings),
+        "failures": failure_trends(
+            records,
+            findings,
+            margin=float(section.get("plateau_margin", PLATEAU_MARGIN)),
+            floor=float(section.get("plateau_floor", PLATEAU_FLOOR)),
+        ),
         "readiness": readiness(workspace, target),
         "cost": cost_case(records, config),
         "_latency_points": _latency_points(records),
@@ -689,6 +738,8 @@ def render_html(report: dict[str, Any]) -> str:
     a table or a verdict, and its chart."""
     from plotly.offline import get_plotlyjs
 
+    from curate.compare import format_p
+
     sections = []
     triage_rows = []
     for name, t in report["triage"].items():
@@ -723,7 +774,7 @@ def render_html(report: dict[str, Any]) -> str:
                         "-" if ci is None else f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f} pts",
                         f"{r['paired']['only_a_failed']} / {r['paired']['only_b_failed']} "
                         f"of {r['paired']['inputs']}",
-                        "-" if p is None else f"{p:.3g}",
+                        format_p(p),
                         r["verdict"],
                     ]
                 )

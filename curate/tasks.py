@@ -56,6 +56,7 @@ class Task:
     answers: dict[str, Any] = field(default_factory=dict)
     # [tasks.NAME.redact]: what personal data to replace, how, and where (curate/redact.py)
     redact: dict[str, Any] = field(default_factory=dict)
+    _terms: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def references(self) -> str:
@@ -72,12 +73,21 @@ class Task:
         return self.parse_mode == "json" or self.output_schema is not None
 
     def terms(self) -> dict[str, str]:
-        """Normalized spelling -> label, for every label and synonym."""
-        out: dict[str, str] = {}
-        for label in self.labels:
-            for spelling in [label, *self.synonyms.get(label, [])]:
-                out[label_key_of(spelling, self.case_sensitive)] = label
-        return out
+        """Normalized spelling -> label, for every label and synonym (folded once, together:
+        a vocabulary can hold thousands of labels)."""
+        if self._terms is None:
+            pairs = [
+                (s, label) for label in self.labels for s in [label, *self.synonyms.get(label, [])]
+            ]
+            spellings = pl.Series("s", [s for s, _ in pairs], dtype=pl.String)
+            folded = pl.select(label_key(pl.lit(spellings), self.case_sensitive)).to_series()
+            self._terms = dict(zip(folded.to_list(), [label for _, label in pairs], strict=True))
+        return self._terms
+
+    def label_prefixes(self) -> list[str]:
+        """Every start of a normalized label or synonym, and "": what an output cut short
+        could have grown into a label from."""
+        return sorted({term[:i] for term in self.terms() for i in range(len(term) + 1)})
 
     def with_labels(self, records: F) -> F:
         """The records with _label_raw (what was read), _label (a label, or null) and
@@ -91,11 +101,19 @@ class Task:
         terms = self.terms()
         if self.parse_mode == "prefix":
             folded = pl.col("_folded")
-            label = pl.lit(None, pl.String)
-            # longest spelling first, so that "non match" wins over "non"
-            for term in sorted(terms, key=len, reverse=True):
-                hit = (folded == term) | folded.str.starts_with(term + " ")
-                label = pl.when(hit).then(pl.lit(terms[term])).otherwise(label)
+            # the label is the spelling the output's first words are: of k words for a spelling
+            # of k words (folded text has one space between words), the most words first, so
+            # that "non match" wins over "non". One lookup per word count, whatever the labels.
+            words = folded.str.split(" ")
+            most = max(len(term.split(" ")) for term in terms)
+            label = pl.coalesce(
+                pl.when(words.list.len() >= k).then(
+                    words.list.head(k)
+                    .list.join(" ")
+                    .replace_strict(terms, default=None, return_dtype=pl.String)
+                )
+                for k in range(most, 0, -1)
+            )
             records = records.with_columns(
                 pl.when(has_output).then(label_key(output, self.case_sensitive)).alias("_folded"),
                 pl.when(has_output)

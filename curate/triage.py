@@ -150,4 +150,49 @@ def record_triage(findings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-__all__ = ["CLASSES", "LEVERS", "NOT_FOR_TRAINING", "RULES", "record_triage", "rules_table"]
+def limit_hits(at_limit: pl.DataFrame, findings: pl.DataFrame) -> dict[str, int]:
+    """Of the calls that stopped at the token limit (`at_limit`: their record_id): how many,
+    how many the cut failed (a `truncated` finding), how many failed for another reason, and
+    how many had their answer complete (no finding): a limit hit is not a failure by itself."""
+    ids = at_limit.select("record_id").unique()
+    cut = ids.join(
+        findings.filter(pl.col("detector") == "truncated").select("record_id"),
+        on="record_id",
+        how="semi",
+    )
+    failing = ids.join(findings.select("record_id"), on="record_id", how="semi")
+    return {
+        "calls": ids.height,
+        "cut": cut.height,
+        "failing_otherwise": failing.height - cut.height,
+        "complete": ids.height - failing.height,
+    }
+
+
+def limit_note(hits: dict[str, int]) -> str | None:
+    """One sentence for people about `limit_hits`, or None when no call hit the limit."""
+    if not hits["calls"]:
+        return None
+    note = (
+        f"{hits['calls']:,} calls stopped at the token limit (max_tokens): "
+        f"{hits['complete']:,} after a complete answer (no failure), "
+        f"{hits['cut']:,} cut before their answer could be read (truncated)"
+    )
+    if hits["failing_otherwise"]:
+        note += (
+            f", {hits['failing_otherwise']:,} with an answer the limit did not cut that fails "
+            "for another reason"
+        )
+    return note
+
+
+__all__ = [
+    "CLASSES",
+    "LEVERS",
+    "NOT_FOR_TRAINING",
+    "RULES",
+    "limit_hits",
+    "limit_note",
+    "record_triage",
+    "rules_table",
+]

@@ -88,23 +88,33 @@ def test_batch_counts_match_an_independent_count(tmp_path):
     answers = dict(
         line.split(",") for line in (SAMPLE / "ticket_references.csv").read_text().split()[1:]
     )
-    truncated = unparseable = mismatched = 0
+    truncated = unparseable = mismatched = hit_limit = 0
     for line in (SAMPLE / "ticket_batch_output.jsonl").read_text().splitlines():
         item = json.loads(line)
         body = item["response"]["body"]
         if "choices" not in body:
             continue
         choice = body["choices"][0]
-        truncated += choice["finish_reason"] == "length"
         words = "".join(
             c if c.isalnum() else " " for c in choice["message"]["content"].lower()
         ).split()
+        at_limit = choice["finish_reason"] == "length"
+        hit_limit += at_limit
+        # a cut answer fails when no label was read and the words could still grow into one
+        cut_short = at_limit and (
+            not words
+            or (words[0] not in labels and any(x.startswith(" ".join(words)) for x in labels))
+        )
+        truncated += cut_short
         if not words:
             unparseable += 1
             continue
         label = words[0] if words[0] in labels else " ".join(words)
         reference = answers.get(item["custom_id"])
         mismatched += reference is not None and label != reference
-    assert result.detectors["truncated"]["count"] == truncated == 20
+    # 20 calls hit max_tokens; every one of them after its label was written
+    assert hit_limit == result.token_limit["calls"] == 20
+    assert result.detectors["truncated"]["count"] == truncated == 0
+    assert result.token_limit["complete"] + result.token_limit["failing_otherwise"] == 20
     assert result.detectors["label_unparseable"]["count"] == unparseable
     assert result.detectors["reference_mismatch"]["count"] == mismatched

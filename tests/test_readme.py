@@ -64,6 +64,8 @@ def _walkthrough_commands() -> list[list[str]]:
     those that need the labelling server or labels are the integration tests' business."""
     commands = []
     for block in _blocks("bash"):
+        if "report --compare" in block:
+            continue  # the before/after walkthrough: tests/test_before_after.py runs it
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split("#")[0].strip()
             if not line.startswith("curate ") or "[" in line:

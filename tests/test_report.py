@@ -48,13 +48,16 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
     )
 
 
-def _expected_verdict(low: float, high: float) -> str:
-    if high < -0.02:
-        return "improving: the latest prompt fails less; prompting still helps"
-    if low > 0.02:
-        return "worse: the latest prompt fails more"
-    if low >= -0.02 and high <= 0.02:
+def _expected_verdict(low: float, high: float, before_rate: float) -> str:
+    """The rule of the README, written out: the margin is a tenth of the earlier failure rate,
+    at least 0.1 points."""
+    margin = max(0.1 * before_rate, 0.001)
+    if -margin <= low and high <= margin:
         return "plateaued: fine-tune on the failures"
+    if high < 0:
+        return "improving: the latest prompt fails less; prompting still helps"
+    if low > 0:
+        return "worse: the latest prompt fails more"
     return "not enough calls to tell"
 
 
@@ -66,6 +69,16 @@ def _expected_verdict(low: float, high: float) -> str:
         ([5_000, 5_000], [1_100, 800], "improving"),
         ([5_000, 5_000], [800, 1_100], "worse"),
         ([3_000, 3_000, 100_000, 100_000], [900, 600, 20_000, 20_100], "plateaued"),
+        # 10.0% then 8.5% of 20,000 (p < 1e-6): an improvement, not "cannot tell"
+        ([20_000, 20_000], [2_000, 1_700], "improving"),
+        # failures halved, 3.0% to 1.5%: an improvement, though within 2 points
+        ([20_000, 20_000], [600, 300], "improving"),
+        # 30 calls at 20% each: nothing can be told
+        ([30, 30], [6, 6], "not enough calls to tell"),
+        # a small but certain change, within a tenth of the earlier rate: plateaued
+        ([2_000_000, 2_000_000], [200_000, 199_000], "plateaued"),
+        # certain and larger than the margin, but less than 2 points: worse
+        ([200_000, 200_000], [10_000, 12_000], "worse"),
     ],
 )
 def test_plateau_verdict_follows_the_intervals(calls, failures, verdict):
@@ -76,10 +89,29 @@ def test_plateau_verdict_follows_the_intervals(calls, failures, verdict):
     assert result["verdict"].startswith(verdict)
     assert [v["prompt_version"] for v in result["versions"]] == names  # every version, in order
     low, high = _newcombe(failures[-1], calls[-1], failures[-2], calls[-2])
-    assert result["change"]["ci"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
+    assert result["change"]["ci"] == [
+        pytest.approx(low, rel=1e-4, abs=1e-7),
+        pytest.approx(high, rel=1e-4, abs=1e-7),
+    ]
+    assert result["verdict"] == _expected_verdict(low, high, failures[-2] / calls[-2])
+    assert result["margin"] == pytest.approx(max(0.1 * failures[-2] / calls[-2], 0.001), rel=1e-9)
     for v, n, k in zip(result["versions"], calls, failures, strict=True):
-        assert v["ci"] == [pytest.approx(x, abs=1e-4) for x in _wilson(k, n)]
+        assert v["ci"] == [pytest.approx(x, rel=1e-4, abs=1e-7) for x in _wilson(k, n)]
     assert plateau_verdict(["v1"], [10], [3])["verdict"] == "no trend yet"
+
+
+def test_plateau_margin_is_configurable():
+    from curate.report import plateau_verdict
+
+    # 10.0% to 9.0%, certain: a tenth of 10% is 1 point, so the default calls it plateaued only
+    # when the whole interval is within it; a margin of 30% of the rate (3 points) does
+    default = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500])
+    wide = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500], margin=0.3)
+    assert default["verdict"].startswith("improving")
+    assert wide["verdict"].startswith("plateaued") and wide["margin"] == pytest.approx(0.03)
+    floored = plateau_verdict(["a", "b"], [50_000, 50_000], [0, 1], floor=0.01)
+    assert floored["margin"] == 0.01 and floored["verdict"].startswith("plateaued")
+    assert "within +-1.00 points" in floored["why"]
 
 
 def test_report_numbers(detected, runner):
@@ -92,8 +124,11 @@ def test_report_numbers(detected, runner):
     # the verdict follows from the numbers, whatever it is: recomputed here independently
     before, after = verdict["versions"]
     low, high = _newcombe(after["failures"], after["calls"], before["failures"], before["calls"])
-    assert verdict["change"]["ci"] == [pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4)]
-    assert verdict["verdict"] == _expected_verdict(low, high)
+    assert verdict["change"]["ci"] == [
+        pytest.approx(low, rel=1e-4, abs=1e-7),
+        pytest.approx(high, rel=1e-4, abs=1e-7),
+    ]
+    assert verdict["verdict"] == _expected_verdict(low, high, before["failures"] / before["calls"])
     versions = [v["prompt_version"] for v in report["failures"]["by_prompt_version"]]
     assert versions == ["entity_match@v1", "entity_match@v2"]
     ready = report["readiness"]

@@ -38,6 +38,43 @@ def test_prefix_labels_with_synonyms_and_normalization():
     ]
 
 
+def test_the_longest_spelling_an_output_starts_with_wins():
+    """'non match' is read as non_match, not as the label 'non' it also starts with, whatever
+    order the labels and synonyms come in."""
+    for labels in (["non", "non_match", "match"], ["match", "non_match", "non"]):
+        task = _task(
+            {
+                "kind": "classification",
+                "labels": labels,
+                "synonyms": {"non_match": ["not the same person"]},
+            }
+        )
+        got = _labels(
+            task,
+            ["Non-Match: dates differ", "non", "non sense", "Not the same person.", "not the"],
+        )
+        assert got == [
+            ("non_match", "ok"),
+            ("non", "ok"),
+            ("non", "ok"),
+            ("non_match", "ok"),
+            (None, "out_of_vocab"),
+        ]
+
+
+def test_ten_thousand_labels_are_read_right():
+    labels = [f"code {i} ok" for i in range(10_000)]
+    task = _task({"kind": "classification", "labels": labels})
+    assert len(task.terms()) == 10_000
+    outputs = [f"Code {i * 7 % 10_500} ok, because" for i in range(2_000)]
+    got = _labels(task, outputs)
+    for i, (label, status) in enumerate(got):
+        code = i * 7 % 10_500
+        assert (label, status) == (
+            (f"code {code} ok", "ok") if code < 10_000 else (None, "out_of_vocab")
+        )
+
+
 def test_json_and_regex_modes():
     json_task = _task(
         {"kind": "classification", "labels": ["a", "b"], "parse": {"mode": "json", "field": "x"}}

@@ -9,30 +9,36 @@ from curate.detectors.reference_mismatch import comparable_output
 from curate.tasks import LABEL, Task
 
 INPUT_KEY = "input_hash"
+# answers are compared within one deployment: a second model (or prompt version) answering the
+# same inputs differently is what `report --compare` measures, not a failure of either
+DEPLOYMENT = ("model", "prompt_version")
+GROUP = (INPUT_KEY, *DEPLOYMENT)
 
 
 class Inconsistent(Detector):
     name: ClassVar[str] = "inconsistent"
-    description: ClassVar[str] = "the same normalized input got different answers across records"
+    description: ClassVar[str] = (
+        "the same normalized input got different answers from the same model and prompt version"
+    )
 
     def find(self, records: pl.LazyFrame, task: Task | None) -> pl.LazyFrame:
         labelled = task is not None and task.has_labels
         answer = pl.col(LABEL) if labelled else comparable_output(task)
-        answered = records.select("record_id", INPUT_KEY, answer.alias("_answer")).filter(
+        answered = records.select("record_id", *GROUP, answer.alias("_answer")).filter(
             pl.col("_answer").is_not_null() & pl.col(INPUT_KEY).is_not_null()
         )
         split = (
-            answered.group_by(INPUT_KEY)
+            answered.group_by(GROUP)
             .agg(pl.col("_answer").n_unique().alias("_answers"))
             .filter(pl.col("_answers") > 1)
-            .select(INPUT_KEY)
+            .select(GROUP)
         )
-        involved = answered.join(split, on=INPUT_KEY, how="semi")
+        involved = answered.join(split, on=GROUP, how="semi", nulls_equal=True)
         tallies = (
-            involved.group_by(INPUT_KEY, "_answer")
+            involved.group_by(*GROUP, "_answer")
             .len()
-            .sort(INPUT_KEY, "len", "_answer", descending=[False, True, False])
-            .group_by(INPUT_KEY, maintain_order=True)
+            .sort(*GROUP, "len", "_answer", descending=[False, False, False, True, False])
+            .group_by(GROUP, maintain_order=True)
             .agg(
                 pl.col("len").sum().alias("_records"),
                 pl.concat_str(
@@ -45,7 +51,7 @@ class Inconsistent(Detector):
                 .alias("_tally"),
             )
         )
-        return involved.join(tallies, on=INPUT_KEY).select(
+        return involved.join(tallies, on=GROUP, nulls_equal=True).select(
             "record_id",
             (
                 pl.lit("the same input got different answers in ")

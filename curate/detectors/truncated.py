@@ -5,19 +5,28 @@ from typing import ClassVar
 import polars as pl
 
 from curate.detectors.base import Detector, Option
-from curate.tasks import OUTPUT_IS_JSON, Task
+from curate.tasks import LABEL_STATUS, OUTPUT_IS_JSON, Task
+from curate.text import label_key
+from curate.triage import LIMIT_REASONS
 
 
 class Truncated(Detector):
+    """Cut answers. A call that stopped at the token limit fails only where the cut cost the
+    task its answer: a label or JSON answer read intact (max_tokens hit after it was complete)
+    is no failure, and neither is an unreadable answer the cut cannot explain (a prefix-mode
+    output that does not begin like a label: other detectors name what is wrong with it).
+    Outputs of tasks with no label or JSON to read (generation) fail whenever they were cut.
+    """
+
     name: ClassVar[str] = "truncated"
     description: ClassVar[str] = (
-        "generation stopped at the token limit, or the output is cut inside a structure"
+        "the token limit cut the answer before it could be read, or the output is cut inside "
+        "a structure"
     )
     severity: ClassVar[str] = "high"
     options: ClassVar[dict[str, Option]] = {
         "finish_reasons": Option(
-            ["length", "max_tokens", "max_output_tokens"],
-            "finish_reason values that mean the token limit was hit",
+            list(LIMIT_REASONS), "finish_reason values that mean the token limit was hit"
         ),
     }
 
@@ -25,6 +34,7 @@ class Truncated(Detector):
         output = pl.col("output").fill_null("")
         text = output.str.strip_chars()
         at_limit = pl.col("finish_reason").is_in(self.settings["finish_reasons"]).fill_null(False)
+        at_limit = at_limit & cut_cost_the_answer(task)
         opened = text.str.count_matches("{", literal=True) + text.str.count_matches(
             "[", literal=True
         )
@@ -50,3 +60,26 @@ class Truncated(Detector):
             .otherwise(pl.lit("output ends inside a ``` code block"))
             .alias("evidence"),
         )
+
+
+def cut_cost_the_answer(task: Task | None) -> pl.Expr:
+    """Over records that stopped at the token limit: true where the cut cost the task its
+    answer, so more tokens could have given one.
+
+    - a label task: no label was read, and the output could still have become one (prefix mode:
+      it is empty or the start of a label; JSON mode: it is not complete JSON; regex mode: the
+      pattern may have matched further on);
+    - an extraction task (JSON, no labels): the output is not complete JSON;
+    - anything else (generation, no task): always, the answer was cut.
+    """
+    if task is None or not (task.has_labels or task.wants_json):
+        return pl.lit(True)
+    if not task.has_labels:
+        return ~pl.col(OUTPUT_IS_JSON)
+    unread = pl.col(LABEL_STATUS).fill_null("empty") != "ok"
+    if task.parse_mode == "prefix":
+        folded = label_key(pl.col("output").fill_null(""), task.case_sensitive)
+        return unread & folded.is_in(task.label_prefixes())
+    if task.parse_mode == "json":
+        return unread & ~pl.col(OUTPUT_IS_JSON)
+    return unread
