@@ -235,6 +235,11 @@ def compare(
         "by_triage": rows_by("triage", mine, triage, calls),
         "by_edge_case": {},
     }
+    if not result["any_failure"]["paired"]["inputs"]:
+        result["notes"] = [
+            f"{a!r} and {b!r} answered no input in common: the rates are of different calls, "
+            "and no paired test can be made (log both sides on the same inputs)"
+        ]
     if tags is not None and tags.height:
         hard = tags.filter(~pl.col("tag").is_in(["exact", "missing_both", "different"]))
         for tag in sorted(hard["tag"].unique().to_list()):

@@ -501,6 +501,8 @@ def compared(out, data: dict[str, Any]) -> None:
                 f"[{colour.get(r['verdict'], 'dim')}]{r['verdict']}[/]",
             )
     out.print(table)
+    for note in data.get("notes", []):
+        out.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def suggested(out, result) -> None:

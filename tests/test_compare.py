@@ -217,3 +217,81 @@ def test_overlapping_sides_are_refused():
     records, findings, _ = _frames()
     with pytest.raises(ConfigError, match=r"40 calls are both"):
         compare(records, findings, None, "v1", "2026-10-01..2026-10-31")
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ("2026-02-30..2026-03-01", "not a period of real dates"),
+        ("2026-03-01..2026-02-01", "the period ends before it starts"),
+    ],
+)
+def test_impossible_periods_are_named(project, period, message):
+    args, runner = project
+    result = runner.invoke(main, [*args, "report", "--compare", period, "2026-01-01..2026-01-02"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in " ".join(result.output.split()) and period in result.output
+
+
+def test_a_row_one_side_lacks_says_so():
+    """An edge case only A has calls of (the sample: entity pairs against a ticket model) is
+    a row 'not on both sides', not a TypeError."""
+    import polars as pl
+
+    from curate.compare import ONE_SIDED, compare
+
+    records = pl.DataFrame(
+        {
+            "record_id": ["a1", "a2", "b1", "b2"],
+            "input_hash": [1, 2, 3, 4],
+            "model": ["old", "old", "new", "new"],
+            "prompt_version": ["p", "p", "p", "p"],
+            "timestamp": [None] * 4,
+        },
+        schema_overrides={"input_hash": pl.UInt64, "timestamp": pl.Datetime("us", "UTC")},
+    )
+    findings = pl.DataFrame(
+        {"record_id": ["a1", "b2"], "detector": ["refusal", "refusal"], "triage": ["safety"] * 2}
+    )
+    tags = pl.DataFrame({"record_id": ["a1", "a2"], "tag": ["nickname", "nickname"]})
+    data = compare(records, findings, tags, "old", "new")
+    row = data["by_edge_case"]["nickname"]
+    assert row["verdict"] == ONE_SIDED and row["b"]["calls"] == 0 and row["difference"] is None
+    assert data["any_failure"]["paired"]["inputs"] == 0
+    assert "answered no input in common" in data["notes"][0]
+
+
+def test_a_model_name_covers_its_dated_snapshots():
+    """Batch logs name a failed call by the model asked for and an answered one by the snapshot
+    that answered: 'gpt-4.1-nano' is both; the snapshot alone is only itself."""
+    import polars as pl
+
+    from curate.compare import compare, model_families
+    from curate.errors import ConfigError
+
+    models = ["gpt-4.1-nano", "gpt-4.1-nano-2025-04-14", "gpt-4.1-nano-mini", "ft:x"]
+    records = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(4)],
+            "input_hash": [1, 1, 1, 1],
+            "model": models,
+            "prompt_version": ["p"] * 4,
+            "timestamp": [None] * 4,
+        },
+        schema_overrides={"input_hash": pl.UInt64, "timestamp": pl.Datetime("us", "UTC")},
+    )
+    findings = pl.DataFrame(
+        schema={"record_id": pl.String, "detector": pl.String, "triage": pl.String}
+    )
+    data = compare(records, findings, None, "gpt-4.1-nano", "ft:x")
+    assert data["a"]["models"] == ["gpt-4.1-nano", "gpt-4.1-nano-2025-04-14"]
+    assert data["a"]["calls"] == 2 and data["b"]["calls"] == 1
+    assert compare(records, findings, None, "gpt-4.1-nano-2025-04-14", "ft:x")["a"]["calls"] == 1
+    with pytest.raises(ConfigError, match="calls are both"):
+        compare(records, findings, None, "gpt-4.1-nano", "gpt-4.1-nano-2025-04-14")
+    assert model_families(models) == {
+        "gpt-4.1-nano": "gpt-4.1-nano",
+        "gpt-4.1-nano-2025-04-14": "gpt-4.1-nano",
+        "gpt-4.1-nano-mini": "gpt-4.1-nano-mini",
+        "ft:x": "ft:x",
+    }
