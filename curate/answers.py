@@ -39,14 +39,35 @@ def audited(record_id: str, task: Task) -> bool:
 
 
 def referenced_records(workspace: Workspace) -> pl.DataFrame:
-    """record_id, task, reference and the label detect read: what references answer from."""
+    """record_id, task, input_hash, reference and the label detect read: what references
+    answer from."""
     labels = workspace.read_table("labels", empty=True).select("record_id", "label")
     return (
         workspace.scan_records()
-        .select("record_id", "task", "reference")
+        .select("record_id", "task", "input_hash", "reference")
         .collect()
         .join(labels, on="record_id", how="left")
     )
+
+
+def _reference_answer(task: Task) -> pl.Expr:
+    return reference_label(task) if task.has_labels else pl.col("reference")
+
+
+def contradicting_references(records: pl.DataFrame, task: Task) -> pl.DataFrame:
+    """The task's records whose input has references that disagree (the same ticket referenced
+    as billing and as shipping): record_id and input_hash. No reference of such an input
+    answers for people: a training set would hold both answers to one input."""
+    answered = records.filter(
+        (pl.col("task") == task.name) & pl.col("reference").is_not_null()
+    ).with_columns(_reference_answer(task).alias("_answer"))
+    split = (
+        answered.drop_nulls(["input_hash", "_answer"])
+        .group_by("input_hash")
+        .agg(pl.col("_answer").n_unique().alias("_answers"))
+        .filter(pl.col("_answers") > 1)
+    )
+    return answered.join(split, on="input_hash", how="semi").select("record_id", "input_hash")
 
 
 def reference_label(task: Task) -> pl.Expr:
@@ -60,7 +81,8 @@ def by_reference(
     records: pl.DataFrame, candidates: pl.DataFrame, tasks: dict[str, Task]
 ) -> pl.DataFrame:
     """The candidates a reference answers (trust: all with one; audit: all but the audited
-    share), as resolved answers: record_id, question, value (JSON text), source.
+    share), as resolved answers: record_id, question, value (JSON text), source. A candidate
+    whose input has contradicting references is answered by none: people label it.
 
     `records` holds record_id, task, reference and the label read (`label`, null when none)."""
     from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
@@ -70,13 +92,14 @@ def by_reference(
     for name, task in tasks.items():
         if task.references not in ("trust", "audit"):
             continue
-        mine = records.join(
-            candidates.filter(pl.col("task") == name).select("record_id"), on="record_id"
-        ).filter(pl.col("reference").is_not_null())
-        if task.has_labels:
-            mine = mine.with_columns(reference_label(task).alias("_answer"))
-        else:
-            mine = mine.with_columns(pl.col("reference").alias("_answer"))
+        mine = (
+            records.join(
+                candidates.filter(pl.col("task") == name).select("record_id"), on="record_id"
+            )
+            .filter(pl.col("reference").is_not_null())
+            .join(contradicting_references(records, task), on="record_id", how="anti")
+            .with_columns(_reference_answer(task).alias("_answer"))
+        )
         for record_id, answer, label in mine.select("record_id", "_answer", "label").iter_rows():
             if answer is None or (task.references == "audit" and audited(record_id, task)):
                 continue
@@ -144,4 +167,11 @@ def reference_audit(
     return out
 
 
-__all__ = ["audited", "by_reference", "reference_audit", "reference_label", "referenced_records"]
+__all__ = [
+    "audited",
+    "by_reference",
+    "contradicting_references",
+    "reference_audit",
+    "reference_label",
+    "referenced_records",
+]

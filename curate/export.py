@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from curate.answers import by_reference, referenced_records
+from curate.answers import by_reference, contradicting_references, referenced_records
 from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ExportError, TooFewExamples
 from curate.exporters import get_exporter
@@ -244,6 +244,22 @@ def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     return result
 
 
+def _contradicted(
+    known: pl.DataFrame, candidates: pl.DataFrame, tasks: dict[str, Task], resolved: pl.DataFrame
+) -> int:
+    """Candidates that trusted references would answer but for references that disagree on
+    their input, and that people have not answered either."""
+    frames = [
+        contradicting_references(known, task)
+        for task in tasks.values()
+        if task.references in ("trust", "audit")
+    ]
+    if not frames:
+        return 0
+    waiting = candidates.join(pl.concat(frames), on="record_id", how="semi")
+    return waiting.join(resolved.select("record_id"), on="record_id", how="anti").height
+
+
 def _export(project: Project, settings: ExportSettings) -> ExportResult:
     workspace, config = project.workspace, project.config
     target = workspace.root / "exports" / settings.name
@@ -265,8 +281,10 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     annotations = workspace.read_table("annotations", empty=True)
     # what people resolved, and what references answer ([tasks.NAME.answers]) where they did not
     resolved = workspace.read_table("resolved", empty=True).select("record_id", "question", "value")
-    referenced = by_reference(referenced_records(workspace), candidates, tasks)
+    known = referenced_records(workspace)
+    referenced = by_reference(known, candidates, tasks)
     referenced = referenced.filter(~pl.col("record_id").is_in(resolved["record_id"].implode()))
+    contradicted = _contradicted(known, candidates, tasks, resolved)
     if referenced.height == 0 and not workspace.has_table("resolved"):
         workspace.read_table("resolved", needed_by="curate export")  # says what to run
     from_reference = set(referenced["record_id"])
@@ -298,6 +316,12 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         )
     )
     result = ExportResult(folder=str(workspace.root / "exports" / settings.name))
+    if contradicted:
+        result.warnings.append(
+            f"{contradicted} candidates have an input whose references disagree (one input, two "
+            "answers): no reference answers them, so they are not exported until people label "
+            "them (curate queue push) or the references are corrected"
+        )
     excluded: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()

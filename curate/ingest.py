@@ -244,7 +244,9 @@ def ingest_logs(
     if task is not None:
         config.require_task(task)
     chunk_mb = config.section("ingest").get("chunk_mb", 32)
-    ctx = ReadContext(chunk_bytes=int(chunk_mb * (1 << 20)), field_map=dict(field_map or {}))
+    # at least one byte: a reader of 0-byte blocks would read nothing and say nothing
+    chunk_bytes = max(int(chunk_mb * (1 << 20)), 1)
+    ctx = ReadContext(chunk_bytes=chunk_bytes, field_map=dict(field_map or {}))
     refs = load_references(references) if references is not None else None
     progress = progress or (lambda name, n, total: None)
 
@@ -320,11 +322,20 @@ def ingest_logs(
         state.commit()
         if refs is not None:
             matched = len(state.matched_refs)
+            given = pl.concat([pl.DataFrame(schema=_REF_SCHEMA), *state.given_refs])
+            corrected = correct_references(workspace, given)
             result.references = {
                 "given": refs.height,
                 "matched": matched,
                 "unmatched": refs.height - matched,
+                "corrected": corrected,
             }
+            if corrected:
+                result.warnings.append(
+                    f"{corrected} records already in the workspace had another reference: they "
+                    f"now have the one in {Path(str(references)).name}; run `curate detect` "
+                    "again (`curate run` does) so the findings follow"
+                )
             if refs.height - matched:
                 result.warnings.append(
                     f"{refs.height - matched} of {refs.height} references match no "
@@ -491,6 +502,7 @@ class _IngestState:
             workspace.scan("quarantine").select("source_sha256", "line").collect()
         ]
         self.matched_refs: set[str] = set()
+        self.given_refs: list[pl.DataFrame] = []  # (record_id, reference) of records seen before
         self.sources_done = 0
         self._records: list[pl.DataFrame] = []
         self._quarantine: list[pl.DataFrame] = []
@@ -506,7 +518,13 @@ class _IngestState:
         unique = records.unique("record_id", keep="first", maintain_order=True)
         seen = self.seen
         ids = unique["record_id"].to_list()
-        new = unique.filter(pl.Series([rid not in seen for rid in ids], dtype=pl.Boolean))
+        is_new = pl.Series([rid not in seen for rid in ids], dtype=pl.Boolean)
+        new = unique.filter(is_new)
+        if self.refs is not None:
+            # records already here keep the reference they were stored with unless corrected:
+            # what this run's references say of them is checked against the workspace at the end
+            given = unique.filter(~is_new & pl.col("source_id").is_in(matched))
+            self.given_refs.append(given.select("record_id", "reference"))
         summary.duplicates += records.height - new.height
         summary.ingested += new.height
         seen.update(new["record_id"].to_list())
@@ -650,6 +668,45 @@ def _args(paths: list[str], format_name, task, references, field_map) -> dict[st
         "references": str(references) if references else None,
         "map": field_map or None,
     }
+
+
+_REF_SCHEMA = {"record_id": pl.String, "reference": pl.String}
+
+
+def correct_references(workspace: Workspace, given: pl.DataFrame) -> int:
+    """Give records already in the workspace the references of `given` (record_id, reference)
+    where theirs differ; the number of records changed.
+
+    A records part that holds such a record is written anew beside itself and put in its
+    place in one journalled commit, so a reader sees the old part or the new one, whole.
+    """
+    given = given.unique("record_id", keep="last")
+    if given.height == 0:
+        return 0
+    changed = 0
+    for part in workspace.parts("records"):
+        stored = pl.scan_parquet(part).select("record_id", "reference")
+        differ = (
+            stored.join(given.lazy(), on="record_id", suffix="_given")
+            .filter(pl.col("reference").ne_missing(pl.col("reference_given")))
+            .select("record_id", "reference_given")
+            .collect()
+        )
+        if differ.height == 0:
+            continue
+        frame = pl.read_parquet(part)
+        updated = frame.join(differ, on="record_id", how="left", maintain_order="left")
+        updated = updated.with_columns(
+            pl.coalesce("reference_given", "reference").alias("reference")
+        ).select(frame.columns)
+        # staged where an interrupted run's leftovers are cleared (_clear_stale_staging)
+        folder = workspace.table_dir("records") / f".staging-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        updated.write_parquet(folder / "part.parquet")
+        workspace.commit([(folder / "part.parquet", part)], [])
+        folder.rmdir()
+        changed += differ.height
+    return changed
 
 
 def _apply_references(records: pl.DataFrame, refs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from curate.config import Config, load_config
-from curate.workspace import CONFIG_NAME, DEFAULT_DIRNAME, ENV_WORKSPACE, Workspace
+from curate.workspace import (
+    CONFIG_NAME,
+    DEFAULT_DIRNAME,
+    ENV_WORKSPACE,
+    Workspace,
+    configured_root,
+)
 
 if TYPE_CHECKING:
     from curate.detectors import Detector
@@ -106,13 +112,15 @@ def open_project(
     """
     workspace = workspace or os.environ.get(ENV_WORKSPACE) or None
     if isinstance(path, Config):
-        root = path.path.parent if path.path else Path.cwd()
-        return Project(Workspace(workspace or root / DEFAULT_DIRNAME, path.path), path)
+        root = configured_root(path.path, path.data) if path.path else Path.cwd() / DEFAULT_DIRNAME
+        return Project(Workspace(workspace or root, path.path), path)
     if path is not None and Path(path).is_dir():
         toml = Path(path) / CONFIG_NAME
         config_path = toml.resolve() if toml.is_file() else None
-        where = workspace or Path(path) / DEFAULT_DIRNAME
-        return Project(Workspace(where, config_path), load_config(config_path))
+        config = load_config(config_path)
+        named = configured_root(config_path, config.data) if config_path else None
+        where = workspace or named or Path(path) / DEFAULT_DIRNAME
+        return Project(Workspace(where, config_path), config)
     located = Workspace.locate(workspace, path)
     return Project(located, load_config(located.config_path))
 

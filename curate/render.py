@@ -277,6 +277,13 @@ def push(out, results) -> None:
             + (f", {r.kept_answered} already answered left as they are" if r.kept_answered else "")
             + (" (new dataset)" if r.created else "")
         )
+        if r.answered_by_reference:
+            out.print(f"  {r.answered_by_reference} answered by their reference, not pushed")
+        if r.contradicting_references:
+            out.print(
+                f"  [yellow]warning:[/] {r.contradicting_references} candidates have an input "
+                "whose references disagree (one input, two answers): pushed for people to decide"
+            )
     if results:
         out.print(f"label them at {results[0].url}; then: curate queue pull")
 

@@ -110,8 +110,9 @@ class Pipeline:
     def table_state(self, *names: str) -> list[Any]:
         return [_file_state(self.workspace.table_path(n)) for n in names]
 
-    def records_state(self) -> list[str]:
-        return [p.name for p in self.workspace.parts("records")]  # names are unique
+    def records_state(self) -> list[Any]:
+        # a part is rewritten in place when ingest corrects references: its state, not its name
+        return [_file_state(p) for p in self.workspace.parts("records")]
 
     def config_state(self) -> str | None:
         return (

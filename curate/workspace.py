@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -65,6 +66,20 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+def configured_root(config_path: Path, data: dict[str, Any] | None = None) -> Path:
+    """The workspace curate.toml names: its `workspace` key, relative to curate.toml, else
+    `.curate` beside it. `data` is the file's parsed content when the caller has it."""
+    if data is None:
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}  # loading the config itself says what is wrong with the file
+    named = data.get("workspace")
+    if not isinstance(named, str) or not named.strip():
+        return config_path.parent / DEFAULT_DIRNAME
+    return config_path.parent / Path(named).expanduser()
+
+
 _LOCKS: dict[str, filelock.FileLock] = {}
 
 
@@ -97,7 +112,8 @@ class Workspace:
     def locate(
         cls, workspace: str | Path | None = None, config: str | Path | None = None
     ) -> Workspace:
-        """Resolve the workspace: --workspace, else CURATE_WORKSPACE, else next to curate.toml.
+        """Resolve the workspace: --workspace, else CURATE_WORKSPACE, else the `workspace`
+        key of curate.toml (relative to it), else `.curate` next to curate.toml.
 
         curate.toml is --config, else the nearest one in the current folder or its parents.
         Without either, the workspace is ./.curate.
@@ -108,7 +124,7 @@ class Workspace:
         if workspace is not None:
             return cls(Path(workspace), config_path)
         if config_path is not None:
-            return cls(config_path.parent / DEFAULT_DIRNAME, config_path)
+            return cls(configured_root(config_path), config_path)
         return cls(Path.cwd() / DEFAULT_DIRNAME, None)
 
     @property

@@ -21,7 +21,12 @@ from typing import Any
 import polars as pl
 
 from curate.annotations import POLICIES, agreement, latest_answers, resolve
-from curate.answers import by_reference, reference_audit, referenced_records
+from curate.answers import (
+    by_reference,
+    contradicting_references,
+    reference_audit,
+    referenced_records,
+)
 from curate.errors import ConfigError, QueueError
 from curate.judge import judge_agreement, latest_suggestions
 from curate.project import Project
@@ -60,6 +65,8 @@ class PushResult:
     kept_answered: int = 0
     created: bool = False
     answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
+    # candidates whose input has references that disagree: pushed to people instead
+    contradicting_references: int = 0
     redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +116,8 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
     queue = connect(config)
     min_submitted = int(config.section("argilla").get("min_submitted", 1))
     findings = workspace.read_table("findings", needed_by="curate queue push")
-    known = by_reference(referenced_records(workspace), candidates, tasks)["record_id"].unique()
+    referenced = referenced_records(workspace)
+    known = by_reference(referenced, candidates, tasks)["record_id"].unique()
     results = []
     for name in names:
         mine = candidates.filter(pl.col("task") == name)
@@ -120,6 +128,11 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
         result.answered_by_reference = mine.height - records.height
+        if tasks[name].references in ("trust", "audit"):
+            contradicted = contradicting_references(referenced, tasks[name])
+            result.contradicting_references = mine.join(
+                contradicted, on="record_id", how="semi"
+            ).height
         if existing is None:
             existing = queue.create_dataset(target, tasks[name], min_submitted)
             result.created = True
