@@ -58,6 +58,8 @@ class Policy:
     actions: dict[str, str] = field(default_factory=dict)
     where: tuple[str, ...] = PLACES
     keep_fields: tuple[str, ...] = ()
+    # where the entities were listed ("[tasks.NAME.redact] entities"), or "" for the default
+    listed_in: str = ""
 
     @classmethod
     def of(cls, task: Task) -> Policy | None:
@@ -71,6 +73,7 @@ class Policy:
             actions=dict(spec.get("actions", {})),
             where=tuple(spec.get("where", PLACES)),
             keep_fields=tuple(spec.get("keep_fields", ())),
+            listed_in=f"[tasks.{task.name}.redact] entities" if "entities" in spec else "",
         )
         for name, action in [("action", policy.action), *policy.actions.items()]:
             if action not in ACTIONS:
@@ -145,6 +148,35 @@ class Found:
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+NER_ENTITIES = ("PERSON", "LOCATION")  # found by a spaCy model, not by a pattern
+
+
+def detectable_entities(policy: Policy, batch: Any, has_ner: bool) -> list[str]:
+    """The policy's entity types that can be found here: all of them, but PERSON and LOCATION
+    without a spaCy model. A listed type Presidio does not know, or a listed name type without
+    the model, is a ConfigError naming it (the default list just leaves names out)."""
+    where = policy.listed_in or "the redaction policy"
+    known = set(batch.analyzer_engine.get_supported_entities("en"))
+    unknown = [e for e in policy.entities if e not in known]
+    if unknown:
+        from curate.plugins import did_you_mean
+
+        hint = did_you_mean(unknown[0], sorted(known))
+        raise ConfigError(
+            f"{where}: {', '.join(map(repr, unknown))} is no entity type Presidio finds; "
+            f"{hint}known: {', '.join(sorted(known))}"
+        )
+    unavailable = [e for e in policy.entities if e in NER_ENTITIES and not has_ner]
+    if unavailable and policy.listed_in:
+        raise ConfigError(
+            f"{where} lists {', '.join(unavailable)}, which only a spaCy English model finds "
+            f"({' / '.join(SPACY_MODELS)}), and none is installed: install one (python -m spacy "
+            "download en_core_web_sm, where the network allows), or take "
+            f"{', '.join(unavailable)} out of entities"
+        )
+    return [e for e in policy.entities if e not in unavailable]
+
+
 def redact_records(
     records: list[dict[str, list[str]]], policy: Policy, kept: list[set[str]] | None = None
 ) -> tuple[list[dict[str, list[str]]], Found]:
@@ -155,7 +187,9 @@ def redact_records(
     from presidio_anonymizer.entities import OperatorConfig
 
     batch, has_ner = engine()
-    entities = [e for e in policy.entities if has_ner or e not in ("PERSON", "LOCATION")]
+    entities = detectable_entities(policy, batch, has_ner)
+    if not entities:  # an empty list would make Presidio look for every entity type
+        return [{k: list(v) for k, v in record.items()} for record in records], Found()
     flat: list[tuple[int, str, int, str]] = []
     for i, record in enumerate(records):
         for name, texts in record.items():

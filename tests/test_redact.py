@@ -235,3 +235,48 @@ def test_redact_preview_from_the_command_line(person_project, runner):
     assert human.exit_code == 0 and "before:" in human.output and "after:" in human.output
     refused = runner.invoke(main, [*args, "redact"])
     assert refused.exit_code == 2 and "--preview" in refused.output
+
+
+def _without_ner(monkeypatch):
+    """Presidio's engine as it is here, reporting no spaCy model (whatever is installed)."""
+    from curate import redact
+
+    batch, _ = redact.engine()
+    monkeypatch.setattr(redact, "engine", lambda: (batch, False))
+
+
+TEXT = "mail a@b.com or call +1 212 555 0101; I am John Smith"
+
+
+def test_names_only_without_a_model_replace_nothing_else(monkeypatch):
+    """Before: PERSON alone was filtered to an empty list, which Presidio reads as 'every
+    type': the email and the phone were replaced though the policy did not list them."""
+    _without_ner(monkeypatch)
+    records = [{"id": ["a"], "text": [TEXT]}]
+    done, found = redact_records(records, Policy(entities=("PERSON",)))
+    assert done == records and not found.counts
+
+
+def test_a_listed_name_type_without_a_model_is_said(monkeypatch):
+    from curate.errors import ConfigError
+
+    _without_ner(monkeypatch)
+    policy = Policy(entities=("PERSON", "EMAIL_ADDRESS"), listed_in="[tasks.t.redact] entities")
+    with pytest.raises(ConfigError, match=r"\[tasks\.t\.redact\] entities lists PERSON.*spaCy"):
+        redact_records([{"id": ["a"], "text": [TEXT]}], policy)
+
+
+def test_an_unknown_entity_type_is_named():
+    from curate.errors import ConfigError
+
+    policy = Policy(entities=("EMAIL_ADRESS",), listed_in="[tasks.t.redact] entities")
+    with pytest.raises(ConfigError, match=r"'EMAIL_ADRESS'.*did you mean 'EMAIL_ADDRESS'"):
+        redact_records([{"id": ["a"], "text": [TEXT]}], policy)
+
+
+def test_only_the_listed_types_are_replaced():
+    done, found = redact_records(
+        [{"id": ["a"], "text": [TEXT]}], Policy(entities=("PHONE_NUMBER",))
+    )
+    assert done[0]["text"][0] == "mail a@b.com or call <PHONE_NUMBER_1>; I am John Smith"
+    assert dict(found.counts) == {"PHONE_NUMBER": 1}
