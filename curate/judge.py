@@ -15,7 +15,10 @@ at a time, with retries and exponential backoff on 429, 5xx, timeouts and malfor
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +46,9 @@ The model answered:
 {ask}"""
 ASK_LABEL = "Reply with the right answer only: one of {labels}."
 ASK_OUTPUT = "Reply with the output the model should have given, and nothing else."
+PLACEHOLDERS = ("task", "input", "output", "labels", "ask")
+MAX_BODY_BYTES = 16 << 20  # decoded: a chat completion is kilobytes, more is no answer
+MAX_TOKENS = 10**9  # a token count past this is not one
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 TRUSTWORTHY = 0.95  # a score threshold is good enough when the judge is this accurate above it
 MIN_FOR_THRESHOLD = 20
@@ -87,13 +93,20 @@ def prompt_for(task: Task, judge: dict[str, Any], record: dict[str, Any]) -> str
 
     template = judge.get("prompts", {}).get(task.name, DEFAULT_PROMPT)
     ask = ASK_LABEL.format(labels=", ".join(task.labels)) if task.has_labels else ASK_OUTPUT
-    return template.format(
-        task=task.name,
-        input=conversation_markdown(record["messages"]),
-        output=record["output"] if record["output"] is not None else "(no output)",
-        labels=", ".join(task.labels),
-        ask=ask,
-    )
+    try:
+        return template.format(
+            task=task.name,
+            input=conversation_markdown(record["messages"]),
+            output=record["output"] if record["output"] is not None else "(no output)",
+            labels=", ".join(task.labels),
+            ask=ask,
+        )
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ConfigError(
+            f"[judge.prompts] {task.name}: the prompt cannot be filled in ({type(exc).__name__}: "
+            f"{exc}). Its placeholders are {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; "
+            'write a literal brace twice: {{"label": "..."}} gives {"label": "..."}'
+        ) from None
 
 
 def _prompts(project: Project, judge: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
@@ -124,12 +137,25 @@ class Judge:
 
         self.model = judge["model"]
         self.url = judge["base_url"].rstrip("/") + "/chat/completions"
+        try:
+            url = httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise ConfigError(
+                f"[judge] base_url = {judge['base_url']!r}: not a URL ({exc})"
+            ) from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(
+                f"[judge] base_url = {judge['base_url']!r}: give an http(s) URL with a host, "
+                'e.g. "http://127.0.0.1:8000/v1"'
+            )
         key_env = judge.get("api_key_env")
         headers = {}
+        self.secret: str | None = None
         if key_env:
             if not os.environ.get(key_env):
                 raise ConfigError(f"[judge] api_key_env = {key_env!r}, but {key_env} is not set")
-            headers["Authorization"] = f"Bearer {os.environ[key_env]}"
+            self.secret = os.environ[key_env]
+            headers["Authorization"] = f"Bearer {self.secret}"
         self.timeout = float(judge.get("timeout_s", 60))
         self.attempts = int(judge.get("max_retries", 5)) + 1
         self.client = httpx.Client(headers=headers, timeout=self.timeout)
@@ -169,45 +195,82 @@ class Judge:
                     return self._once(body)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
-            raise JudgeError(f"{self.url}: {cause} (after {self.attempts} attempts)") from None
+            message = f"{self.url}: {cause} (after {self.attempts} attempts)"
+            raise JudgeError(self.scrub(message)) from None
+        except JudgeError as exc:
+            raise JudgeError(self.scrub(str(exc))) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def scrub(self, text: str) -> str:
+        """`text` without the API key: a server may echo the Authorization header back."""
+        if self.secret:
+            text = text.replace(self.secret, "***")
+        return re.sub(r"(?i)(bearer\s+)[^\s\"',}]+", r"\1***", text)
+
     def _once(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.client.post(self.url, json=body)
+        """One call. The whole answer must come within the timeout (a server that trickles a
+        byte at a time never times out a read) and decode to at most MAX_BODY_BYTES (a gzip
+        body can expand a thousandfold)."""
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        with self.client.stream("POST", self.url, json=body) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise JudgeError(
+                        f"{self.url}: an answer of over {MAX_BODY_BYTES >> 20} MB: not a chat "
+                        "completion; check base_url"
+                    )
+                if time.monotonic() > deadline:
+                    raise _Retry(f"no whole answer within {self.timeout:g} s")
+                chunks.append(chunk)
+        content = b"".join(chunks)
         if response.status_code == 429 or response.status_code >= 500:
             raise _Retry(f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise JudgeError(
-                f"{self.url} answered HTTP {response.status_code}: {response.text[:200]}"
-            )
+            text = content[:200].decode("utf-8", errors="replace")
+            raise JudgeError(f"{self.url} answered HTTP {response.status_code}: {text}")
         try:
-            data = response.json()
+            data = json.loads(content)
             choice = data["choices"][0]
             text = choice["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise _Retry(f"a body that is not a chat completion ({exc!r})") from None
         usage = data.get("usage") or {}
+        if not isinstance(usage, dict):
+            raise JudgeError(f"{self.url}: `usage` is not an object ({str(usage)[:80]!r})")
         return {
             "text": text if isinstance(text, str) else "",
-            "score": _score(choice),
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0),
+            "score": self._score(choice),
+            "prompt_tokens": self._tokens(usage, "prompt_tokens"),
+            "completion_tokens": self._tokens(usage, "completion_tokens"),
         }
+
+    def _tokens(self, usage: dict[str, Any], key: str) -> int:
+        value = usage.get(key)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKENS:
+            raise JudgeError(f"{self.url}: usage.{key} = {str(value)[:40]!r} is not a token count")
+        return value
+
+    def _score(self, choice: dict[str, Any]) -> float | None:
+        """The probability of the answer's first token, when the endpoint returns logprobs."""
+        try:
+            first = choice["logprobs"]["content"][0]["logprob"]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if isinstance(first, bool) or not isinstance(first, int | float) or not first <= 0:
+            raise JudgeError(
+                f"{self.url}: a logprob of {str(first)[:40]!r}: a log-probability is a number <= 0"
+            )
+        return round(math.exp(first), 4)
 
 
 class _Retry(Exception):
     """A response worth asking again for (rate limit, server error, malformed body)."""
-
-
-def _score(choice: dict[str, Any]) -> float | None:
-    """The probability of the answer's first token, when the endpoint returns logprobs."""
-    import math
-
-    try:
-        first = choice["logprobs"]["content"][0]["logprob"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return round(math.exp(float(first)), 4)
 
 
 def _read_answer(task: Task, text: str) -> tuple[str | None, str | None]:

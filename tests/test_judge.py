@@ -192,3 +192,115 @@ def test_the_judge_is_sent_no_personal_data_when_the_task_says_so(tmp_path, shar
     email = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
     assert sent and not any(email.search(p) for p in sent)
     assert any("<EMAIL_ADDRESS_1>" in p for p in sent)
+
+
+# -- the judge endpoint is someone else's server ----------------------------------------------
+
+SECRET = "sk-test-0123456789abcdef"
+
+
+def test_no_secret_is_printed_or_stored(judged, monkeypatch, runner):
+    """A 401 body that echoes the Bearer token: the key is in no error, no --json output and
+    no row of `suggestions`."""
+    from curate.cli import main
+
+    project, server = judged
+    monkeypatch.setenv("JUDGE_KEY", SECRET)
+    toml = project.config.path
+    toml.write_text(
+        toml.read_text().replace(
+            'model = "judge-1"', 'model = "judge-1"\napi_key_env = "JUDGE_KEY"'
+        )
+    )
+    server.faults = ["echo_401"] * 3
+    args = ["--workspace", str(project.workspace.root), "--config", str(toml)]
+    result = runner.invoke(main, [*args, "suggest", "--json"])
+    assert result.exit_code == 0, result.output
+    assert server.requests and SECRET not in result.output
+    data = json.loads(result.stdout)
+    assert (
+        data["failed"] == 3
+        and "HTTP 401" in data["errors"][0]
+        and "Bearer ***" in data["errors"][0]
+    )
+    table = project.workspace.read_table("suggestions")
+    assert not any(SECRET in (e or "") for e in table["error"].to_list())
+    assert all(
+        SECRET.encode() not in p.read_bytes()
+        for p in project.workspace.root.rglob("*")
+        if p.is_file()
+    )
+
+
+@pytest.mark.parametrize(
+    "fault", ["usage_list", "tokens_huge", "tokens_abc", "logprob_abc", "logprob_huge"]
+)
+def test_one_malformed_answer_is_one_failed_ask(judged, fault):
+    """Before: it raised and threw away every answer the run had gathered."""
+    project, server = judged
+    project.config.data["judge"]["max_concurrency"] = 1
+    server.faults = [None, fault]  # the second call's answer is broken
+    result = suggest(project)
+    n = result.candidates
+    assert (result.asked, result.answered, result.failed) == (n, n - 1, 1)
+    table = project.workspace.read_table("suggestions")
+    assert table.height == n
+    (error,) = table.filter(pl.col("error").is_not_null())["error"].to_list()
+    assert ("token count" in error) or ("log-probability" in error) or ("`usage`" in error)
+
+
+def test_a_gzip_bomb_is_cut_off(judged):
+    """A gzip body that expands to 1 GiB: refused past 16 MB decoded, memory bounded."""
+    import resource
+
+    project, server = judged
+    project.config.data["judge"]["max_concurrency"] = 1
+    server.bomb()  # made before the call, so that making it is not taken for a slow server
+    server.faults = ["gzip_bomb"]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = suggest(project)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KB on Linux
+    assert result.failed == 1 and "over 16 MB" in result.errors[0]
+    assert result.answered == result.candidates - 1
+    assert grown < 512 * 1024, f"peak memory grew by {grown / 1024:.0f} MB"
+
+
+def test_an_answer_trickled_a_byte_at_a_time_times_out(judged):
+    """Each read is quick, the whole answer never comes: the timeout bounds the whole answer
+    (before, it was per read and the call hung for minutes)."""
+    project, server = judged
+    project.config.data["judge"].update(max_concurrency=1, max_retries=0)
+    server.faults = ["trickle"]
+    result = suggest(project)
+    assert result.failed == 1 and "no whole answer within 2 s" in result.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ('Answer as {"label": "..."} for {input}', "write a literal brace twice"),
+        ("Judge {input} against {reference}", "{task}, {input}, {output}, {labels}, {ask}"),
+        ("{0}", "placeholders"),
+    ],
+)
+def test_a_judge_prompt_that_cannot_be_filled_says_how(judged, prompt, message):
+    from curate.errors import ConfigError
+
+    project, _ = judged
+    project.config.data["judge"]["prompts"] = {"entity_match": prompt}
+    with pytest.raises(ConfigError, match=r"\[judge\.prompts\] entity_match") as caught:
+        suggest(project)
+    assert message in str(caught.value)
+    project.config.data["judge"]["prompts"] = {
+        "entity_match": 'Answer as {{"label": "x"}}: {input}'
+    }
+    assert suggest(project).answered > 0  # doubled braces are literal ones
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1", "localhost:8000/v1", "ftp://127.0.0.1/v1"])
+def test_a_base_url_that_is_no_url_names_the_key(url):
+    from curate.errors import ConfigError
+    from curate.judge import Judge
+
+    with pytest.raises(ConfigError, match=r"\[judge\] base_url"):
+        Judge({"base_url": url, "model": "m"})
