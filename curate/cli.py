@@ -408,11 +408,14 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
 
     from curate import render
     from curate.export import ExportSettings, export_dataset
+    from curate.text import read_text_file
 
     hf_dir = options.pop("hf_dir")
     settings = ExportSettings(
         format=options.pop("format_name"),
-        system_prompt=Path(system_prompt).read_text().strip() if system_prompt else None,
+        system_prompt=read_text_file(system_prompt, "--system-prompt").strip()
+        if system_prompt
+        else None,
         hf_dir=Path(hf_dir) if hf_dir else None,
         **options,
     )
@@ -458,11 +461,11 @@ def report(
     from pathlib import Path
 
     from curate import render
-    from curate.report import build_report, public, render_html
+    from curate.report import build_report, public, write_html
 
     data = build_report(state.project(), compare_with=compare or None)
     if html_path:
-        Path(html_path).write_text(render_html(data))
+        write_html(Path(html_path), data)
     show(json_mode, public(data), render.report, data, html_path)
 
 

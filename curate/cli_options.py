@@ -10,7 +10,7 @@ import click
 
 # option types with their ranges: a value out of range is refused with the range, by click
 SEED = click.IntRange(0, 2**32 - 1)
-COUNT = click.IntRange(min=1)
+COUNT = click.IntRange(min=1, max=10**9)  # past that: a typo, not a count
 SHARE = click.FloatRange(0, 1, max_open=True)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -877,6 +878,18 @@ text-align:left}}th{{background:#f6f6f6}}section{{margin-bottom:2.5em}}</style>
 {body}
 </body></html>
 """
+
+
+def write_html(path: Path, report: dict[str, Any]) -> None:
+    """The report as one self-contained HTML file at `path`; its folder is made when missing."""
+    from curate.errors import ConfigError
+    from curate.workspace import atomic_write_bytes
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, render_html(report).encode())
+    except OSError as exc:
+        raise ConfigError(f"--html {path}: cannot be written ({exc.strerror or exc})") from None
 
 
 def report_notes(report: dict[str, Any]) -> list[str]:

@@ -158,15 +158,20 @@ class Task:
 
 
 def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:
+    from curate.errors import InputError
+    from curate.text import read_text_file
+
     base = config.path.parent if config.path else Path.cwd()
     full = (base / path).resolve()
-    try:
-        schema = json.loads(full.read_text())
-    except FileNotFoundError:
+    if not full.exists():
         raise ConfigError(
             f"[tasks.{task}] output_schema = {path!r}: no file at {full} (paths are relative to "
             "curate.toml)"
-        ) from None
+        )
+    try:
+        schema = json.loads(read_text_file(full, f"[tasks.{task}] output_schema"))
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"[tasks.{task}] output_schema {full}: not valid JSON ({exc})") from None
     import jsonschema
@@ -223,6 +228,18 @@ def check_pattern(task: str, pattern: str | None) -> None:
         raise ConfigError(f"{where} {pattern!r} has no group: group 1 is the label")
 
 
+def check_field(task: str, field_path: str) -> None:
+    """A parse field that is a JSON path polars can follow ("decision", "result.label",
+    "labels[0]"), else a ConfigError naming the key."""
+    try:
+        pl.Series(["{}"], dtype=pl.String).str.json_path_match(f"$.{field_path}")
+    except pl.exceptions.PolarsError:
+        raise ConfigError(
+            f"[tasks.{task}.parse] field = {field_path!r} is not a JSON path: name the key "
+            'that holds the label, e.g. "decision", or a nested one, "result.label"'
+        ) from None
+
+
 def load_tasks(config: Config) -> dict[str, Task]:
     """The tasks of curate.toml, checked beyond what the config schema can say."""
     tasks: dict[str, Task] = {}
@@ -244,6 +261,8 @@ def load_tasks(config: Config) -> dict[str, Task]:
             raise ConfigError(
                 f'[tasks.{name}.parse] mode = "json" needs field = "..." (the label\'s key)'
             )
+        if mode == "json" and parse.get("field"):
+            check_field(name, parse["field"])
         if mode == "regex":
             check_pattern(name, parse.get("pattern"))
         match = dict(spec.get("match", {}))

@@ -15,6 +15,7 @@ terminal raw. Every human-readable output goes through `printable`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 
@@ -71,3 +72,37 @@ def _visible(match: re.Match[str]) -> str:
 def printable(text: object) -> str:
     """`text` with control characters shown as escapes (`\\x1b`), safe to print."""
     return _CONTROL.sub(_visible, str(text))
+
+
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """A text file the user names (a prompt, a JSON Schema): UTF-8, or UTF-8/16/32 marked by
+    a byte-order mark; anything else is an InputError naming `what` and the file."""
+    from curate.errors import InputError
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{what} {path} is a folder: name the file in it") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    encoding, start = next(
+        ((name, len(bom)) for bom, name in _BOMS if data.startswith(bom)), ("utf-8", 0)
+    )
+    try:
+        return data[start:].decode(encoding.removesuffix("-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} {path} is not {encoding.removesuffix('-sig').upper()} text (byte "
+            f"{start + exc.start} cannot be read): save it as UTF-8 (or UTF-16 with a "
+            "byte-order mark)"
+        ) from None
