@@ -185,20 +185,26 @@ def prefetch(items: Iterator[T]) -> Iterator[T]:
     slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
+    def put(kind: str, value: Any) -> bool:
+        """Hand over one slot, unless the consumer has gone (Ctrl-C, an error): then False.
+        Never a blocking put: a consumer that stopped would leave this thread waiting, and
+        the consumer's join waiting for it (Ctrl-C hung ingest)."""
+        while not stop.is_set():
+            try:
+                slots.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put("item", item):
                     return
-            slots.put(("done", None))
+            put("done", None)
         except BaseException as exc:  # handed to the consumer, raised there
-            slots.put(("error", exc))
+            put("error", exc)
 
     worker = threading.Thread(target=produce, name="curate-prefetch", daemon=True)
     worker.start()

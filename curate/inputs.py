@@ -27,7 +27,8 @@ def has_glob(path: str) -> bool:
 
 
 def expand_inputs(paths: list[str | Path], engine: Engine) -> list[str | Path]:
-    """Each path, with globs expanded (sorted, no file twice); remote globs are listed."""
+    """Each path, with globs expanded (sorted, no file twice, however many ways it is named:
+    links are followed to one file); remote globs are listed."""
     out: list[str | Path] = []
     for raw in paths:
         path = str(raw)
@@ -40,8 +41,18 @@ def expand_inputs(paths: list[str | Path], engine: Engine) -> list[str | Path]:
             out += [Path(p) for p in found]
         else:
             out.append(raw)
-    seen: set[str] = set()
-    return [p for p in out if not (str(p) in seen or seen.add(str(p)))]
+    seen: set[object] = set()
+    return [p for p in out if not (_identity(p) in seen or seen.add(_identity(p)))]
+
+
+def _identity(path: str | Path) -> object:
+    """What makes two paths one file: the device and inode of a local file (a glob through a
+    symlink loop, or a link beside its target, names one file many ways), else the text."""
+    if isinstance(path, Path) or not is_remote(str(path)):
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            return (stat.st_dev, stat.st_ino)
+    return str(path)
 
 
 def _list_remote(pattern: str, engine: Engine) -> list[str]:

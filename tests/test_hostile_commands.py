@@ -108,3 +108,32 @@ def test_an_output_schema_that_is_no_text_file_names_the_key(tmp_path, kind):
     with pytest.raises(ConfigError, match=r"\[tasks\.t\] output_schema") as caught:
         load_tasks(config)
     assert str(target) in str(caught.value)
+
+
+def test_a_glob_through_a_symlink_loop_reads_each_file_once(tmp_path, runner):
+    """Before: a link to the folder above made `**` read one file 41 times (41 sources)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_jsonl(logs / "a.jsonl", [chat_line(i, "billing") for i in range(3)])
+    (logs / "loop").symlink_to(tmp_path)
+    (logs / "same.jsonl").symlink_to(logs / "a.jsonl")
+    args = ["--workspace", str(tmp_path / "ws")]
+    result = runner.invoke(main, [*args, "ingest", str(logs / "**" / "*.jsonl"), "--json"])
+    assert result.exit_code == 0, result.output
+    done = json_of(result)
+    assert len(done["sources"]) == 1 and done["ingested"] == 3
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path, runner):
+    import os
+
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    result = runner.invoke(main, ["--workspace", str(tmp_path / "ws"), "ingest", str(pipe)])
+    assert result.exit_code == 3 and "not a regular file" in result.output
+
+
+def json_of(result) -> dict:
+    import json
+
+    return json.loads(result.stdout)

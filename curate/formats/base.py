@@ -126,6 +126,12 @@ class Source:
             raise InputError(f"{self.display}: no such file. Check the path (and the folder).")
         if self.path.is_dir():
             raise InputError(f"{self.display}: is a folder; give the log files inside it.")
+        if not self.path.is_file():  # a named pipe, a socket, a device: read once, never again
+            raise InputError(
+                f"{self.display}: is not a regular file (a named pipe or a device); curate reads "
+                "a file several times (its format, its content, its checksum): write it to a "
+                "file first"
+            )
         try:
             with open(self.path, "rb") as fh:
                 self.gzipped = fh.read(2) == GZIP_MAGIC
