@@ -33,13 +33,49 @@ class CurateGroup(click.Group):
     """Turns the library's errors into a clear message and an exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from curate.text import printable
+
         try:
             return super().invoke(ctx)
         except CurateError as exc:
-            from curate.text import printable
-
             click.echo(f"error: {printable(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            message = storage_error(exc, ctx.obj)
+            if message is None:
+                raise
+            click.echo(f"error: {printable(message)}", err=True)
+            sys.exit(1)
+
+
+def storage_error(exc: OSError, state: State | None) -> str | None:
+    """What to do about a full disk or a folder that cannot be written, or None for any other
+    OSError (that one is a bug to see whole). The path is the error's, else the workspace's
+    (pyarrow's full-disk error names no file). Stages commit nothing half-done, so the same
+    command, run again once there is room, adds what is missing."""
+    import errno
+
+    from curate.errors import WorkspaceError
+
+    path = exc.filename
+    if path is None and state is not None:
+        try:
+            path = state.workspace().root
+        except WorkspaceError:
+            path = None
+    where = f" ({path})" if path else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"no space left on the device{where}: free some there, or use a workspace on "
+            "another disk (--workspace DIR), and run the command again; nothing it had not "
+            "committed was kept, and the workspace is as it was"
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (
+            f"cannot write{where}: {exc.strerror or 'not permitted'}. Make it writable, or "
+            "use a workspace you can write to (--workspace DIR); the workspace is as it was"
+        )
+    return None
 
 
 @click.group(cls=CurateGroup, context_settings=CONTEXT)
