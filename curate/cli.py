@@ -41,11 +41,33 @@ class CurateGroup(click.Group):
             click.echo(f"error: {printable(exc)}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:
-            message = storage_error(exc, ctx.obj)
+            message = storage_error(exc, ctx.obj) or damaged_files(ctx.obj)
             if message is None:
                 raise
             click.echo(f"error: {printable(message)}", err=True)
             sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception:
+            # polars and pyarrow fail deep inside a scan on a damaged file, naming none
+            message = damaged_files(ctx.obj)
+            if message is None:
+                raise
+            click.echo(f"error: {printable(message)}", err=True)
+            sys.exit(1)
+
+
+def damaged_files(state: State | None) -> str | None:
+    """Which workspace files are damaged, and what to do, when some are (else None)."""
+    from curate.doctor import name_the_damage
+    from curate.errors import WorkspaceError
+
+    if state is None:
+        return None
+    try:
+        return name_the_damage(state.workspace())
+    except WorkspaceError:
+        return None
 
 
 def storage_error(exc: OSError, state: State | None) -> str | None:
@@ -107,7 +129,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
       curate balance                   choose the records worth labelling
       curate queue push|pull|status    label them in Argilla (curate argilla up starts it)
       curate export                    write the corrected failures as SFT data
-      curate status                    what the workspace holds
+      curate status                    what the workspace holds (curate doctor: is it whole?)
 
     Run `curate COMMAND --help` for each command's options and examples.
     """
@@ -536,6 +558,31 @@ def status(state: State, json_mode: bool) -> None:
 
     data = workspace_status(state.workspace())
     show(json_mode, data, render.status, data)
+
+
+@command(main)
+@click.option("--fix", is_flag=True, help="Move the damaged files aside, into damaged/.")
+def doctor(state: State, fix: bool, json_mode: bool) -> None:
+    """Check that every file of the workspace reads: the manifest and each table part.
+
+    A file cut short (a full disk, an interrupted copy) or overwritten is named with what is
+    wrong. With --fix, damaged files are moved into the workspace's damaged/ folder (never
+    deleted) and a damaged manifest is replaced by an empty one, so the rest stays usable;
+    then re-run the stage that wrote them (ingest adds back only what is missing).
+
+    \b
+      curate doctor
+      curate doctor --fix
+    """
+    from curate import render
+    from curate.doctor import find_damage, repair
+
+    workspace = state.workspace()
+    workspace.require()
+    result = repair(workspace) if fix else find_damage(workspace)
+    show(json_mode, result, render.doctor, result)
+    if result.damaged and not fix:
+        sys.exit(1)
 
 
 @command(main)

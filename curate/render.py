@@ -544,3 +544,22 @@ def redaction(out, data: dict[str, Any]) -> None:
             out.print(f"  {example['record_id']} {example['field']}:")
             out.print(f"    before: {escape(example['before'][:300])}")
             out.print(f"    after:  {escape(example['after'][:300])}")
+
+
+def doctor(out, result) -> None:
+    from rich.markup import escape
+
+    if not result.damaged:
+        out.print(f"{result.checked} files checked in {escape(result.workspace)}: all read")
+        return
+    out.print(f"{len(result.damaged)} of {result.checked} files are damaged:")
+    for damage in result.damaged:
+        out.print(f"  {escape(damage.path)}: {escape(damage.problem)}")
+    for moved in result.moved:
+        out.print(f"  moved aside: {escape(moved)}")
+    if result.manifest_rebuilt:
+        out.print("  the manifest was replaced by an empty one; the records are kept")
+    if result.moved:
+        out.print("then re-run the stages that wrote them (curate run, or the command itself)")
+    else:
+        out.print("move them aside with: curate doctor --fix")

@@ -66,6 +66,19 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+MANIFEST_KEYS = {"schema_version": int, "sources": list, "runs": list}
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """Why a parsed manifest cannot be used (not an object, a key missing), or None."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    for key, kind in MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            return f"`{key}` is missing or not a {kind.__name__}"
+    return None
+
+
 def configured_root(config_path: Path, data: dict[str, Any] | None = None) -> Path:
     """The workspace curate.toml names: its `workspace` key, relative to curate.toml, else
     `.curate` beside it. `data` is the file's parsed content when the caller has it."""
@@ -173,6 +186,13 @@ class Workspace:
                 f"{self.manifest_path} cannot be read ({exc}); restore it from a backup or move "
                 "the workspace aside and re-run `curate init` and `curate ingest`"
             ) from exc
+        problem = manifest_problem(manifest)
+        if problem:
+            raise WorkspaceError(
+                f"{self.manifest_path} is damaged: {problem}. `curate doctor --fix` moves it "
+                "aside and writes an empty one (the records are kept; a re-ingest adds nothing "
+                "twice)"
+            )
         version = manifest.get("schema_version")
         if version != SCHEMA_VERSION:
             raise WorkspaceError(
