@@ -148,9 +148,17 @@ class Engine:
                 access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
                 session_token=os.environ.get("AWS_SESSION_TOKEN"),
                 anonymous=s3.get("anonymous"),
-                num_tries=5,
+                # an endpoint that accepts connections and never answers must fail, not hang
+                connect_timeout_ms=int(1000 * s3.get("timeout_s", S3_TIMEOUT_S)),
+                read_timeout_ms=int(1000 * s3.get("timeout_s", S3_TIMEOUT_S)),
+                num_tries=int(s3.get("tries", S3_TRIES)),
+                retry_initial_backoff_ms=200,
             )
         )
+
+
+S3_TIMEOUT_S = 10
+S3_TRIES = 3
 
 
 def is_remote(path: str | Path) -> bool:

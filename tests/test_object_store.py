@@ -95,3 +95,49 @@ def test_an_unreachable_endpoint_is_named(tmp_path, s3):
     nowhere = Engine(s3={"endpoint_url": "http://127.0.0.1:1"})
     with pytest.raises(InputError, match=r"cannot be listed \(.* at http://127\.0\.0\.1:1\)"):
         ingest_logs(project, ["s3://calls/2026/*.jsonl"], engine=nowhere)
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A server on 127.0.0.1 that accepts connections, reads what it is sent, and never
+    answers (closed when the test ends)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)  # kept open, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("path", ["s3://calls/2026/*.jsonl", "s3://calls/2026/a.jsonl"])
+def test_an_endpoint_that_never_answers_fails_in_bounded_time(tmp_path, silent_endpoint, path):
+    """Before: ingest hung past 60 s. Now each try times out ([engine.s3] timeout_s, tries) and
+    the error names the endpoint."""
+    import time
+
+    project = Project(Workspace(tmp_path / ".curate"), Config())
+    silent = Engine(s3={"endpoint_url": silent_endpoint, "timeout_s": 1, "tries": 2})
+    started = time.monotonic()
+    with pytest.raises(InputError, match=rf"at {silent_endpoint}\)"):
+        ingest_logs(project, [path], engine=silent)
+    assert time.monotonic() - started < 30, "two one-second tries took far longer"
