@@ -25,7 +25,7 @@ from curate.engine import Engine, is_remote
 from curate.errors import CurateError, InputError
 from curate.formats import available as available_formats
 from curate.formats import detect_format, get_format
-from curate.formats.base import LogFormat, Quarantined, ReadContext, Source
+from curate.formats.base import MAX_LINE_BYTES, LogFormat, Quarantined, ReadContext, Source
 from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
 from curate.inputs import expand_inputs, local_copy
 from curate.project import Project
@@ -252,7 +252,10 @@ def ingest_logs(
     chunk_mb = config.section("ingest").get("chunk_mb", 32)
     # at least one byte: a reader of 0-byte blocks would read nothing and say nothing
     chunk_bytes = max(int(chunk_mb * (1 << 20)), 1)
-    ctx = ReadContext(chunk_bytes=chunk_bytes, field_map=dict(field_map or {}))
+    max_line = int(config.section("ingest").get("max_line_mb", MAX_LINE_BYTES >> 20) * (1 << 20))
+    ctx = ReadContext(
+        chunk_bytes=chunk_bytes, field_map=dict(field_map or {}), max_line_bytes=max(max_line, 1)
+    )
     refs = load_references(references) if references is not None else None
     progress = progress or (lambda name, n, total: None)
 
@@ -399,7 +402,9 @@ def _read_outputs(
                 path = str(item.path.resolve())
                 pending.append((path, item.display, fmt.name if fmt else None))
             order.append(None)
-    spec = _WorkerSpec(ctx.chunk_bytes, ctx.field_map, ctx.batch_requests, task, engine)
+    spec = _WorkerSpec(
+        ctx.chunk_bytes, ctx.field_map, ctx.batch_requests, task, engine, ctx.max_line_bytes
+    )
     read = engine.map_items(pending, spec.read)
     for entry in order:
         if entry is None:
@@ -457,12 +462,15 @@ class _WorkerSpec:
     batch_requests: dict[str, dict[str, Any]]
     task: str | None
     engine: Engine
+    max_line_bytes: int
 
     def read(self, item: tuple[str, str, str | None]) -> Parsed | CurateError:
         """The file read whole; a CurateError (a file cut short, say) is returned, not raised,
         so it reaches the driver as itself, in its file's turn, not wrapped by Daft."""
         path, display, format_name = item
-        ctx = ReadContext(self.chunk_bytes, self.field_map, self.batch_requests)
+        ctx = ReadContext(
+            self.chunk_bytes, self.field_map, self.batch_requests, self.max_line_bytes
+        )
         try:
             if not is_remote(path):
                 return self._read(Source(path, display=display), format_name, ctx)

@@ -31,6 +31,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 JSON_SPACE = b" \t\r"
 SAMPLE_BYTES = 1 << 20  # enough to see a few lines of any log, and whole small documents
 MAX_DOCUMENT_BYTES = 512 << 20  # larger single JSON documents must be JSON lines instead
+MAX_LINE_BYTES = 64 << 20  # a longer line is quarantined with its length, never held whole
 
 
 def _first_line_is_json(head: bytes) -> bool:
@@ -51,24 +52,50 @@ class Quarantined:
     raw: str | None
 
 
-def _cut_blocks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+def _cut_blocks(
+    stream: BinaryIO, chunk_bytes: int, max_line: int | None, hasher: Any
+) -> Iterator[bytes]:
     """Blocks of a stream (gzip) that end on a line break, the partial line carried over; the
-    last may lack its line break."""
+    last may lack its line break. Every byte read is hashed. A line longer than `max_line` is
+    never held: it is read past (LongLine counts it) and a one-line notice stands for it."""
     rest = b""
+    long_line: LongLine | None = None
     while block := stream.read(chunk_bytes):
+        hasher.update(block)
+        if long_line is None and rest and max_line is not None:
+            first = block.find(b"\n")  # where the carried line ends, if in this block
+            if first >= 0 and len(rest) + first > max_line:
+                long_line, rest = LongLine(len(rest), max_line), b""
+        if long_line is not None:
+            cut = block.find(b"\n")
+            if cut < 0:
+                long_line.length += len(block)
+                continue
+            long_line.length += cut
+            block, rest = block[cut + 1 :], b""
+            yield long_line.notice()
+            long_line = None
         block = rest + block
         cut = block.rfind(b"\n") + 1
         rest = block[cut:]
         if cut:
             yield block[:cut]
-    if rest:
+        if max_line is not None and len(rest) > max_line:
+            long_line, rest = LongLine(len(rest), max_line), b""
+    if long_line is not None:
+        yield long_line.notice()
+    elif rest:
         yield rest
 
 
-def _exact_blocks(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+def _exact_blocks(
+    raw: BinaryIO, chunk_bytes: int, max_line: int | None, hasher: Any
+) -> Iterator[bytes]:
     """Blocks of a plain file that end on a line break, each read at its exact size: where a
     block ends is found by looking at the file first, so no block is copied to cut it (at 64 MB
-    a block, copies cost more than the reading). The last block may lack its line break."""
+    a block, copies cost more than the reading). The last block may lack its line break. A
+    block that runs past `chunk_bytes` is one line (no line break within the chunk); past
+    `max_line`, it is not read, and stands as a one-line notice (LongLine)."""
     fd = raw.fileno()
     size = os.fstat(fd).st_size
     start = 0
@@ -76,12 +103,34 @@ def _exact_blocks(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
         end = min(start + chunk_bytes, size)
         if end < size:
             end = _line_end(fd, start, end, size)
+        line = end - start - (os.pread(fd, 1, end - 1) == b"\n")  # if one line: its length
+        if max_line is not None and line > max(max_line, chunk_bytes):
+            for offset in range(start, end, 1 << 20):  # hashed a megabyte at a time, not held
+                hasher.update(os.pread(fd, min(1 << 20, end - offset), offset))
+            yield LongLine(line, max_line).notice()
+            start = end
+            continue
         raw.seek(start)
         block = raw.read(end - start)
         if not block:
             return  # the file shrank while being read
+        hasher.update(block)
         yield block
         start += len(block)
+
+
+@dataclass
+class LongLine:
+    """A line over the line limit: its length, and the notice that stands for it."""
+
+    length: int
+    limit: int
+
+    def notice(self) -> bytes:
+        return (
+            f"curate: not read: a line of {self.length:,} bytes, over the limit of "
+            f"{self.limit:,} ([ingest] max_line_mb)\n"
+        ).encode()
 
 
 def _line_end(fd: int, start: int, end: int, size: int) -> int:
@@ -161,10 +210,13 @@ class Source:
         finally:
             raw.close()
 
-    def iter_chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+    def iter_chunks(self, chunk_bytes: int, max_line: int | None = None) -> Iterator[bytes]:
         """The content in chunks of about `chunk_bytes` that end on a line break.
 
-        Hashes what it reads and reports progress in bytes of the file on disk.
+        Hashes what it reads and reports progress in bytes of the file on disk. With
+        `max_line`, a line longer than it and than a chunk is not held in memory: a one-line
+        notice with its length stands in its place (a line reader quarantines it, numbered as
+        the line it replaces).
         """
         done = 0
         hasher = hashlib.sha256()  # each full read hashes afresh
@@ -172,8 +224,9 @@ class Source:
             with self._open() as (stream, raw):
                 plain = stream is raw and stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
                 split = _exact_blocks if plain else _cut_blocks
-                for block in split(stream, chunk_bytes):
-                    hasher.update(block)
+                # a line within one chunk is read as usual: the chunk is in memory anyway
+                limit = None if max_line is None else max(max_line, chunk_bytes)
+                for block in split(stream, chunk_bytes, limit, hasher):
                     position = raw.tell()
                     self._progress(position - done)
                     done = position
@@ -195,11 +248,13 @@ class Source:
         """The file is one JSON array (`[{...}, {...}]`) rather than JSON lines."""
         return isinstance(self.sample().document, list)
 
-    def iter_line_chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+    def iter_line_chunks(
+        self, chunk_bytes: int, max_line: int | None = MAX_LINE_BYTES
+    ) -> Iterator[bytes]:
         """Like iter_chunks, but a file that is one JSON array reads as JSON lines: one line per
         element, numbered by its position in the array. Line-oriented readers use this."""
         if not self.is_json_array:
-            yield from self.iter_chunks(chunk_bytes)
+            yield from self.iter_chunks(chunk_bytes, max_line)
             return
         items = orjson.loads(self.read_all())
         lines: list[bytes] = []
@@ -294,6 +349,7 @@ class ReadContext:
     chunk_bytes: int = 64 << 20
     field_map: dict[str, str] = field(default_factory=dict)  # --map FIELD=SOURCE_FIELD
     batch_requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # custom_id -> body
+    max_line_bytes: int = MAX_LINE_BYTES  # a longer line is quarantined, never held
 
 
 @dataclass
@@ -405,7 +461,7 @@ def iter_json_items(source: Source, ctx: ReadContext) -> Iterator[tuple[int, str
             ) from None
     # JSON lines: each line read (or quarantined) on its own
     number = 0
-    for chunk in source.iter_chunks(ctx.chunk_bytes):
+    for chunk in source.iter_chunks(ctx.chunk_bytes, ctx.max_line_bytes):
         for raw in chunk.split(b"\n")[: chunk.count(b"\n")]:
             number += 1
             if not raw.strip(JSON_SPACE):

@@ -497,7 +497,7 @@ class OpenAIChat(LogFormat):
         stream_chunks: dict[str, tuple[int, list[Any]]] = {}
         offset = 0  # lines before this chunk
         for line_count, batch, streams in ordered_map(
-            _decode_chunk, source.iter_line_chunks(ctx.chunk_bytes)
+            _decode_chunk, source.iter_line_chunks(ctx.chunk_bytes, ctx.max_line_bytes)
         ):
             batch.records = batch.records.with_columns(pl.col("source_line") + offset)
             for q in batch.quarantined:

@@ -289,7 +289,7 @@ class Table(LogFormat):
         first = 1
         heads = {path.split(".")[0] for path in field_map.values()}
         seen: set[str] = set()  # mapped columns met in some object of the file
-        for chunk in source.iter_line_chunks(ctx.chunk_bytes):
+        for chunk in source.iter_line_chunks(ctx.chunk_bytes, ctx.max_line_bytes):
             lines = read_lines_frame(chunk)
             numbers = pl.int_range(first, first + lines.len(), eager=True, dtype=pl.Int64)
             first += lines.len()

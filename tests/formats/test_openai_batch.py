@@ -91,7 +91,7 @@ def test_references_key_on_custom_id(tmp_path, workspace):
     result = ingest_logs(Project(workspace), [out], references=refs)
     got = dict(records(workspace).select("source_id", "reference").rows())
     assert got == {"a": "billing", "b": None}
-    assert result.references == {"given": 2, "matched": 1, "unmatched": 1}
+    assert result.references == {"given": 2, "matched": 1, "unmatched": 1, "corrected": 0}
 
 
 def test_responses_endpoint_batches(tmp_path, workspace):
