@@ -1,4 +1,4 @@
-"""Personal data out of the labelling UI and the training set, unless a task says otherwise.
+"""Personal data out of the labelling UI, the training set and the judge's prompts, by default.
 
 Detection is Microsoft Presidio's: its pattern recognizers (email, phone, credit card, IBAN, IP
 address, URL, US SSN and others) always; people's names and places (PERSON, LOCATION) too when a
@@ -6,7 +6,9 @@ spaCy English model is installed (`en_core_web_lg`, `_md` or `_sm`: not on the p
 so not installed by curate; without one, a blank spaCy pipeline tokenizes and only the patterns
 run). Everything runs offline.
 
-The policy is per task, in curate.toml:
+Without a policy, a task gets the pattern entities (emails, phone numbers, credit cards, IBANs,
+IP addresses, US SSNs) as pseudonyms everywhere; `[tasks.NAME] redact = false` turns redaction
+off. A policy is per task, in curate.toml:
 
     [tasks.entity_match.redact]
     entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE"]   # default: these
@@ -45,6 +47,8 @@ DEFAULT_ENTITIES = (
     "PERSON",
     "LOCATION",
 )
+# what a task without [tasks.NAME.redact] gets: the pattern recognizers, which need no model
+PATTERN_ENTITIES = tuple(e for e in DEFAULT_ENTITIES if e not in ("PERSON", "LOCATION"))
 ACTIONS = ("mask", "pseudonym", "keep")
 PLACES = ("queue", "export", "judge")  # Argilla, the training set, the judge model's prompts
 SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
@@ -63,10 +67,14 @@ class Policy:
 
     @classmethod
     def of(cls, task: Task) -> Policy | None:
-        """The task's [tasks.NAME.redact], or None when it has none."""
+        """The task's [tasks.NAME.redact]; without one, the default (pattern entities as
+        pseudonyms, in the queue, the export and the judge's prompts); None with
+        `redact = false`."""
         spec = task.redact
-        if not spec:
+        if spec is False:
             return None
+        if not spec:
+            return cls(entities=PATTERN_ENTITIES)
         policy = cls(
             entities=tuple(spec.get("entities", DEFAULT_ENTITIES)),
             action=spec.get("action", "pseudonym"),

@@ -279,6 +279,9 @@ def push(out, results) -> None:
         )
         if r.answered_by_reference:
             out.print(f"  {r.answered_by_reference} answered by their reference, not pushed")
+        if r.redacted:
+            replaced = ", ".join(f"{kind} {n}" for kind, n in sorted(r.redacted.items()))
+            out.print(f"  personal data replaced before Argilla saw it: {replaced}")
         if r.contradicting_references:
             out.print(
                 f"  [yellow]warning:[/] {r.contradicting_references} candidates have an input "

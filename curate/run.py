@@ -120,6 +120,20 @@ class Pipeline:
         )
 
 
+def _push_summary(results) -> dict[str, Any]:
+    """Records pushed per dataset, and the personal data replaced before Argilla saw them."""
+    summary: dict[str, Any] = {r.dataset: r.pushed for r in results}
+    replaced: dict[str, int] = {}
+    for r in results:
+        for kind, n in r.redacted.items():
+            replaced[kind] = replaced.get(kind, 0) + n
+    if replaced:
+        summary["personal data replaced"] = ", ".join(
+            f"{k} {n}" for k, n in sorted(replaced.items())
+        )
+    return summary
+
+
 def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
     """ingest -> detect -> balance -> push, then pull -> export when there are answers.
 
@@ -196,7 +210,7 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
         if not pipe.stage(
             "queue push",
             _fingerprint(pipe.table_state("candidates")),
-            lambda: {r.dataset: r.pushed for r in push_queue(project)},
+            lambda: _push_summary(push_queue(project)),
         ):
             return pipe.result
         if not pipe.stage(

@@ -54,8 +54,9 @@ class Task:
     match: dict[str, str] = field(default_factory=dict)
     # [tasks.NAME.answers]: references = "ignore" | "trust" | "audit", audit_share, audit_seed
     answers: dict[str, Any] = field(default_factory=dict)
-    # [tasks.NAME.redact]: what personal data to replace, how, and where (curate/redact.py)
-    redact: dict[str, Any] = field(default_factory=dict)
+    # [tasks.NAME.redact]: what personal data to replace, how, and where (curate/redact.py);
+    # {} for the default policy, False for none
+    redact: dict[str, Any] | bool = field(default_factory=dict)
     _terms: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -287,7 +288,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
             pair=dict(spec.get("pair", {})),
             match=match,
             answers=dict(spec.get("answers", {})),
-            redact=dict(spec.get("redact", {})),
+            redact=spec.get("redact", {}) if spec.get("redact") is not True else {},
         )
     return tasks
 

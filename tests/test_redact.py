@@ -280,3 +280,40 @@ def test_only_the_listed_types_are_replaced():
     )
     assert done[0]["text"][0] == "mail a@b.com or call <PHONE_NUMBER_1>; I am John Smith"
     assert dict(found.counts) == {"PHONE_NUMBER": 1}
+
+
+@pytest.mark.parametrize(("setting", "emails_kept"), [("", False), ("redact = false\n", True)])
+def test_the_default_policy_replaces_patterns_and_false_turns_it_off(
+    tmp_path, shared_data, monkeypatch, setting, emails_kept
+):
+    """Without [tasks.NAME.redact] the pattern entities are replaced in what people see and in
+    the training set (before: annotators saw real emails unless a policy was written);
+    `redact = false` turns it off."""
+    from curate.balance import BalanceSettings, balance_candidates
+    from curate.export import ExportSettings, export_dataset
+
+    _splink_logs(shared_data, tmp_path)
+    toml = TOML.split("[tasks.person_match.redact]")[0]
+    toml = toml.replace('kind = "pair_match"\n', 'kind = "pair_match"\n' + setting)
+    # audit: half the referenced candidates go to people, the rest are exported by reference
+    toml += '\n[tasks.person_match.answers]\nreferences = "audit"\naudit_share = 0.5\n'
+    (tmp_path / "curate.toml").write_text(toml)
+    project = Project(Workspace(tmp_path / ".curate"), load_config(tmp_path / "curate.toml"))
+    ingest_logs(
+        project, [tmp_path / "pairs.jsonl"], task="person_match", references=tmp_path / "refs.csv"
+    )
+    find_failures(project)
+    balance_candidates(project, BalanceSettings(target=60, seed=1))
+    queue = MemoryQueue()
+    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    push_queue(project, task="person_match")
+    pushed = "\n".join(_texts(r) for d in queue.datasets.values() for r in d.records.values())
+    export_dataset(project, ExportSettings(name="x", allow_small=True, seed=1))
+    exported = "".join(
+        (project.workspace.root / "exports" / "x" / f"{split}.jsonl").read_text()
+        for split in ("train", "validation")
+    )
+    assert pushed and exported
+    for text in (pushed, exported):
+        assert bool(EMAIL.search(text)) == emails_kept
+        assert ("<EMAIL_ADDRESS_1>" in text) != emails_kept
