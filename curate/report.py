@@ -864,7 +864,7 @@ def render_html(report: dict[str, Any]) -> str:
         sections.append(_section("How much latency would a shorter prompt save?", text, latency))
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report_notes(report))
     if notes:
-        sections.append(f"<section><h2>Not in these logs</h2><ul>{notes}</ul></section>")
+        sections.append(f"<section><h2>Notes on these logs</h2><ul>{notes}</ul></section>")
     body = "\n".join(sections)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>curate report</title>
@@ -893,7 +893,8 @@ def write_html(path: Path, report: dict[str, Any]) -> None:
 
 
 def report_notes(report: dict[str, Any]) -> list[str]:
-    """What each section could not say, and why (the logs lacked it)."""
+    """What each section could not say, and why (the logs lacked it), and what a reader of
+    the figures should know (calls that hit the token limit after a complete answer)."""
     notes = report["failures"].get("notes", []) + report["cost"].get("notes", [])
     return notes + report.get("notes", [])
 

@@ -186,18 +186,18 @@ class Workspace:
                 f"{self.manifest_path} cannot be read ({exc}); restore it from a backup or move "
                 "the workspace aside and re-run `curate init` and `curate ingest`"
             ) from exc
+        version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+        if isinstance(version, int) and version != SCHEMA_VERSION:  # another curate's: as is
+            raise WorkspaceError(
+                f"{self.manifest_path} has schema_version {version!r}; this curate reads "
+                f"{SCHEMA_VERSION}. Use the curate version that wrote it, or start a new workspace."
+            )
         problem = manifest_problem(manifest)
         if problem:
             raise WorkspaceError(
                 f"{self.manifest_path} is damaged: {problem}. `curate doctor --fix` moves it "
                 "aside and writes an empty one (the records are kept; a re-ingest adds nothing "
                 "twice)"
-            )
-        version = manifest.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"{self.manifest_path} has schema_version {version!r}; this curate reads "
-                f"{SCHEMA_VERSION}. Use the curate version that wrote it, or start a new workspace."
             )
         return manifest
 
