@@ -364,27 +364,9 @@ def fine_tuned_output(sample_output, references) -> str:
         answer = old
         if old is None or (label_key_of(old).split(" ")[0] != truth and k % 3):
             answer = truth
-        item["id"] = f"batch_req_ft{k:05d}"
-        item["response"] = {
-            "status_code": 200,
-            "request_id": f"req_ft_{k}",
-            "body": {
-                "id": f"chatcmpl-ft{k:05d}",
-                "object": "chat.completion",
-                "created": 1_795_000_000 + k,
-                "model": FINE_TUNED,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": answer},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 20, "completion_tokens": 2},
-            },
-        }
-        item["error"] = None
-        lines.append(json.dumps(item))
+        answered = _batch_output(k, FINE_TUNED, "ft", answer)
+        answered["custom_id"] = item["custom_id"]  # the same request, another call
+        lines.append(json.dumps(answered))
     return "\n".join(lines) + "\n"
 
 
