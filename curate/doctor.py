@@ -60,12 +60,16 @@ def manifest_file_problem(path: Path) -> str | None:
     return manifest_problem(data)
 
 
-def parquet_problem(path: Path) -> str | None:
-    """Why a Parquet file cannot be read whole, or None when it can."""
+def parquet_problem(path: Path, whole: bool = True) -> str | None:
+    """Why a Parquet file cannot be read (whole, or only its footer: cheap, and enough for a
+    file cut short or overwritten), or None when it can."""
     import pyarrow.parquet as pq
 
     try:
-        pq.ParquetFile(path).read()
+        if whole:
+            pq.ParquetFile(path).read()
+        else:
+            pq.read_metadata(path)
     except Exception as exc:  # pyarrow raises several types for damaged files
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return None
@@ -82,8 +86,9 @@ def table_files(workspace: Workspace) -> list[Path]:
     return files
 
 
-def find_damage(workspace: Workspace) -> DoctorResult:
-    """Check the manifest and every table file; nothing is changed."""
+def find_damage(workspace: Workspace, whole: bool = True) -> DoctorResult:
+    """Check the manifest and every table file (read whole, or only their footers); nothing
+    is changed."""
     result = DoctorResult(str(workspace.root))
     files = table_files(workspace)
     result.checked = len(files) + 1
@@ -92,7 +97,7 @@ def find_damage(workspace: Workspace) -> DoctorResult:
         if problem:
             result.damaged.append(Damage("manifest.json", problem))
     for path in files:
-        problem = parquet_problem(path)
+        problem = parquet_problem(path, whole)
         if problem:
             result.damaged.append(Damage(str(path.relative_to(workspace.root)), problem))
     return result
@@ -127,7 +132,8 @@ def name_the_damage(workspace: Workspace) -> str | None:
     do; None when every file reads (the failure was something else)."""
     if not workspace.exists:
         return None
-    found = find_damage(workspace)
+    # footers only: this runs after any failure, and a big workspace's files are gigabytes
+    found = find_damage(workspace, whole=False)
     if not found.damaged:
         return None
     listed = "; ".join(f"{d.path}: {d.problem}" for d in found.damaged[:5])
