@@ -295,3 +295,57 @@ def test_a_model_name_covers_its_dated_snapshots():
         "gpt-4.1-nano-mini": "gpt-4.1-nano-mini",
         "ft:x": "ft:x",
     }
+
+
+# -- the statistics at their boundaries, against independent computations --------------------
+
+
+def test_mcnemar_switches_to_chi2_at_25_discordant_pairs_with_its_correction():
+    from scipy.stats import binomtest, chi2
+
+    # 24 discordant pairs: the exact binomial test
+    assert mcnemar_p(5, 19) == pytest.approx(binomtest(5, 24, 0.5).pvalue, rel=1e-9)
+    # 25: chi-square with the continuity correction, (|b - c| - 1)^2 / (b + c)
+    corrected = chi2.sf((abs(5 - 20) - 1) ** 2 / 25, 1)
+    assert mcnemar_p(5, 20) == pytest.approx(corrected, rel=1e-9)
+    # the three readings differ enough that a swapped one fails
+    assert abs(corrected - chi2.sf(15**2 / 25, 1)) > 1e-3
+    assert abs(corrected - binomtest(5, 25, 0.5).pvalue) > 5e-4
+    assert mcnemar_p(0, 0) is None
+    assert mcnemar_p(7, 3) == mcnemar_p(3, 7)  # symmetric in its two counts
+
+
+def _row(a_fail, a_calls, b_fail, b_calls, paired_inputs, only_a, only_b):
+    from curate.compare import _verdict, newcombe
+
+    return _verdict(
+        {
+            "a": {"failures": a_fail, "calls": a_calls, "rate": a_fail / a_calls},
+            "b": {"failures": b_fail, "calls": b_calls, "rate": b_fail / b_calls},
+            "difference_ci": newcombe(b_fail, b_calls, a_fail, a_calls),
+            "paired": {
+                "inputs": paired_inputs,
+                "only_a_failed": only_a,
+                "only_b_failed": only_b,
+                "p_value": mcnemar_p(only_a, only_b),
+            },
+        }
+    )
+
+
+def test_verdicts_at_their_boundaries():
+    # paired (10+ matched inputs): McNemar decides, in both directions
+    assert _row(30, 100, 0, 100, 100, 30, 0) == "fixed"
+    assert _row(30, 100, 5, 100, 100, 27, 2) == "improved"
+    assert _row(5, 100, 30, 100, 100, 2, 27) == "worse"
+    assert _row(10, 100, 9, 100, 100, 6, 5) == "unchanged"
+    # p just over 0.05 is unchanged; just under is not (exact test, 24 pairs: 7 against 17)
+    from scipy.stats import binomtest
+
+    assert binomtest(7, 24, 0.5).pvalue > 0.05 > binomtest(6, 24, 0.5).pvalue
+    assert _row(17, 100, 7, 100, 100, 17, 7) == "unchanged"
+    assert _row(18, 100, 6, 100, 100, 18, 6) == "improved"
+    # fewer than 10 matched inputs: the unpaired interval decides, though McNemar would not
+    assert _row(40, 50, 5, 50, 9, 5, 0) == "improved"
+    assert _row(40, 50, 5, 50, 10, 5, 0) == "unchanged"  # 10 inputs: McNemar, p = 0.0625
+    assert _row(0, 50, 0, 50, 50, 0, 0) == "unchanged"
