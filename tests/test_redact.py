@@ -96,22 +96,27 @@ def _splink_logs(shared, folder, n=240):
     return people
 
 
-@pytest.fixture
-def person_project(tmp_path, shared_data, monkeypatch):
+def _balanced(tmp_path, shared_data, monkeypatch, toml: str):
+    """The splink pairs ingested, detected and balanced under `toml`, with an in-memory queue."""
+    from curate.balance import BalanceSettings, balance_candidates
+
     people = _splink_logs(shared_data, tmp_path)
-    (tmp_path / "curate.toml").write_text(TOML)
+    (tmp_path / "curate.toml").write_text(toml)
     config = load_config(tmp_path / "curate.toml")
     project = Project(Workspace(tmp_path / ".curate", tmp_path / "curate.toml"), config)
     ingest_logs(
         project, [tmp_path / "pairs.jsonl"], task="person_match", references=tmp_path / "refs.csv"
     )
     find_failures(project)
-    from curate.balance import BalanceSettings, balance_candidates
-
     balance_candidates(project, BalanceSettings(target=60, seed=1))
     queue = MemoryQueue()
     monkeypatch.setattr("curate.queue.connect", lambda config: queue)
     return project, queue, people
+
+
+@pytest.fixture
+def person_project(tmp_path, shared_data, monkeypatch):
+    return _balanced(tmp_path, shared_data, monkeypatch, TOML)
 
 
 def _texts(record: dict) -> str:
@@ -289,23 +294,13 @@ def test_the_default_policy_replaces_patterns_and_false_turns_it_off(
     """Without [tasks.NAME.redact] the pattern entities are replaced in what people see and in
     the training set (before: annotators saw real emails unless a policy was written);
     `redact = false` turns it off."""
-    from curate.balance import BalanceSettings, balance_candidates
     from curate.export import ExportSettings, export_dataset
 
-    _splink_logs(shared_data, tmp_path)
     toml = TOML.split("[tasks.person_match.redact]")[0]
     toml = toml.replace('kind = "pair_match"\n', 'kind = "pair_match"\n' + setting)
     # audit: half the referenced candidates go to people, the rest are exported by reference
     toml += '\n[tasks.person_match.answers]\nreferences = "audit"\naudit_share = 0.5\n'
-    (tmp_path / "curate.toml").write_text(toml)
-    project = Project(Workspace(tmp_path / ".curate"), load_config(tmp_path / "curate.toml"))
-    ingest_logs(
-        project, [tmp_path / "pairs.jsonl"], task="person_match", references=tmp_path / "refs.csv"
-    )
-    find_failures(project)
-    balance_candidates(project, BalanceSettings(target=60, seed=1))
-    queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    project, queue, _ = _balanced(tmp_path, shared_data, monkeypatch, toml)
     push_queue(project, task="person_match")
     pushed = "\n".join(_texts(r) for d in queue.datasets.values() for r in d.records.values())
     export_dataset(project, ExportSettings(name="x", allow_small=True, seed=1))
