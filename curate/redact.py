@@ -206,9 +206,13 @@ def redact_records(
             for j, text in enumerate(texts):
                 if text:
                     flat.append((i, name, j, text))
-    results = batch.analyze_iterator(
-        [t for *_, t in flat], language="en", entities=entities, batch_size=256, n_process=1
+    # each distinct text analysed once: most calls share their system prompt
+    distinct = list(dict.fromkeys(t for *_, t in flat))
+    analysed = batch.analyze_iterator(
+        distinct, language="en", entities=entities, batch_size=256, n_process=1
     )
+    hits_of = dict(zip(distinct, analysed, strict=True))
+    results = [hits_of[t] for *_, t in flat]
     anonymizer = _anonymizer()
     out = [{k: list(v) for k, v in record.items()} for record in records]
     found = Found()
