@@ -141,7 +141,7 @@ def _primary_failures(findings: pl.DataFrame) -> pl.DataFrame:
 def _primary_edge(tags: pl.DataFrame) -> pl.DataFrame:
     """record_id -> its edge case (the most telling, edge_cases.priority) and all its hard
     tags."""
-    hard = tags.filter(~pl.col("tag").is_in(NOT_HARD) & (pl.col("tag") != "different"))
+    hard = tags.filter(~pl.col("tag").is_in(NOT_HARD))
     priority = {tag: i for i, tag in enumerate(edge_priority())}
     return (
         hard.with_columns(pl.col("tag").replace_strict(priority, default=len(priority)).alias("_p"))

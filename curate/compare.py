@@ -25,10 +25,14 @@ from typing import Any
 
 import polars as pl
 
+from curate.edge_cases import NOT_HARD
 from curate.errors import ConfigError
+from curate.triage import CLASSES
 
-CONFIDENCE = 0.95
+ALPHA = 0.05  # significance: p < ALPHA (1 - 0.95 in floats is 0.050000000000000044)
+CONFIDENCE = 1 - ALPHA  # of the intervals
 MIN_PAIRS = 10
+EXACT_BELOW = 25  # McNemar is exact (binomial) under this many discordant pairs
 PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 SNAPSHOT = r"-\d{4}-\d{2}-\d{2}"  # a dated model snapshot: gpt-4.1-nano-2025-04-14
 ONE_SIDED = "not on both sides"  # the verdict of a row one side has no calls for
@@ -89,7 +93,7 @@ def wilson(k: int, n: int) -> list[float] | None:
 
     if n == 0:
         return None
-    low, high = proportion_confint(k, n, alpha=1 - CONFIDENCE, method="wilson")
+    low, high = proportion_confint(k, n, alpha=ALPHA, method="wilson")
     return [float(low), float(high)]
 
 
@@ -100,7 +104,7 @@ def newcombe(k_b: int, n_b: int, k_a: int, n_a: int) -> list[float] | None:
     if n_a == 0 or n_b == 0:
         return None
     low, high = confint_proportions_2indep(
-        k_b, n_b, k_a, n_a, method="newcomb", compare="diff", alpha=1 - CONFIDENCE
+        k_b, n_b, k_a, n_a, method="newcomb", compare="diff", alpha=ALPHA
     )
     return [float(low), float(high)]
 
@@ -112,7 +116,7 @@ def mcnemar_p(only_a: int, only_b: int) -> float | None:
 
     if only_a + only_b == 0:
         return None
-    exact = only_a + only_b < 25
+    exact = only_a + only_b < EXACT_BELOW
     result = mcnemar([[0, only_a], [only_b, 0]], exact=exact, correction=True)
     return float(result.pvalue)
 
@@ -135,7 +139,7 @@ def _verdict(row: dict[str, Any]) -> str:
     paired = row["paired"]
     if paired["inputs"] >= MIN_PAIRS:
         p = paired["p_value"]
-        significant = p is not None and p < 1 - CONFIDENCE
+        significant = p is not None and p < ALPHA
         direction = paired["only_b_failed"] - paired["only_a_failed"]
     else:
         ci = row["difference_ci"]
@@ -183,7 +187,7 @@ def _row(failed: pl.DataFrame) -> dict[str, Any]:
         "only_a_failed": only_a,
         "only_b_failed": only_b,
         "p_value": mcnemar_p(only_a, only_b),
-        "test": "mcnemar-exact" if only_a + only_b < 25 else "mcnemar-chi2",
+        "test": "mcnemar-exact" if only_a + only_b < EXACT_BELOW else "mcnemar-chi2",
     }
     out["verdict"] = _verdict(out)
     return out
@@ -224,8 +228,8 @@ def compare(
         return out
 
     detectors = sorted(mine["detector"].unique().to_list())
-    triage = [t for t in ("config", "infrastructure", "safety", "format", "decision")]
-    triage = [t for t in triage if t in set(mine["triage"].drop_nulls())]
+    present = set(mine["triage"].drop_nulls())
+    triage = [t for t in CLASSES if t in present]
     any_failure = mine.select("record_id").unique().with_columns(pl.lit("any").alias("all"))
     result = {
         "a": {"name": a, "kind": kind_a, "calls": sizes["a"], "models": models_a},
@@ -241,7 +245,7 @@ def compare(
             "and no paired test can be made (log both sides on the same inputs)"
         ]
     if tags is not None and tags.height:
-        hard = tags.filter(~pl.col("tag").is_in(["exact", "missing_both", "different"]))
+        hard = tags.filter(~pl.col("tag").is_in(NOT_HARD))
         for tag in sorted(hard["tag"].unique().to_list()):
             tagged = calls.join(
                 hard.filter(pl.col("tag") == tag).select("record_id").unique(), on="record_id"

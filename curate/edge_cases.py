@@ -32,7 +32,9 @@ from curate.text import name_key
 
 TYPO_JW = 0.85
 OFF_BY_DAYS = 31
-NOT_HARD = ("exact", "missing_both")  # tags that make nothing about a pair hard
+# the tags that name no edge case: nothing about the pair is hard (equal, both missing), or
+# nothing is known but that the values differ
+NOT_HARD = ("exact", "missing_both", "different")
 
 
 def _side(path: str, field: str) -> pl.Expr:
@@ -299,6 +301,6 @@ def priority() -> list[str]:
         for name, tagger in available().items()
         if name not in ("names", "dates", "other")
         for tag in tagger.tags
-        if tag not in (*NOT_HARD, "different")
+        if tag not in NOT_HARD
     ]
     return list(dict.fromkeys([*person, *rest]))

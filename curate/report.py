@@ -28,7 +28,6 @@ from curate.workspace import Workspace
 # `[report] plateau_margin` and `plateau_floor` change them.
 PLATEAU_MARGIN = 0.10
 PLATEAU_FLOOR = 0.001
-CONFIDENCE = 0.95
 DEFAULT_TARGET = 1000
 SHORT_PROMPT_TOKENS = 60  # a short system prompt after fine-tuning, unless [report] says
 MIN_PER_EDGE_CASE = 10
@@ -186,9 +185,7 @@ def plateau_verdict(
     - else wholly above 0: "worse";
     - else: "not enough calls to tell" (neither a change nor its absence is shown).
     """
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    from curate.compare import wilson
+    from curate.compare import CONFIDENCE, newcombe, wilson
 
     table = [
         {"prompt_version": name, "calls": n, "failures": k, "rate": k / n, "ci": wilson(k, n)}
@@ -198,11 +195,7 @@ def plateau_verdict(
     if len(table) < 2:
         return out | {"verdict": "no trend yet", "why": "only one prompt version in the logs"}
     before, after = table[-2], table[-1]
-    low, high = confint_proportions_2indep(
-        after["failures"], after["calls"], before["failures"], before["calls"],
-        method="newcomb", compare="diff", alpha=1 - CONFIDENCE,
-    )  # fmt: skip
-    low, high = float(low), float(high)
+    low, high = newcombe(after["failures"], after["calls"], before["failures"], before["calls"])
     difference = after["rate"] - before["rate"]
     plateau = max(margin * before["rate"], floor)
     if -plateau <= low and high <= plateau:
@@ -232,6 +225,8 @@ def plateau_verdict(
 
 def readiness(workspace: Workspace, target: int) -> dict[str, Any]:
     """Per task: labelled examples against the target, per class and edge case; what is missing."""
+    from curate.edge_cases import NOT_HARD
+
     resolved = _table(workspace, "resolved")
     candidates = _table(workspace, "candidates")
     tags = _table(workspace, "tags")
@@ -265,7 +260,7 @@ def readiness(workspace: Workspace, target: int) -> dict[str, Any]:
         if tags is not None and tags.height:
             hard = tags.filter(
                 pl.col("record_id").is_in(mine["record_id"].implode())
-                & ~pl.col("tag").is_in(["exact", "missing_both", "different"])
+                & ~pl.col("tag").is_in(NOT_HARD)
             )
             for tag, ids in (
                 hard.group_by("tag").agg(pl.col("record_id").unique()).sort("tag").iter_rows()

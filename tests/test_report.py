@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
 from curate.cli import main
 from curate.project import Project
 from tests.conftest import SAMPLE
+from tests.units.formulas import newcombe_by_formula
+from tests.units.test_report_statistics import _expected_verdict
 
 
 @pytest.fixture(scope="module")
@@ -31,89 +32,6 @@ def detected(tmp_path_factory):
     return root, ws
 
 
-def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    p = k / n
-    center = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return center - half, center + half
-
-
-def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    """Newcombe's (1998, method 10) interval for p1 - p2, from Wilson's."""
-    p1, p2 = k1 / n1, k2 / n2
-    (l1, u1), (l2, u2) = _wilson(k1, n1), _wilson(k2, n2)
-    d = p1 - p2
-    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt(
-        (u1 - p1) ** 2 + (p2 - l2) ** 2
-    )
-
-
-def _expected_verdict(low: float, high: float, before_rate: float) -> str:
-    """The rule of the README, written out: the margin is a tenth of the earlier failure rate,
-    at least 0.1 points."""
-    margin = max(0.1 * before_rate, 0.001)
-    if -margin <= low and high <= margin:
-        return "plateaued: fine-tune on the failures"
-    if high < 0:
-        return "improving: the latest prompt fails less; prompting still helps"
-    if low > 0:
-        return "worse: the latest prompt fails more"
-    return "not enough calls to tell"
-
-
-@pytest.mark.parametrize(
-    ("calls", "failures", "verdict"),
-    [
-        ([100_000, 100_000], [22_000, 21_900], "plateaued"),
-        ([20, 20], [5, 4], "not enough calls to tell"),
-        ([5_000, 5_000], [1_100, 800], "improving"),
-        ([5_000, 5_000], [800, 1_100], "worse"),
-        ([3_000, 3_000, 100_000, 100_000], [900, 600, 20_000, 20_100], "plateaued"),
-        # 10.0% then 8.5% of 20,000 (p < 1e-6): an improvement, not "cannot tell"
-        ([20_000, 20_000], [2_000, 1_700], "improving"),
-        # failures halved, 3.0% to 1.5%: an improvement, though within 2 points
-        ([20_000, 20_000], [600, 300], "improving"),
-        # 30 calls at 20% each: nothing can be told
-        ([30, 30], [6, 6], "not enough calls to tell"),
-        # a small but certain change, within a tenth of the earlier rate: plateaued
-        ([2_000_000, 2_000_000], [200_000, 199_000], "plateaued"),
-        # certain and larger than the margin, but less than 2 points: worse
-        ([200_000, 200_000], [10_000, 12_000], "worse"),
-    ],
-)
-def test_plateau_verdict_follows_the_intervals(calls, failures, verdict):
-    from curate.report import plateau_verdict
-
-    names = [f"v{i + 1}" for i in range(len(calls))]
-    result = plateau_verdict(names, calls, failures)
-    assert result["verdict"].startswith(verdict)
-    assert [v["prompt_version"] for v in result["versions"]] == names  # every version, in order
-    low, high = _newcombe(failures[-1], calls[-1], failures[-2], calls[-2])
-    assert result["change"]["ci"] == [
-        pytest.approx(low, rel=1e-4, abs=1e-7),
-        pytest.approx(high, rel=1e-4, abs=1e-7),
-    ]
-    assert result["verdict"] == _expected_verdict(low, high, failures[-2] / calls[-2])
-    assert result["margin"] == pytest.approx(max(0.1 * failures[-2] / calls[-2], 0.001), rel=1e-9)
-    for v, n, k in zip(result["versions"], calls, failures, strict=True):
-        assert v["ci"] == [pytest.approx(x, rel=1e-4, abs=1e-7) for x in _wilson(k, n)]
-    assert plateau_verdict(["v1"], [10], [3])["verdict"] == "no trend yet"
-
-
-def test_plateau_margin_is_configurable():
-    from curate.report import plateau_verdict
-
-    # 10.0% to 9.0%, certain: a tenth of 10% is 1 point, so the default calls it plateaued only
-    # when the whole interval is within it; a margin of 30% of the rate (3 points) does
-    default = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500])
-    wide = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500], margin=0.3)
-    assert default["verdict"].startswith("improving")
-    assert wide["verdict"].startswith("plateaued") and wide["margin"] == pytest.approx(0.03)
-    floored = plateau_verdict(["a", "b"], [50_000, 50_000], [0, 1], floor=0.01)
-    assert floored["margin"] == 0.01 and floored["verdict"].startswith("plateaued")
-    assert "within +-1.00 points" in floored["why"]
-
-
 def test_report_numbers(detected, runner):
     _, ws = detected
     result = runner.invoke(main, [*ws, "report", "--json"])
@@ -123,7 +41,9 @@ def test_report_numbers(detected, runner):
     assert "entity_match@v1" in verdict["why"] and "entity_match@v2" in verdict["why"]
     # the verdict follows from the numbers, whatever it is: recomputed here independently
     before, after = verdict["versions"]
-    low, high = _newcombe(after["failures"], after["calls"], before["failures"], before["calls"])
+    low, high = newcombe_by_formula(
+        after["failures"], after["calls"], before["failures"], before["calls"]
+    )
     assert verdict["change"]["ci"] == [
         pytest.approx(low, rel=1e-4, abs=1e-7),
         pytest.approx(high, rel=1e-4, abs=1e-7),

@@ -1,0 +1,164 @@
+"""`make mutate`: mutation testing of the modules people decide from, with the kill rate of each.
+
+mutmut (pyproject's [tool.mutmut]) changes one thing at a time in the modules of GROUPS (a
+comparison flipped, a number moved, an argument dropped) and runs the tests under tests/units
+that cover the changed function. A mutant the tests still pass on "survived": either a test is
+missing, or the change is equivalent (nothing observable changes). The equivalent ones are
+listed in tests/units/equivalent_mutants.txt, each with why, and not counted.
+
+    scripts/mutate.py                 every group (about 25 minutes on 2 cores)
+    scripts/mutate.py compare triage  those groups
+    scripts/mutate.py --list          the groups and what they cover
+
+Exits 1 when a group kills under MIN_KILL_RATE of its mutants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MUTMUT = [sys.executable, "-m", "mutmut"]
+EQUIVALENT = REPO / "tests" / "units" / "equivalent_mutants.txt"
+MIN_KILL_RATE = 0.85
+
+# group -> the mutants it holds (mutmut's names: module.x_function or module.xǁClassǁmethod)
+GROUPS: dict[str, list[str]] = {
+    "compare": ["curate.compare.*"],
+    "report statistics": ["curate.report.x_plateau_verdict__*"],
+    "triage": ["curate.triage.*"],
+    "answers": ["curate.answers.*"],
+    "annotations": ["curate.annotations.*"],
+    "workspace journal": [
+        "curate.workspace.x_lock_timeout__*",
+        *(f"curate.workspace.xǁWorkspaceǁ{m}__*" for m in ("commit", "_apply", "recover", "lock")),
+    ],
+}
+
+
+def _mutmut(*args: str) -> str:
+    env = os.environ | {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # plugins cost 0.6 s a mutant
+    done = subprocess.run([*MUTMUT, *args], cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"mutmut {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _function(name: str) -> str:
+    """curate.compare.x_side__mutmut_5 -> curate.compare.x_side"""
+    return name.rsplit("__mutmut_", 1)[0]
+
+
+def _changed_line(name: str) -> str:
+    """The line the mutant wrote (the first '+' line of its diff), spaces folded."""
+    diff = _mutmut("show", name)
+    added = [
+        line[1:]
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    return " ".join(" ".join(added).split())
+
+
+def equivalents() -> dict[tuple[str, str], str]:
+    """(function, changed line) -> why the change is equivalent. The file's lines read
+    `function | changed line | why`; a blank line or a `#` line is a comment."""
+    out = {}
+    for number, raw in enumerate(EQUIVALENT.read_text().splitlines(), 1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = [p.strip() for p in raw.split(" | ")]
+        if len(parts) != 3 or not all(parts):
+            sys.exit(f"{EQUIVALENT}:{number}: write `function | changed line | why`")
+        function, line, why = parts
+        out[(function, " ".join(line.split()))] = why
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("groups", nargs="*", help=f"some of: {', '.join(GROUPS)}")
+    parser.add_argument("--list", action="store_true", help="list the groups and stop")
+    args = parser.parse_args()
+    if args.list:
+        for group, patterns in GROUPS.items():
+            print(f"{group:20} {' '.join(patterns)}")
+        return 0
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"no group {', '.join(unknown)}; the groups: {', '.join(GROUPS)}")
+    chosen = {g: GROUPS[g] for g in (args.groups or GROUPS)}
+    patterns = [p for group in chosen.values() for p in group]
+    print(f"mutmut over {', '.join(chosen)} (tests/units only; mutants/ holds the run)", flush=True)
+    subprocess.run(
+        [*MUTMUT, "run", *patterns],
+        cwd=REPO,
+        check=False,
+        env=os.environ | {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+
+    status = {}
+    for line in _mutmut("results", "--all", "true").splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if name:
+            status[name] = state
+    known = equivalents()
+    used: set[tuple[str, str]] = set()
+    failed = False
+    print(
+        f"\n{'group':20} {'mutants':>8} {'killed':>7} {'equivalent':>11} {'survived':>9} "
+        f"{'rate':>7}"
+    )
+    for group, group_patterns in chosen.items():
+        regex = re.compile("|".join(re.escape(p).replace(r"\*", ".*") for p in group_patterns))
+        mine = {n: s for n, s in status.items() if regex.fullmatch(n)}
+        counts = Counter()
+        survivors = []
+        for name, state in sorted(mine.items()):
+            if state in ("killed", "timeout", "segfault", "caught by type check"):
+                counts["killed"] += 1
+                continue
+            key = (_function(name), _changed_line(name))
+            if key in known:
+                counts["equivalent"] += 1
+                used.add(key)
+            else:
+                counts["survived"] += 1
+                survivors.append((name, state, key[1]))
+        counted = len(mine) - counts["equivalent"]
+        rate = counts["killed"] / counted if counted else 1.0
+        failed |= rate < MIN_KILL_RATE
+        print(
+            f"{group:20} {len(mine):8} {counts['killed']:7} {counts['equivalent']:11} "
+            f"{counts['survived']:9} {rate:7.1%}"
+        )
+        for name, state, line in survivors:
+            print(f"    {state:10} {name}: {line}")
+    stale = [
+        k
+        for k in known
+        if k not in used
+        and any(
+            re.fullmatch(re.escape(p).replace(r"\*", ".*"), k[0] + "__mutmut_1") for p in patterns
+        )
+    ]
+    for function, line in stale:
+        print(f"note: {EQUIVALENT.name} lists a mutant no longer made: {function} | {line}")
+    if failed:
+        print(
+            f"\na group kills under {MIN_KILL_RATE:.0%}: add tests that assert the number "
+            "(see CONTRIBUTING.md), or list an equivalent mutant with why"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
