@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data docs bench clean stack-deps stack-up stack-down ray-up ray-down bench-scale
+.PHONY: install lint format test demo sample-data docs bench mutate clean stack-deps stack-up stack-down ray-up ray-down bench-scale
 
 install: $(VENV)/.installed
 
@@ -75,6 +75,12 @@ demo: install stack-deps
 
 docs: install
 	$(BIN)/python scripts/config_reference.py
+
+# Mutation testing of the modules people decide from (README, "Tests that catch a wrong number").
+# Not part of `make test`: about 20 minutes on 2 cores. GROUPS="compare triage" runs some.
+mutate: install
+	$(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
+	$(BIN)/python scripts/mutate.py $(GROUPS)
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -109,7 +109,10 @@ def _units():
     import pint
 
     registry = pint.UnitRegistry()
-    registry.define("megapixel = 1e6 * count")
+    # a dimension of its own: as a count, 12 MP and 32 GB (bits, dimensionless) would be one
+    # quantity, and "12 MP 32 GB" against "32 GB 12 MP" would differ in it
+    registry.define("picture_element = [picture_element]")
+    registry.define("megapixel = 1e6 * picture_element")
     return registry
 
 

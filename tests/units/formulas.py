@@ -66,3 +66,22 @@ def fleiss_kappa_by_formula(rows: list[list[str]]) -> float:
     shares = [sum(r[j] for r in counts) / (records * n) for j in range(len(categories))]
     chance = sum(p * p for p in shares)
     return (agreement - chance) / (1 - chance)
+
+
+def cohen_kappa_se(left: list[str], right: list[str]) -> float:
+    """The large-sample standard error of Cohen's kappa (Fleiss, Cohen & Everitt 1969)."""
+    n = len(left)
+    categories = sorted(set(left) | set(right))
+    p = {(a, b): 0.0 for a in categories for b in categories}
+    for a, b in zip(left, right, strict=True):
+        p[(a, b)] += 1 / n
+    row = {c: sum(p[(c, b)] for b in categories) for c in categories}
+    col = {c: sum(p[(a, c)] for a in categories) for c in categories}
+    po = sum(p[(c, c)] for c in categories)
+    pe = sum(row[c] * col[c] for c in categories)
+    diagonal = sum(p[(c, c)] * ((1 - pe) - (row[c] + col[c]) * (1 - po)) ** 2 for c in categories)
+    off = (1 - po) ** 2 * sum(
+        p[(a, b)] * (col[a] + row[b]) ** 2 for a in categories for b in categories if a != b
+    )
+    variance = (diagonal + off - (po * pe - 2 * pe + po) ** 2) / (n * (1 - pe) ** 4)
+    return math.sqrt(variance)

@@ -217,3 +217,111 @@ def test_a_resolved_answer_says_who_and_by_what_policy():
     anonymous = _answers([("r1", None, "x", "submitted", "t")])
     frame, _ = resolve(anonymous, "majority", None)
     assert frame["annotators"].to_list() == [["?"]]
+
+
+def test_the_kappa_interval_is_its_standard_error_either_side():
+    from tests.units.formulas import Z, cohen_kappa_se
+
+    _, (low, high) = kappa_with_interval(LEFT, RIGHT)
+    se = cohen_kappa_se(LEFT, RIGHT)
+    expected = cohen_kappa_by_formula(LEFT, RIGHT)
+    assert low == pytest.approx(round(expected - Z * se, 4), abs=1e-4)
+    assert high == pytest.approx(round(expected + Z * se, 4), abs=1e-4)
+    with pytest.raises(ValueError):
+        kappa_with_interval(["a", "b"], ["a"])  # one answer each, record by record
+
+
+def test_two_categories_are_enough_for_alpha_and_fleiss():
+    rows = [("a", "a", "b"), ("a", "a", "a"), ("b", "b", "b"), ("b", "a", "b")]
+    assert _alpha(rows) == pytest.approx(krippendorff_alpha_nominal(rows), abs=5e-5)
+    assert _fleiss(rows)["kappa"] == pytest.approx(
+        fleiss_kappa_by_formula([list(r) for r in rows]), abs=5e-5
+    )
+
+
+def test_figures_are_rounded_to_four_places_and_nan_is_none():
+    from curate.annotations import _rounded
+
+    assert _rounded(2 / 3) == 0.6667 and _rounded(float("nan")) is None
+    left, right = ["a", "a", "b"], ["a", "b", "b"]  # agree on 2 of 3
+    rows = [(f"r{i}", "ann", a, "submitted", "t") for i, a in enumerate(left)]
+    rows += [(f"r{i}", "bob", b, "submitted", "t") for i, b in enumerate(right)]
+    summary = agreement(latest_answers(_answers(rows)))["label"]
+    assert summary["percent_agreement"] == 0.6667
+    assert summary["pairs"][0]["percent_agreement"] == 0.6667
+
+
+def test_a_pair_sharing_one_record_counts_and_every_pair_is_seen():
+    rows = [
+        ("r1", "ann", "a", "submitted", "t"),
+        ("r1", "bob", "a", "submitted", "t"),
+        ("r2", "bob", "b", "submitted", "t"),
+        ("r2", "cid", "b", "submitted", "t"),
+        ("r3", "bob", "a", "submitted", "t"),
+        ("r3", "cid", "b", "submitted", "t"),
+    ]
+    summary = agreement(latest_answers(_answers(rows)))["label"]
+    # ann and cid share no record: no pair; ann and bob share one; bob and cid two
+    assert [(p["annotators"], p["records"]) for p in summary["pairs"]] == [
+        (["ann", "bob"], 1),
+        (["bob", "cid"], 2),
+    ]
+
+
+def test_no_shared_record_leaves_every_figure_empty():
+    rows = [("r1", "ann", "a", "submitted", "t"), ("r2", "bob", "b", "submitted", "t")]
+    assert agreement(latest_answers(_answers(rows))) == {
+        "label": {
+            "records": 0,
+            "annotators": 2,
+            "percent_agreement": None,
+            "pairs": [],
+            "krippendorff_alpha": None,
+            "fleiss_kappa": None,
+            "kappa": None,
+            "kappa_kind": None,
+        }
+    }
+
+
+def test_a_person_without_a_username_is_their_user_id():
+    frame = _answers(
+        [("r1", "ann", "a", "submitted", "t"), ("r1", "bob", "a", "submitted", "t")]
+    ).with_columns(pl.lit(None, pl.String).alias("username"))
+    summary = agreement(latest_answers(frame))["label"]
+    assert summary["pairs"][0]["annotators"] == ["id-ann", "id-bob"]
+    # two accounts under one name: one person, their last answer
+    same_name = _answers(
+        [("r1", "ann", "a", "submitted", "t"), ("r1", "bob", "b", "submitted", "t")]
+    ).with_columns(pl.lit("pat").alias("username"))
+    assert agreement(latest_answers(same_name))["label"]["annotators"] == 1
+
+
+def test_the_latest_answer_per_question_and_by_pull_time_on_a_tie():
+    rows = [
+        ("r1", "ann", "x", "submitted", "2026-12-01T10:00:00"),
+        ("r1", "ann", "y", "submitted", "2026-12-01T10:00:00"),
+    ]
+    frame = _answers(rows).with_columns(
+        pl.Series("pulled_at", ["2026-12-02T00:00:00", "2026-12-01T00:00:00"])
+    )
+    latest = latest_answers(frame)
+    assert json.loads(latest["value"].item()) == "x"  # pulled later
+    two = _answers(rows).with_columns(pl.Series("question", ["label", "is_failure"]))
+    assert sorted(latest_answers(two)["question"]) == ["is_failure", "label"]
+
+
+def test_majority_with_nameless_annotators_and_every_record_resolved():
+    rows = [
+        ("r1", None, "x", "submitted", "t1"),
+        ("r1", None, "y", "submitted", "t2"),
+        ("r2", None, "y", "submitted", "t1"),
+    ]
+    frame = _answers(rows).with_columns(pl.Series("user_id", ["u1", "u2", "u1"]))
+    resolved, conflicts = resolve(latest_answers(frame), "majority", None)
+    assert conflicts == [{"record_id": "r1", "question": "label", "answers": {"?": "y"}}]
+    assert resolved["record_id"].to_list() == ["r2"]  # the record after a conflict too
+    majority = _answers([("r1", None, v, "submitted", f"t{i}") for i, v in enumerate("xyy")])
+    majority = majority.with_columns(pl.Series("user_id", ["u1", "u2", "u3"]))
+    resolved, _ = resolve(latest_answers(majority), "majority", None)
+    assert json.loads(resolved["value"].item()) == "y"

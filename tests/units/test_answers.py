@@ -184,7 +184,7 @@ def test_the_audit_agreement_of_people_and_references():
     )
     got = reference_audit(records, resolved, {"t": _task("audit")})["t"]
     assert got["records"] == 12
-    assert got["agreement"] == pytest.approx(9 / 12, abs=5e-5)
+    assert got["agreement"] == 0.75
     assert got["kappa"] == pytest.approx(cohen_kappa_by_formula(refs, people), abs=5e-5)
     low, high = got["kappa_ci"]
     assert low < got["kappa"] < high
@@ -199,3 +199,79 @@ def test_the_audit_agreement_of_people_and_references():
     assert reference_audit(records, resolved, {"t": _task("trust", labels=())}) == {}
     nobody = resolved.filter(pl.col("question") == "is_failure")
     assert reference_audit(records, nobody, {"t": _task("audit")}) == {"t": {"records": 0}}
+
+
+def test_every_task_is_answered_whatever_comes_before_it():
+    records = _records([("r1", 1, "match", "match")]).vstack(
+        _records([("u1", 2, "match", "match")]).with_columns(pl.lit("u").alias("task"))
+    )
+    candidates = pl.DataFrame(
+        {"record_id": ["r1", "u1"], "task": ["t", "u"], "is_control": [True, True]}
+    )
+    ignored, trusted = _task("ignore"), _task("trust")
+    got = by_reference(records, candidates, {"t": ignored, "u": trusted})
+    assert sorted(got["record_id"].unique()) == ["u1"]
+
+
+def test_a_contradiction_counts_whatever_the_label_read():
+    records = _records([("a1", 1, "match", None), ("a2", 1, "non_match", None)])
+    assert sorted(contradicting_references(records, _task("trust"))["record_id"]) == ["a1", "a2"]
+
+
+def test_a_case_sensitive_task_reads_its_references_as_written():
+    task = Task(
+        name="t", kind="classification", labels=["Yes", "yes"], case_sensitive=True, answers={}
+    )
+    frame = pl.DataFrame({"reference": ["Yes", "yes", "YES"]})
+    assert frame.select(reference_label(task))["reference"].to_list() == ["Yes", "yes", None]
+
+
+def test_the_audit_is_per_task_and_lists_twenty_disagreements():
+    refs = ["match"] * 30 + ["non_match"] * 5
+    people = ["non_match"] * 25 + ["match"] * 10
+    records = _records([(f"r{i}", i, ref, None) for i, ref in enumerate(refs)])
+    other = _records([("u1", 99, "match", None)]).with_columns(pl.lit("u").alias("task"))
+    resolved = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(35)] + ["u1"],
+            "question": ["label"] * 36,
+            "value": [json.dumps(p) for p in people] + ['"non_match"'],
+        }
+    )
+    tasks = {"a": _task("ignore"), "z": _task("trust", labels=()), "t": _task("audit")}
+    got = reference_audit(records.vstack(other), resolved, tasks)
+    assert list(got) == ["t"]
+    summary = got["t"]
+    assert set(summary) == {"records", "agreement", "disagreements", "kappa", "kappa_ci"}
+    assert summary["records"] == 35  # task u's record is not task t's
+    assert summary["agreement"] == round(5 / 35, 4) == 0.1429
+    assert len(summary["disagreements"]) == 20
+
+
+def test_referenced_records_carry_the_label_detect_read(workspace):
+    from curate.answers import referenced_records
+    from tests.detectors.helpers import put
+
+    ids = put(workspace, [{"reference": "match"}, {"reference": None}], task="t")
+    before = referenced_records(workspace)  # no labels table yet: labels are null
+    assert before.columns == ["record_id", "task", "input_hash", "reference", "label"]
+    assert before["label"].to_list() == [None, None]
+    workspace.write_table(
+        "labels",
+        pl.DataFrame(
+            {
+                "record_id": [ids[0]],
+                "task": ["t"],
+                "label_raw": ["Match"],
+                "label": ["match"],
+                "label_status": ["ok"],
+                "class": ["match"],
+            }
+        ),
+    )
+    got = referenced_records(workspace).sort("reference", nulls_last=True)
+    assert got.select("record_id", "task", "reference", "label").rows() == [
+        (ids[0], "t", "match", "match"),
+        (ids[1], "t", None, None),
+    ]
+    assert got["input_hash"].null_count() == 0

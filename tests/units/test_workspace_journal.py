@@ -144,3 +144,47 @@ def test_a_lock_timeout_that_is_no_wait_is_refused(monkeypatch, value):
         f"{ENV_LOCK_TIMEOUT}={value!r}: give the seconds to wait for the workspace lock, a "
         "number >= 0 (e.g. 30), or unset it for the default of 10"
     )
+
+
+def test_commits_add_to_the_sources_and_share_folders(ws):
+    with ws.lock("ingest"):
+        ws.commit([(_staged(ws, "a", "A"), ws.root / "new" / "p1")], [{"path": "one"}])
+        ws.commit([(_staged(ws, "b", "B"), ws.root / "new" / "p2")], [{"path": "two"}])
+    assert [s["path"] for s in ws.manifest()["sources"]] == ["one", "two"]
+    assert (ws.root / "new" / "p1").exists() and (ws.root / "new" / "p2").exists()
+
+
+def test_the_journal_is_written_whole_under_the_commit_lock(ws, monkeypatch):
+    from datetime import UTC, datetime
+
+    import curate.workspace as module
+
+    seen = []
+    real = module.atomic_write_bytes
+
+    def spy(path, data):
+        if path.parent == ws.journal_dir:
+            seen.append((json.loads(data), json.loads((ws.root / "lock.info").read_text())))
+        real(path, data)
+
+    monkeypatch.setattr(module, "atomic_write_bytes", spy)
+    src, dst = ws.root / "incoming.parquet", ws.root / "t" / "p"
+    src.write_text("A")
+    when = datetime(2026, 12, 2, tzinfo=UTC)
+    ws.commit([(src, dst)], [{"path": "x", "read_at": when}])
+    ((entry, holder),) = seen
+    assert entry["moves"] == [[str(src), str(dst)]]
+    assert entry["sources"] == [{"path": "x", "read_at": str(when)}]
+    assert holder["command"] == "commit" and dst.read_text() == "A"
+
+
+def test_recover_goes_past_a_broken_journal(ws):
+    ws.journal_dir.mkdir(exist_ok=True)
+    (ws.journal_dir / "0000.json").write_text("{broken")
+    src = _staged(ws, "a", "A")
+    _journal(
+        ws, {"id": "c9", "moves": [[str(src), str(ws.root / "t" / "p")]], "sources": []}, "0001"
+    )
+    assert ws.recover() == 1
+    assert (ws.root / "t" / "p").read_text() == "A"
+    assert list(ws.journal_dir.glob("*.json")) == []

@@ -1,0 +1,223 @@
+"""Export's pieces without a workspace: the assistant turn from people's answers, OpenAI's
+format checks, the leak-free split (whole clusters, about the fraction of each class, seeded)
+and the export name."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from curate.errors import ExportError
+from curate.export import _messages, _split, assistant_turn, check_export_name, check_openai_example
+from curate.tasks import Task
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"decision": {"enum": ["match", "non_match"]}, "why": {"type": "string"}},
+    "required": ["decision"],
+}
+
+
+def _json_task(schema=SCHEMA) -> Task:
+    return Task(
+        name="em",
+        kind="classification",
+        labels=["match", "non_match"],
+        parse_mode="json",
+        parse_field="decision",
+        output_schema=schema,
+    )
+
+
+def _text_task() -> Task:
+    return Task(name="topic", kind="classification", labels=["billing", "other"])
+
+
+def test_a_label_alone_is_the_models_output_with_the_label():
+    turn = assistant_turn(
+        _json_task(), {"label": "match"}, '{"why": "same dob", "decision": "non_match"}'
+    )
+    assert turn == ('{"decision":"match","why":"same dob"}', None)
+    # output that is no JSON object: the label alone
+    assert assistant_turn(_json_task(), {"label": "match"}, "[1]") == ('{"decision":"match"}', None)
+    assert assistant_turn(_json_task(), {"label": "match"}, "{oops") == (
+        '{"decision":"match"}',
+        None,
+    )
+    assert assistant_turn(_json_task(), {"label": "match"}, None) == ('{"decision":"match"}', None)
+    assert assistant_turn(_text_task(), {"label": "billing"}, "Billing!") == ("billing", None)
+
+
+def test_a_corrected_output_wins_and_is_canonical_json():
+    corrected = '{ "why": "é", "decision": "match" }'
+    got = assistant_turn(_json_task(), {"corrected_output": corrected}, "x")
+    assert got == ('{"decision":"match","why":"é"}', None)  # sorted, compact, not ASCII-escaped
+    # the label's spelling in the training set is the label's own
+    task = Task(
+        name="em",
+        kind="classification",
+        labels=["match", "non_match"],
+        synonyms={"non_match": ["different"]},
+        parse_mode="json",
+        parse_field="decision",
+    )
+    got = assistant_turn(
+        task, {"corrected_output": '{"decision": "Non-Match"}', "label": "non_match"}, ""
+    )
+    assert got == ('{"decision":"non_match"}', None)
+    got = assistant_turn(
+        task, {"corrected_output": '{"decision": "different"}', "label": "non_match"}, ""
+    )
+    assert got == ('{"decision":"non_match"}', None)
+    # plain text tasks keep the text as corrected
+    assert assistant_turn(_text_task(), {"corrected_output": "Other."}, "x") == ("Other.", None)
+
+
+@pytest.mark.parametrize(
+    ("answers", "why"),
+    [
+        ({}, "no corrected output and no label resolved"),
+        ({"corrected_output": ""}, "no corrected output and no label resolved"),
+        (
+            {"corrected_output": "{no"},
+            "the corrected output is not JSON (Expecting property name enclosed in double quotes)",
+        ),
+        (
+            {"corrected_output": '{"decision": "maybe"}'},
+            "the corrected output breaks the task schema: 'maybe' is not one of ['match', 'non_match']",
+        ),
+        (
+            {"corrected_output": '{"decision": "match"}', "label": "non_match"},
+            "the corrected output says 'match' but the resolved label is 'non_match'",
+        ),
+    ],
+)
+def test_why_an_answer_makes_no_example(answers, why):
+    assert assistant_turn(_json_task(), answers, '{"decision": "match"}') == (None, why)
+
+
+def test_json_without_a_schema_is_only_parsed():
+    task = _json_task(schema=None)
+    assert assistant_turn(task, {"corrected_output": '{"other": 1}'}, "") == ('{"other":1}', None)
+    # a corrected output without the field, and a label: kept as written
+    got = assistant_turn(task, {"corrected_output": '{"other": 1}', "label": "match"}, "")
+    assert got == ('{"other":1}', None)
+
+
+def test_messages_take_the_new_system_prompt_first():
+    messages = [
+        {"role": "system", "content": "old"},
+        {"role": "user", "content": "q", "name": "ann", "tool_call_id": None},
+        {"role": "tool", "content": "42", "tool_call_id": "call_1", "name": ""},
+    ]
+    assert _messages(messages, None) == [
+        {"role": "system", "content": "old"},
+        {"role": "user", "content": "q", "name": "ann"},
+        {"role": "tool", "content": "42", "tool_call_id": "call_1"},
+    ]
+    assert _messages(messages, "new")[:2] == [
+        {"role": "system", "content": "new"},
+        {"role": "user", "content": "q", "name": "ann"},
+    ]
+    assert len(_messages(messages, "new")) == 3 and _messages(None, None) == []
+
+
+@pytest.mark.parametrize(
+    ("example", "problem"),
+    [
+        ({}, "no messages"),
+        ({"messages": []}, "no messages"),
+        ({"messages": "hi"}, "no messages"),
+        ({"messages": ["hi"]}, "a message is not an object"),
+        ({"messages": [{"role": "bot", "content": "x"}]}, "unknown role 'bot'"),
+        (
+            {"messages": [{"role": "user", "content": "x", "extra": 1}]},
+            "unknown message keys ['extra']",
+        ),
+        ({"messages": [{"role": "user", "content": ""}]}, "a user message has no content"),
+        ({"messages": [{"role": "user", "content": None}]}, "a user message has no content"),
+        ({"messages": [{"role": "user", "content": ["x"]}]}, "a message content is not text"),
+        ({"messages": [{"role": "user", "content": "x"}]}, "no assistant message"),
+        (
+            {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]},
+            None,
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{"id": "1"}],
+                        "weight": 1,
+                    },
+                    {"role": "tool", "content": "r", "tool_call_id": "1", "name": "f"},
+                    {"role": "assistant", "content": "done", "function_call": None},
+                ]
+            },
+            None,
+        ),
+    ],
+)
+def test_openai_format_checks(example, problem):
+    assert check_openai_example(example) == problem
+
+
+def _rows(clusters: dict[str, tuple[str, int]]) -> list[dict]:
+    return [
+        {"cluster_id": c, "class": cls, "i": i}
+        for c, (cls, size) in clusters.items()
+        for i in range(size)
+    ]
+
+
+def test_the_split_keeps_clusters_whole_and_each_class_near_its_fraction():
+    clusters = {f"m{i}": ("match", 1 + i % 3) for i in range(40)}
+    clusters |= {f"n{i}": ("non_match", 1 + i % 2) for i in range(30)}
+    rows = _rows(clusters)
+    _split(rows, 0.2, seed=3)
+    sides = {c: {r["split"] for r in rows if r["cluster_id"] == c} for c in clusters}
+    assert all(len(s) == 1 for s in sides.values())  # no cluster on both sides
+    for cls in ("match", "non_match"):
+        mine = [r for r in rows if r["class"] == cls]
+        share = sum(r["split"] == "validation" for r in mine) / len(mine)
+        # whole clusters: the share passes the fraction by less than one cluster (3 rows)
+        assert 0.2 <= share < 0.2 + 3 / len(mine)
+    again = _rows(clusters)
+    _split(again, 0.2, seed=3)
+    assert [r["split"] for r in again] == [r["split"] for r in rows]  # seeded
+    other = _rows(clusters)
+    _split(other, 0.2, seed=4)
+    assert [r["split"] for r in other] != [r["split"] for r in rows]
+
+
+def test_a_cluster_goes_with_its_most_common_class_and_zero_is_all_train():
+    rows = [
+        {"cluster_id": "c1", "class": "a"},
+        {"cluster_id": "c1", "class": "b"},
+        {"cluster_id": "c1", "class": "b"},
+        {"cluster_id": "c2", "class": "a"},
+    ]
+    _split(rows, 0.5, seed=0)
+    # class b has one cluster (c1, 3 rows; want round(1.5) = 2): it goes to validation whole;
+    # class a has c2 (1 row, want round(0.5) = 0): train
+    assert [r["split"] for r in rows] == ["validation"] * 3 + ["train"]
+    _split(rows, 0.0, seed=0)
+    assert Counter(r["split"] for r in rows) == {"train": 4}
+
+
+@pytest.mark.parametrize("name", ["em-v1", "a", "v1.2_final", "A" * 100])
+def test_plain_export_names(name):
+    assert check_export_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", ".hidden", "a/b", "a..b", "-x", "A" * 101, "é", "a b"])
+def test_export_names_that_are_no_plain_folder(name):
+    with pytest.raises(ExportError) as raised:
+        check_export_name(name)
+    assert str(raised.value) == (
+        f"--name {name!r}: give a plain folder name (letters, digits, '.', '_', '-'; no '/' or "
+        "'..'), e.g. --name em-v1; the export goes to the workspace's exports/NAME/"
+    )
