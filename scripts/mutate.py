@@ -110,10 +110,10 @@ def equivalents() -> dict[tuple[str, str], str]:
     for number, raw in enumerate(EQUIVALENT.read_text().splitlines(), 1):
         if not raw.strip() or raw.startswith("#"):
             continue
-        parts = [p.strip() for p in raw.split(" | ")]
-        if len(parts) != 3 or not all(parts):
+        parts = [p.strip() for p in raw.split(" | ")]  # the changed line may hold " | " itself
+        function, line, why = parts[0], " | ".join(parts[1:-1]), parts[-1]
+        if len(parts) < 3 or not (function and line and why):
             sys.exit(f"{EQUIVALENT}:{number}: write `function | changed line | why`")
-        function, line, why = parts
         out[(function, " ".join(line.split()))] = why
     return out
 
@@ -124,6 +124,9 @@ def main() -> int:
     )
     parser.add_argument("groups", nargs="*", help=f"some of: {', '.join(GROUPS)}")
     parser.add_argument("--list", action="store_true", help="list the groups and stop")
+    parser.add_argument(
+        "--report", action="store_true", help="report the last run (mutants/) again, run nothing"
+    )
     args = parser.parse_args()
     os.chdir(REPO)  # mutmut reads pyproject.toml and mutants/ from here
     if args.list:
@@ -136,10 +139,11 @@ def main() -> int:
     chosen = {g: GROUPS[g] for g in (args.groups or GROUPS)}
     patterns = [p for group in chosen.values() for p in group]
     print(f"mutmut over {', '.join(chosen)} (tests/units only; mutants/ holds the run)", flush=True)
-    # afresh each time: mutmut reruns every mutant named anyway, and an old mutants/ keeps the
-    # files of an older only_mutate unmutated
-    shutil.rmtree(REPO / "mutants", ignore_errors=True)
-    subprocess.run([*MUTMUT, "run", *patterns], cwd=REPO, check=False, env=ENV)
+    if not args.report:
+        # afresh each time: mutmut reruns every mutant named anyway, and an old mutants/ keeps
+        # the files of an older only_mutate unmutated
+        shutil.rmtree(REPO / "mutants", ignore_errors=True)
+        subprocess.run([*MUTMUT, "run", *patterns], cwd=REPO, check=False, env=ENV)
 
     status = {}
     for line in _mutmut("results", "--all", "true").splitlines():

@@ -325,3 +325,13 @@ def test_majority_with_nameless_annotators_and_every_record_resolved():
     majority = majority.with_columns(pl.Series("user_id", ["u1", "u2", "u3"]))
     resolved, _ = resolve(latest_answers(majority), "majority", None)
     assert json.loads(resolved["value"].item()) == "y"
+
+
+def test_a_first_pair_with_nothing_shared_does_not_hide_the_next():
+    rows = [
+        ("r1", "ann", "a", "submitted", "t"),
+        ("r1", "cid", "a", "submitted", "t"),
+        ("r2", "bob", "b", "submitted", "t"),
+    ]
+    pairs = agreement(latest_answers(_answers(rows)))["label"]["pairs"]
+    assert [p["annotators"] for p in pairs] == [["ann", "cid"]]

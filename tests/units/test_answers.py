@@ -275,3 +275,12 @@ def test_referenced_records_carry_the_label_detect_read(workspace):
         (ids[1], "t", None, None),
     ]
     assert got["input_hash"].null_count() == 0
+
+
+def test_a_task_nobody_audited_does_not_stop_the_next():
+    records = _records([("r1", 1, "match", None)]).vstack(
+        _records([("u1", 2, "match", None)]).with_columns(pl.lit("u").alias("task"))
+    )
+    resolved = pl.DataFrame({"record_id": ["u1"], "question": ["label"], "value": ['"match"']})
+    got = reference_audit(records, resolved, {"t": _task("audit"), "u": _task("audit")})
+    assert got["t"] == {"records": 0} and got["u"]["records"] == 1

@@ -95,3 +95,17 @@ def test_an_address_nothing_listens_at_is_refused_at_once():
         server.listen()
         _check_reachable(f"127.0.0.1:{server.getsockname()[1]}")  # something listens: fine
         _check_reachable(f":{server.getsockname()[1]}")  # no host: this machine
+
+
+def test_the_message_for_no_cluster_says_what_to_do():
+    port = _free_port()
+    with pytest.raises(ConfigError) as raised:
+        _check_reachable(f"127.0.0.1:{port}")
+    assert str(raised.value).endswith(
+        "). Start one (`ray start --head`; docs/scale.md), or check the address: HOST:PORT of the "
+        "head's GCS, default port 6379, or ray://HOST:10001 for Ray Client."
+    )
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        _check_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}")  # Ray Client's form

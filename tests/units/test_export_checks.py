@@ -221,3 +221,26 @@ def test_export_names_that_are_no_plain_folder(name):
         f"--name {name!r}: give a plain folder name (letters, digits, '.', '_', '-'; no '/' or "
         "'..'), e.g. --name em-v1; the export goes to the workspace's exports/NAME/"
     )
+
+
+def test_an_empty_corrected_output_falls_back_to_the_label():
+    assert assistant_turn(_json_task(), {"corrected_output": "", "label": "match"}, "") == (
+        '{"decision":"match"}',
+        None,
+    )
+    # a field to read labels from, but a task that does not answer in JSON: the label alone
+    prefix = Task(name="t", kind="classification", labels=["a", "b"], parse_field="decision")
+    assert assistant_turn(prefix, {"label": "a"}, '{"decision": "b"}') == ("a", None)
+
+
+def test_a_case_sensitive_task_does_not_fold_the_label_it_reads():
+    task = Task(
+        name="t",
+        kind="classification",
+        labels=["yes", "no"],
+        case_sensitive=True,
+        parse_mode="json",
+        parse_field="answer",
+    )
+    got = assistant_turn(task, {"corrected_output": '{"answer": "YES"}', "label": "yes"}, "")
+    assert got == (None, "the corrected output says 'YES' but the resolved label is 'yes'")

@@ -162,7 +162,7 @@ def _agreement(pairs, scores=None, classes=None):
     )
     candidates = pl.DataFrame(
         {"record_id": [f"r{i}" for i in range(n)], "class": classes or ["match"] * n}
-    )
+    ).drop_nulls("class")  # a record of no class: not among the candidates at all
     return judge_agreement(suggestions, resolved, candidates)["em"]
 
 
@@ -206,3 +206,72 @@ def test_the_threshold_is_the_lowest_with_enough_right_answers():
     assert _agreement(mixed, scores=[0.8] * 20)["threshold"] == 0.5
     wrong = [("match", "match")] * 18 + [("match", "non_match")] * 2  # 90%
     assert _agreement(wrong, scores=[0.8] * 20)["threshold"] is None
+
+
+def test_the_longest_term_is_read_first_and_case_is_kept_where_asked():
+    nested = Task(name="t", kind="classification", labels=["no", "no way"])
+    assert _read_answer(nested, "No way, different people") == ("no way", None)
+    assert _read_answer(nested, "no") == ("no", None)
+    cased = Task(name="t", kind="classification", labels=["Yes", "yes"], case_sensitive=True)
+    assert _read_answer(cased, "Yes") == ("Yes", None)
+    assert _read_answer(cased, "YES") == (None, None)
+
+
+def test_the_default_prompt_without_a_prompts_table():
+    text = prompt_for(LABELS, {}, RECORD)
+    assert 'the task "em"' in text and "Ann Lee / Anne Lee?" in text
+
+
+def test_a_placeholder_it_does_not_know_is_named():
+    with pytest.raises(ConfigError) as raised:
+        prompt_for(LABELS, {"prompts": {"em": "{nope}"}}, RECORD)
+    assert "the prompt cannot be filled in (KeyError: 'nope')." in str(raised.value)
+
+
+def test_a_judge_as_configured():
+    import threading
+
+    import httpx
+
+    judge = Judge({"model": "m", "base_url": "https://h/apiX/"})
+    assert judge.model == "m" and judge.url == "https://h/apiX/chat/completions"
+    assert judge.client.timeout == httpx.Timeout(60.0)
+    assert isinstance(judge.lock, type(threading.Lock())) and judge.retries == 0
+    with pytest.raises(ConfigError) as raised:
+        Judge({"model": "m", "base_url": "ftp://h"})
+    assert str(raised.value) == (
+        "[judge] base_url = 'ftp://h': give an http(s) URL with a host, e.g. "
+        '"http://127.0.0.1:8000/v1"'
+    )
+
+
+def test_numbers_from_the_endpoint_at_their_edges():
+    judge = Judge({"model": "m", "base_url": "http://h/v1"})
+    assert judge._tokens({"prompt_tokens": 0}, "prompt_tokens") == 0
+    long = "9" * 60
+    with pytest.raises(JudgeError) as raised:
+        judge._tokens({"prompt_tokens": long}, "prompt_tokens")
+    assert str(raised.value).endswith(f"usage.prompt_tokens = {long[:40]!r} is not a token count")
+    with pytest.raises(JudgeError) as raised:
+        judge._score({"logprobs": {"content": [{"logprob": long}]}})
+    assert f"a logprob of {long[:40]!r}:" in str(raised.value)
+    assert judge._score({"logprobs": {"content": [{"logprob": math.log(0.123456)}]}}) == 0.1235
+
+
+def test_agreement_keys_classes_and_records_outside_the_candidates():
+    pairs = [("match", "match"), ("match", "non_match"), ("non_match", "non_match")]
+    got = _agreement(pairs, classes=["match", None, "non_match"])
+    assert set(got) == {
+        "model",
+        "records",
+        "accuracy",
+        "kappa",
+        "kappa_ci",
+        "by_class",
+        "by_score",
+        "threshold",
+    }
+    assert got["kappa_ci"] is not None and len(got["kappa_ci"]) == 2
+    assert got["by_class"]["(none)"] == {"records": 1, "accuracy": 0.0}
+    thirds = _agreement(pairs, classes=["match"] * 3)
+    assert thirds["by_class"]["match"]["accuracy"] == 0.6667 and thirds["accuracy"] == 0.6667

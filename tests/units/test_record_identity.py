@@ -113,3 +113,25 @@ def test_the_input_hash_folds_case_and_spacing_and_leaves_the_system_prompt_out(
     assert hashes[0] == hashes[1] == xxhash.xxh3_64_intdigest(b"hello world")
     assert hashes[2] == xxhash.xxh3_64_intdigest(b"a b")
     assert hashes[3] is None  # no input: nothing to compare answers by
+
+
+def test_an_input_of_one_character_is_an_input_and_no_messages_is_none():
+    frame = pl.DataFrame(
+        {"messages": [[{"role": "user", "content": "a"}]]},
+        schema={"messages": RECORD_SCHEMA["messages"]},
+    )
+    got = frame.select(input_text().alias("t")).select(input_hash("t"))["input_hash"].item()
+    assert got == xxhash.xxh3_64_intdigest(b"a")
+    empty = pl.DataFrame(
+        {"source_id": ["x"], "messages": [None]},
+        schema_overrides={"messages": RECORD_SCHEMA["messages"]},
+    )
+    out = finalize(empty, source_format="f", task=None)
+    assert out["messages"].to_list() == [[]] and out["input_hash"].to_list() == [None]
+
+
+def test_a_frame_with_few_columns_gets_the_others_typed_and_empty():
+    out = finalize(pl.DataFrame({"source_id": ["x"], "_raw": ["r"]}), source_format="f", task=None)
+    assert out.schema == RECORD_SCHEMA
+    assert out["messages"].to_list() == [[]] and out["prompt_version"].to_list() == [None]
+    assert out["record_id"].item() == _id("f", "id:x")

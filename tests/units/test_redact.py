@@ -212,3 +212,30 @@ def test_what_cannot_be_found_is_said():
     # the default list leaves names out without a model, and keeps them with one
     assert detectable_entities(Policy(), batch, False) == list(PATTERN_ENTITIES)
     assert detectable_entities(Policy(), batch, True) == list(DEFAULT_ENTITIES)
+
+
+def test_a_hit_at_the_minimum_score_is_replaced():
+    # Presidio scores a bare phone number 0.4: MIN_SCORE itself is enough
+    out, found = _one("call 212-555-1234 now", Policy(entities=("PHONE_NUMBER",), action="mask"))
+    assert out == "call <PHONE_NUMBER> now" and found.counts == {"PHONE_NUMBER": 1}
+
+
+def test_a_clean_text_before_one_with_data_and_an_id_that_looks_like_data():
+    records = [{"id": ["10.0.0.1"], "f": ["nothing here", "mail ann@example.com"]}]
+    out, _ = redact_records(records, Policy(entities=PATTERNS, action="mask"))
+    assert out == [{"id": ["10.0.0.1"], "f": ["nothing here", "mail <EMAIL_ADDRESS>"]}]
+
+
+def test_two_unknown_types_are_both_named():
+    from curate.redact import detectable_entities
+
+    batch, _ = engine()
+    with pytest.raises(ConfigError, match=r"^the redaction policy: 'NOPE', 'ZILCH' is no entity"):
+        detectable_entities(Policy(entities=("NOPE", "ZILCH")), batch, False)
+
+
+def test_a_pair_path_through_a_value_that_is_no_record():
+    policy = Policy(entities=PATTERNS, keep_fields=("email",))
+    task = _task({}, pair={"left": "metadata.pair.a.inner", "right": "metadata.pair.b.inner"})
+    meta = json.dumps({"pair": {"a": "text", "b": {"inner": {"email": "b@example.com"}}}})
+    assert kept_values(meta, task, policy) == {"b@example.com"}

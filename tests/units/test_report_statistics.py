@@ -67,7 +67,9 @@ def test_plateau_margin_is_configurable():
     default = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500])
     wide = plateau_verdict(["a", "b"], [50_000, 50_000], [5_000, 4_500], margin=0.3)
     assert default["verdict"].startswith("improving")
-    assert wide["verdict"].startswith("plateaued") and wide["margin"] == pytest.approx(0.03)
+    assert wide["verdict"].startswith("plateaued") and wide["margin"] == pytest.approx(
+        0.03, rel=1e-12
+    )
     floored = plateau_verdict(["a", "b"], [50_000, 50_000], [0, 1], floor=0.01)
     assert floored["margin"] == 0.01 and floored["verdict"].startswith("plateaued")
     assert "within +-1.00 points" in floored["why"]

@@ -149,3 +149,29 @@ def test_a_column_of_pairs_gets_the_basic_tags_and_one_tag_a_row():
     assert BASIC == ("missing_both", "missing_one_side", "exact", "case_accent_spacing")
     for tagger in (Products, Organizations, Addresses):
         assert set(BASIC) <= set(tagger.tags) and tagger.tags[-1] == "different"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tag"),
+    [
+        ("Acme Drill v10", "Acme Drill v11", "version_differs"),  # v10 is a version, not a model
+        ("Acme x10", "Acme x20", "model_number_differs"),  # three characters: a model number
+        ("Box 1 kg", "Box 2 GB", "different"),  # no quantity in common: no unit differs
+        ("Drill Acme Cordless", "Acme Cordless Drill", "different"),  # the same words: no subset
+    ],
+)
+def test_products_at_the_edges_of_their_rules(a, b, tag):
+    assert Products.compare(a, b) == tag
+    assert Products.compare(b, a) == tag
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tag"),
+    [
+        ("IB", "International Business", "acronym"),  # two words are enough
+        ("A", "Apex", "abbreviation"),  # one word against one: no acronym
+    ],
+)
+def test_organizations_at_the_edges_of_their_rules(a, b, tag):
+    assert Organizations.compare(a, b) == tag
+    assert Organizations.compare(b, a) == tag

@@ -188,3 +188,11 @@ def test_recover_goes_past_a_broken_journal(ws):
     assert ws.recover() == 1
     assert (ws.root / "t" / "p").read_text() == "A"
     assert list(ws.journal_dir.glob("*.json")) == []
+
+
+def test_recover_counts_every_commit_it_finishes(ws):
+    for n in range(3):
+        src = _staged(ws, f"s{n}", str(n))
+        entry = {"id": f"c{n}", "moves": [[str(src), str(ws.root / "t" / f"p{n}")]], "sources": []}
+        _journal(ws, entry, f"000{n}")
+    assert ws.recover() == 3
