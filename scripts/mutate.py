@@ -6,7 +6,7 @@ that cover the changed function. A mutant the tests still pass on "survived": ei
 missing, or the change is equivalent (nothing observable changes). The equivalent ones are
 listed in tests/units/equivalent_mutants.txt, each with why, and not counted.
 
-    scripts/mutate.py                 every group (about 25 minutes on 2 cores)
+    scripts/mutate.py                 every group (about 15 minutes on 2 cores)
     scripts/mutate.py compare triage  those groups (make mutate GROUPS="compare triage")
     scripts/mutate.py --list          the groups and what they cover
 
