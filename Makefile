@@ -77,7 +77,7 @@ docs: install
 	$(BIN)/python scripts/config_reference.py
 
 # Mutation testing of the modules people decide from (README, "Tests that catch a wrong number").
-# Not part of `make test`: about 15 minutes on 2 cores. GROUPS="compare triage" runs some.
+# Not part of `make test`: about 20 minutes on 2 cores. GROUPS="compare triage" runs some.
 mutate: install
 	$(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
 	$(BIN)/python scripts/mutate.py $(GROUPS)

@@ -6,7 +6,7 @@ that cover the changed function. A mutant the tests still pass on "survived": ei
 missing, or the change is equivalent (nothing observable changes). The equivalent ones are
 listed in tests/units/equivalent_mutants.txt, each with why, and not counted.
 
-    scripts/mutate.py                 every group (about 15 minutes on 2 cores)
+    scripts/mutate.py                 every group (about 20 minutes on 2 cores)
     scripts/mutate.py compare triage  those groups (make mutate GROUPS="compare triage")
     scripts/mutate.py --list          the groups and what they cover
 
@@ -191,7 +191,7 @@ def main() -> int:
         )
     ]
     for function, line in stale:
-        print(f"note: {EQUIVALENT.name} lists a mutant no longer made: {function} | {line}")
+        print(f"note: {EQUIVALENT.name} lists a mutant that did not survive: {function} | {line}")
     if failed:
         print(
             f"\na group kills under {MIN_KILL_RATE:.0%}: add tests that assert the number "

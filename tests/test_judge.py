@@ -53,6 +53,12 @@ def test_retries_cache_and_accounting(judged):
     asked = len(server.requests)
     again = suggest(project)
     assert (again.asked, again.cached) == (0, n) and len(server.requests) == asked
+    # a new prompt is a new question: nothing cached answers it, and a new model neither
+    project.config.data["judge"]["prompts"] = {"entity_match": "Say {ask} for: {input}"}
+    reworded = suggest(project)
+    assert (reworded.asked, reworded.cached) == (n, 0)
+    project.config.data["judge"]["model"] = "judge-2"
+    assert suggest(Project(project.workspace, project.config)).cached == 0
 
 
 def test_a_budget_stops_new_calls_and_the_rest_is_asked_later(judged):
