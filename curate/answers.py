@@ -85,7 +85,7 @@ def by_reference(
     whose input has contradicting references is answered by none: people label it.
 
     `records` holds record_id, task, reference and the label read (`label`, null when none)."""
-    from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
+    from curate.tables import CORRECTED, IS_FAILURE, LABEL
 
     rows: list[dict[str, Any]] = []
     failing = set(candidates.filter(~pl.col("is_control"))["record_id"])
@@ -132,7 +132,7 @@ def reference_audit(
     """Per task with labels and references: how often the label people resolved is the
     reference's, on the records people answered (Cohen's kappa with its 95% interval)."""
 
-    from curate.queue.backend import LABEL
+    from curate.tables import LABEL
 
     out: dict[str, dict[str, Any]] = {}
     people = resolved.filter(pl.col("question") == LABEL).select(

@@ -405,7 +405,7 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     entity type and task, and shows examples before and after.
     """
     from curate import render
-    from curate.redact import preview as redaction_preview
+    from curate.queue.preview import redaction_preview
 
     if not preview:
         raise click.UsageError("add --preview: redaction itself happens at push and export")

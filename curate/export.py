@@ -29,8 +29,8 @@ from curate.config import SEED_MAX, Config, check_range
 from curate.errors import ExportError, TooFewExamples
 from curate.exporters import get_exporter
 from curate.project import Project
-from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
 from curate.redact import Policy, kept_values, redact_records, save_mapping
+from curate.tables import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
 from curate.text import label_key_of
 from curate.triage import NOT_FOR_TRAINING

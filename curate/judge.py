@@ -89,7 +89,7 @@ def settings(config: Config) -> dict[str, Any]:
 
 
 def prompt_for(task: Task, judge: dict[str, Any], record: dict[str, Any]) -> str:
-    from curate.queue.argilla import conversation_markdown
+    from curate.text import conversation_markdown
 
     template = judge.get("prompts", {}).get(task.name, DEFAULT_PROMPT)
     ask = ASK_LABEL.format(labels=", ".join(task.labels)) if task.has_labels else ASK_OUTPUT
@@ -430,7 +430,7 @@ def judge_agreement(
     accuracy, and the accuracy of the answers scored at or above each threshold; the lowest
     threshold above which the judge is right TRUSTWORTHY of the time could label the rest."""
 
-    from curate.queue.backend import LABEL
+    from curate.tables import LABEL
 
     people = resolved.filter(pl.col("question") == LABEL).select(
         "record_id", pl.col("value").str.json_decode(pl.String).alias("people")

@@ -17,6 +17,10 @@ import polars as pl
 
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA
 
+# the questions every queue record asks: the `question` of the annotations and resolved tables
+IS_FAILURE = "is_failure"
+LABEL, CORRECTED = "label", "corrected_output"
+
 FINDINGS_SCHEMA = pl.Schema(
     {
         "record_id": pl.String,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -106,3 +107,15 @@ def read_text_file(path: str | Path, what: str) -> str:
             f"{start + exc.start} cannot be read): save it as UTF-8 (or UTF-16 with a "
             "byte-order mark)"
         ) from None
+
+
+def conversation_markdown(messages: list[dict[str, Any]] | None) -> str:
+    """A conversation as Markdown, one part a message (a long system prompt cut at 600
+    characters): what annotators and the judge read."""
+    parts = []
+    for message in messages or []:
+        content = message.get("content") or ""
+        if message.get("role") == "system" and len(content) > 600:
+            content = content[:600] + " …"
+        parts.append(f"**{message.get('role')}**\n\n{content}")
+    return "\n\n---\n\n".join(parts) or "_(no input logged)_"

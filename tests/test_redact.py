@@ -17,7 +17,8 @@ from curate.ingest import ingest_logs
 from curate.project import Project
 from curate.queue import push_queue
 from curate.queue.memory import MemoryQueue
-from curate.redact import Policy, preview, redact_records
+from curate.queue.preview import redaction_preview
+from curate.redact import Policy, redact_records
 from curate.workspace import Workspace
 from tests.conftest import write_jsonl
 
@@ -180,7 +181,7 @@ def test_the_mapping_stays_in_the_workspace(person_project, tmp_path):
 
 def test_preview_counts_and_shows_before_and_after(person_project):
     project, _, _ = person_project
-    data = preview(project, limit=3)
+    data = redaction_preview(project, limit=3)
     task = data["tasks"]["person_match"]
     assert task["counts"]["EMAIL_ADDRESS"] > 0 and task["records_with_personal_data"] > 0
     assert len(task["examples"]) == 3

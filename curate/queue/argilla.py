@@ -14,8 +14,9 @@ from typing import Any
 
 from curate.config import Config
 from curate.errors import QueueError
-from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL
+from curate.tables import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
+from curate.text import conversation_markdown
 
 PUSH_BATCH = 500
 
@@ -154,16 +155,6 @@ def _fence(text: str | None) -> str:
     if text is None:
         return "_(no output)_"
     return "```\n" + text.replace("```", "ˋˋˋ") + "\n```"
-
-
-def conversation_markdown(messages: list[dict[str, Any]] | None) -> str:
-    parts = []
-    for message in messages or []:
-        content = message.get("content") or ""
-        if message.get("role") == "system" and len(content) > 600:
-            content = content[:600] + " …"
-        parts.append(f"**{message.get('role')}**\n\n{content}")
-    return "\n\n---\n\n".join(parts) or "_(no input logged)_"
 
 
 def pair_markdown(metadata: str | None, task: Task) -> str | None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from curate.tables import CORRECTED, IS_FAILURE, LABEL
 from curate.tasks import Task
-
-IS_FAILURE = "is_failure"
-LABEL, CORRECTED = "label", "corrected_output"
 
 
 class QueueBackend(Protocol):

@@ -1,0 +1,111 @@
+"""The package's imports form no circle: every module's imports (at the top and inside
+functions alike), read with `ast`, walked for strongly connected components."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import curate
+
+PACKAGE = Path(curate.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the curate modules it imports (`from curate.x import y` counts as curate.x.y
+    when that is a module, else as curate.x), and the packages Python runs on the way: importing
+    curate.queue.argilla runs curate/queue/__init__.py first."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([node.module] if node.module else [])])
+                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if not target:
+                    continue
+                # the target and each package above it, but this module and the packages it
+                # is in (being imported already, they are not run again)
+                while target and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+                    target = target.rpartition(".")[0]
+                break
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of more than one module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_walk_sees_a_circle_when_there_is_one():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_walk_reads_every_kind_of_import():
+    graph = import_graph()
+    assert "curate.workspace" in graph["curate.project"]  # from curate.workspace import ...
+    assert "curate.queue.argilla" in graph["curate.queue"]  # a submodule by name
+    assert "curate.text" in graph["curate.judge"]  # an import inside a function
+    # a submodule runs its package first: judge -> queue.argilla -> queue/__init__ -> judge
+    # was the circle of issue 25
+    assert {"curate.formats.base", "curate.formats"} <= graph["curate.ingest"]
+    # but not the package a module is in: it is being imported already
+    assert "curate.queue" not in graph["curate.queue.preview"]
+    assert cycles(graph | {"curate.judge": graph["curate.judge"] | {"curate.queue"}}) == [
+        ["curate.judge", "curate.queue"]
+    ]
+
+
+def test_no_module_imports_itself_round_a_circle():
+    assert cycles(import_graph()) == []
