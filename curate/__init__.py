@@ -51,6 +51,14 @@ _PUBLIC = {
     "ExportResult": "curate.export",
     "build_report": "curate.report",
     "run_pipeline": "curate.run",
+    # the plugin base classes (entry points curate.detectors, .formats, .edge_cases, .exporters):
+    # import them from here, wherever they live inside the package
+    "Detector": "curate.detectors.base",
+    "Option": "curate.detectors.base",
+    "LogFormat": "curate.formats.base",
+    "Tagger": "curate.taggers",
+    "ValueTagger": "curate.taggers",
+    "Exporter": "curate.exporters",
     # the errors
     "CurateError": "curate.errors",
     "ConfigError": "curate.errors",

@@ -160,6 +160,16 @@ def test_public_api_names_resolve():
         curate.no_such_name  # noqa: B018
 
 
+def test_plugin_base_classes_come_from_curate():
+    from curate.detectors.base import Detector, Option
+    from curate.exporters import Exporter
+    from curate.formats.base import LogFormat
+    from curate.taggers import Tagger, ValueTagger
+
+    assert (curate.Detector, curate.Option, curate.LogFormat) == (Detector, Option, LogFormat)
+    assert (curate.Tagger, curate.ValueTagger, curate.Exporter) == (Tagger, ValueTagger, Exporter)
+
+
 def test_import_curate_stays_cheap():
     """`import curate` loads no stage (and no polars): the CLI's --help stays fast."""
     code = "import sys, curate; print(sorted(m for m in sys.modules if m.startswith(('polars', 'curate.'))))"
