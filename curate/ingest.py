@@ -26,7 +26,6 @@ from curate.errors import CurateError, InputError
 from curate.formats import available as available_formats
 from curate.formats import detect_format, get_format
 from curate.formats.base import MAX_LINE_BYTES, LogFormat, Quarantined, ReadContext, Source
-from curate.formats.openai_batch import OpenAIBatchInput, read_batch_requests
 from curate.inputs import expand_inputs, local_copy
 from curate.project import Project
 from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, finalize
@@ -282,13 +281,13 @@ def ingest_logs(
         else:
             source = source_of(path)
             inputs.append((source, fixed or detect_format(source)))
-    batch_inputs = [(s, f) for s, f in inputs if isinstance(f, OpenAIBatchInput)]
-    outputs = [(s, f) for s, f in inputs if not isinstance(f, OpenAIBatchInput)]
-    if batch_inputs and not any(f is not None and f.name == "openai_batch" for _, f in outputs):
-        raise InputError(
-            f"{batch_inputs[0][0].display} is an OpenAI Batch API input file (requests only); "
-            "give its output file in the same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
-        )
+    # side inputs (a Batch API input file) are read first, into the context of the files they
+    # complete; a side input without such a file has nothing to complete
+    side_inputs = [(s, f) for s, f in inputs if f is not None and f.completes]
+    outputs = [(s, f) for s, f in inputs if f is None or not f.completes]
+    for source, fmt in side_inputs:
+        if not any(f is not None and f.name == fmt.completes for _, f in outputs):
+            raise InputError(f"{source.display} is {fmt.side_input}")
     workspace.create()
     result = IngestResult(engine=engine.describe())
     args = _args([str(p) for p in expanded], format_name, task, references, field_map)
@@ -300,12 +299,11 @@ def ingest_logs(
         _clear_stale_staging(workspace)
         state = _IngestState(workspace, task, refs, result, ctx.chunk_bytes)
         try:
-            for source, _ in batch_inputs:
-                requests, bad = read_batch_requests(source, ctx)
-                ctx.batch_requests.update(requests)
-                summary = SourceSummary(source.display, "openai_batch_input", source.sha256)
-                summary.quarantined, summary.requests = len(bad), len(requests)
-                quarantined = _quarantine_frame(source, "openai_batch_input", bad)
+            for source, fmt in side_inputs:
+                entries, bad = fmt.read_side(source, ctx)
+                summary = SourceSummary(source.display, fmt.name, source.sha256)
+                summary.quarantined, summary.requests = len(bad), entries
+                quarantined = _quarantine_frame(source, fmt.name, bad)
                 state.add(source.location, summary, [], [quarantined])
             for parsed in _read_outputs(outputs, ctx, task, engine, source_of, progress):
                 state.add_parsed(parsed)
@@ -419,10 +417,10 @@ def _read_outputs(
 
 def _remote_format(source: Source) -> LogFormat:
     fmt = detect_format(source)
-    if isinstance(fmt, OpenAIBatchInput):
+    if fmt.completes:
         raise InputError(
-            f"{source.display} is an OpenAI Batch API input file: give it as a local file, "
-            "with its output file, in one command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+            f"{source.display} is {fmt.side_input}. Give it as a local file, not from the "
+            "object store: it is read here, before the files it completes"
         )
     return fmt
 

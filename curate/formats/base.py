@@ -380,11 +380,21 @@ class LogFormat:
     # "request" (a Batch custom_id, a table's id column: a second model answers it again). It
     # decides the record's identity (curate.records.finalize).
     native_id: ClassVar[str] = "call"
+    # a side input holds no records of its own: it completes another format's (a Batch API
+    # input file holds the requests its output file answers). The name of that format, or None;
+    # `side_input` says for people what the file is, and how to give it with the other one.
+    completes: ClassVar[str | None] = None
+    side_input: ClassVar[str] = ""
 
     def sniff(self, sample: Sample) -> bool:
         raise NotImplementedError
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def read_side(self, source: Source, ctx: ReadContext) -> tuple[int, list[Quarantined]]:
+        """A side input's reading: what it holds put into `ctx` for the format it completes,
+        read before that format's files; how many entries it held, and the unreadable rows."""
         raise NotImplementedError
 
 

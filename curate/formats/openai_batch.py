@@ -133,9 +133,20 @@ class OpenAIBatchInput(LogFormat):
         "OpenAI Batch API input lines: {custom_id, method, url, body}; give it with its output file"
     )
 
+    completes: ClassVar[str | None] = "openai_batch"
+    side_input: ClassVar[str] = (
+        "an OpenAI Batch API input file (requests only); give its output file in the same "
+        "command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+    )
+
     def sniff(self, sample: Sample) -> bool:
         lines = [o for o in sample.lines[:5] if isinstance(o, dict)]
         return bool(lines) and all(_is_input(o) for o in lines)
+
+    def read_side(self, source: Source, ctx: ReadContext) -> tuple[int, list[Quarantined]]:
+        requests, bad = read_batch_requests(source, ctx)
+        ctx.batch_requests.update(requests)
+        return len(requests), bad
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
         raise InputError(

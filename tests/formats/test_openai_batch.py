@@ -80,8 +80,13 @@ def test_output_without_input_warns(tmp_path, workspace):
 
 def test_input_file_alone_is_a_clear_error(tmp_path, workspace):
     path = write_jsonl(tmp_path / "in.jsonl", [_input("a", "first")])
-    with pytest.raises(InputError, match=r"input file.*output file"):
+    with pytest.raises(InputError, match=r"input file.*output file") as raised:
         ingest_logs(Project(workspace), [path])
+    assert str(raised.value) == (
+        f"{path} is an OpenAI Batch API input file (requests only); give its output file in the "
+        "same command: curate ingest OUTPUT.jsonl INPUT.jsonl"
+    )
+    assert not workspace.has_table("records")
 
 
 def test_references_key_on_custom_id(tmp_path, workspace):
@@ -125,3 +130,16 @@ def test_responses_endpoint_batches(tmp_path, workspace):
     row = records(workspace).row(0, named=True)
     assert (row["source_id"], row["output"], row["prompt_tokens"]) == ("a", "billing", 9)
     assert row["messages"][0]["content"] == "My card was charged twice"
+
+
+def test_a_side_input_is_declared_by_its_format():
+    """Ingest asks a format whether it completes another's records; it tests no class."""
+    from curate.formats import available
+    from curate.formats.base import LogFormat
+
+    sides = {f.name: f.completes for f in available().values() if f.completes}
+    assert sides == {"openai_batch_input": "openai_batch"}
+    assert all(f.side_input for f in available().values() if f.completes)
+    assert LogFormat.completes is None
+    with pytest.raises(NotImplementedError):
+        LogFormat().read_side(None, None)
