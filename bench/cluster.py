@@ -5,7 +5,7 @@
 Generates templated inputs (a support-desk prompt filled with a customer, an order number, a
 date, a city and a complaint) where some are planted near-duplicates of others: a typo, the
 fields in another order, a changed number. Then, in this one process:
-  - times curate.cluster.cluster_texts over all inputs (target: under 60 s on 2 cores);
+  - times curate.balance.cluster.cluster_texts over all inputs (target: under 60 s on 2 cores);
   - takes a sample of `--sample` inputs (whole planted groups, so that it holds pairs) and
     compares the clusters of that timed run (the same configuration: template words judged
     over all inputs) with an exhaustive rapidfuzz comparison of every pair of the sample at
@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from curate.cluster import MAX_BUCKET, ClusterSettings, cluster_texts
-from curate.text import match_key
+from curate.balance.cluster import MAX_BUCKET, ClusterSettings, cluster_texts
+from curate.core.text import match_key
 
 FIRST = ["Robert", "Maria", "Chen", "Aisha", "Olu", "Sven", "Priya", "Lucas", "Fatima", "Jonas"]
 LAST = ["Smith", "Garcia", "Wang", "Khan", "Adeyemi", "Larsen", "Patel", "Silva", "Haddad", "Berg"]

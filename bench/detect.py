@@ -7,7 +7,7 @@ topic classifier, and records with no task; a realistic mix of failures and a ~1
 system prompt) into a workspace under bench/_data/, then times in this one process:
   - scan:   a bare scan of the same Parquet, of the columns detect reads (all but `messages`,
             which no built-in detector needs: they use the `input_hash` that ingest computed)
-  - curate: curate.detect.find_failures with every built-in detector, findings written
+  - curate: curate.detect.stage.find_failures with every built-in detector, findings written
   - python: bench/reference.py, the same checks one record at a time, as a user would write
             them, over the same columns (input_hash too; on --python-records records, default
             all; its rate is what is compared)
@@ -29,11 +29,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).parent))
 import reference
 
-from curate.config import Config
-from curate.detect import find_failures
-from curate.project import Project
-from curate.records import RECORD_SCHEMA, input_hash, input_text
-from curate.workspace import Workspace
+from curate.core.config import Config
+from curate.core.project import Project
+from curate.core.records import RECORD_SCHEMA, input_hash, input_text
+from curate.core.workspace import Workspace
+from curate.detect.stage import find_failures
 
 DATA = Path(__file__).parent / "_data"
 SYSTEM = "You decide whether two person records describe the same person. " * 24

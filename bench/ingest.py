@@ -5,7 +5,7 @@
 Generates N lines of OpenAI chat logs (about 2 KB each, a long shared system prompt; cached in
 bench/_data/), then runs in this one process, each pipeline in a child process of its own so
 that each peak RSS is its own:
-  - curate:   curate.ingest.ingest_logs() into a fresh workspace
+  - curate:   curate.ingest.stage.ingest_logs() into a fresh workspace
   - polars:   bare polars, streaming: scan lines, str.json_decode with a schema, select the
               same fields, sink Parquet
   - polars-memory: the same in memory (read the lines whole, decode, write)
@@ -82,9 +82,9 @@ def make_logs(path: Path, lines: int, seed: int = 7) -> None:
 
 
 def run_curate(path: str, out: str) -> int:
-    from curate.ingest import ingest_logs
-    from curate.project import Project
-    from curate.workspace import Workspace
+    from curate.core.project import Project
+    from curate.core.workspace import Workspace
+    from curate.ingest.stage import ingest_logs
 
     result = ingest_logs(Project(Workspace(Path(out) / ".curate")), [path])
     return result.ingested
@@ -129,7 +129,7 @@ def run_polars_memory(path: str, out: str) -> int:
     """polars in memory: the file's lines read whole, str.json_decode with the schema."""
     import polars as pl
 
-    from curate.formats.openai_chat import EXCHANGE
+    from curate.ingest.formats.openai_chat import EXCHANGE
 
     lines = _read_lines(path)
     x = pl.col("line").str.json_decode(EXCHANGE)
@@ -148,7 +148,7 @@ def run_arrow(path: str, out: str) -> int:
     import pyarrow as pa
     import pyarrow.json as pa_json
 
-    from curate.formats.openai_chat import EXCHANGE
+    from curate.ingest.formats.openai_chat import EXCHANGE
 
     def arrow_type(dtype):  # the reader makes plain (not large / view) strings and lists only
         if pa.types.is_large_list(dtype) or pa.types.is_list(dtype):
@@ -181,7 +181,7 @@ def run_polars(path: str, out: str) -> int:
     """polars streaming: scan the lines, str.json_decode with the schema, sink Parquet."""
     import polars as pl
 
-    from curate.formats.openai_chat import EXCHANGE
+    from curate.ingest.formats.openai_chat import EXCHANGE
 
     x = pl.col("line").str.json_decode(EXCHANGE)
     lazy = pl.scan_csv(path, **_lines_options(pl)).select(

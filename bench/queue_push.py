@@ -29,12 +29,12 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from curate.config import Config
-from curate.project import Project
-from curate.queue import candidate_rows, pull_queue, push_queue
+from curate.core.config import Config
+from curate.core.project import Project
+from curate.core.tasks import load_tasks
+from curate.core.workspace import Workspace
 from curate.queue.argilla import connect, render_record, settings_for, to_argilla_record
-from curate.tasks import load_tasks
-from curate.workspace import Workspace
+from curate.queue.stage import candidate_rows, pull_queue, push_queue
 
 DATA = Path(__file__).parent / "_data"
 SAMPLE = Path(__file__).parents[1] / "sample_data"
@@ -47,10 +47,10 @@ def prepare(n: int) -> tuple[Workspace, Config]:
     import random
     import shutil
 
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import load_config
-    from curate.detect import find_failures
-    from curate.ingest import ingest_logs
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import load_config
+    from curate.detect.stage import find_failures
+    from curate.ingest.stage import ingest_logs
 
     folder = DATA / f"queue_pairs_{n}"
     workspace = Workspace(folder / ".curate", folder / "curate.toml")

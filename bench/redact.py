@@ -4,7 +4,7 @@ same analyzer called one text at a time.
     python bench/redact.py [--records 100000]
 
 Each record is a pair-matching prompt and its answer (about 400 characters, one or two emails,
-a phone number in 1 of 5, a card number in 1 of 10), redacted by curate.redact.redact_records
+a phone number in 1 of 5, a card number in 1 of 10), redacted by curate.core.redact.redact_records
 (BatchAnalyzerEngine over all texts, Presidio's anonymizer, pseudonyms per record). The
 baseline runs the same analyzer with AnalyzerEngine.analyze per text (no anonymizing), on a
 sample. Prints records/s for each, whether NER ran (it needs a spaCy model: patterns only when
@@ -18,7 +18,7 @@ import os
 import random
 import time
 
-from curate.redact import Policy, engine, redact_records
+from curate.core.redact import Policy, engine, redact_records
 
 FIRST = ["Robert", "Mary", "Oscar", "Amelia", "John", "Zoë", "Li", "Fatima"]
 LAST = ["Allen", "Ahmed", "Smith", "O'Brien", "Nguyen", "Garcia", "Kowalski"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from curate.detectors.refusal import PATTERNS
+from curate.detect.detectors.refusal import PATTERNS
 
 NON_WORD = re.compile(r"[\W_]+")
 SPACES = re.compile(r"\s+")

@@ -111,9 +111,9 @@ def make_logs(folder: Path, records: int, files: int, seed: int = 16) -> None:
 # -- one run, in its own process ----------------------------------------------------------------
 def run(kind: str, logs: Path, out: Path) -> dict:
     """ingest + detect with one engine; timings and the findings' hash, as JSON on stdout."""
-    from curate.detect import find_failures
-    from curate.ingest import ingest_logs
-    from curate.project import open_project
+    from curate.core.project import open_project
+    from curate.detect.stage import find_failures
+    from curate.ingest.stage import ingest_logs
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.config import Config
-from curate.errors import ConfigError, CurateError, TooFewExamples
-from curate.project import Project
-from curate.workspace import Workspace
+from curate.core.config import Config
+from curate.core.errors import ConfigError, CurateError, TooFewExamples
+from curate.core.project import Project
+from curate.core.workspace import Workspace
 
 Say = Callable[[str], None]
 
@@ -139,12 +139,12 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
 
     Every stage runs with this one project: curate.toml and its tasks are read once.
     """
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.detect import find_failures
-    from curate.export import ExportSettings, export_dataset
-    from curate.ingest import ingest_logs
-    from curate.judge import suggest
-    from curate.queue import pull_queue, push_queue
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.detect.stage import find_failures
+    from curate.export.stage import ExportSettings, export_dataset
+    from curate.ingest.stage import ingest_logs
+    from curate.queue.judge import suggest
+    from curate.queue.stage import pull_queue, push_queue
 
     workspace, config = project.workspace, project.config
     workspace.create()

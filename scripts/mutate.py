@@ -34,35 +34,42 @@ ENV = os.environ | {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "POLARS_MAX_THREADS":
 
 # group -> the mutants it holds (mutmut's names: module.x_function or module.xǁClassǁmethod)
 GROUPS: dict[str, list[str]] = {
-    "compare": ["curate.compare.*"],
-    "report-statistics": ["curate.report.x_plateau_verdict__*"],
-    "triage": ["curate.triage.*"],
-    "answers": ["curate.answers.*"],
-    "annotations": ["curate.annotations.*"],
+    "compare": ["curate.report.compare.*"],
+    "report-statistics": ["curate.report.stage.x_plateau_verdict__*"],
+    "triage": ["curate.core.triage.*"],
+    "answers": ["curate.core.answers.*"],
+    "annotations": ["curate.core.annotations.*"],
     "workspace-journal": [
-        "curate.workspace.x_lock_timeout__*",
-        *(f"curate.workspace.xǁWorkspaceǁ{m}__*" for m in ("commit", "_apply", "recover", "lock")),
+        "curate.core.workspace.x_lock_timeout__*",
+        *(
+            f"curate.core.workspace.xǁWorkspaceǁ{m}__*"
+            for m in ("commit", "_apply", "recover", "lock")
+        ),
     ],
     # engine() (loading Presidio) is set-up, warmed once by the tests: its mutants are left out
     # the HTTP side (asking, retrying) is tests/test_judge.py's, against a local server
     "judge": [
-        *(f"curate.judge.x_{f}__*" for f in ("prompt_for", "_read_answer", "judge_agreement")),
-        *(f"curate.judge.xǁJudgeǁ{m}__*" for m in ("__init__", "scrub", "_tokens", "_score")),
+        *(f"curate.queue.judge.x_{f}__*" for f in ("prompt_for", "_read_answer")),
+        "curate.core.suggestions.x_judge_agreement__*",
+        *(f"curate.queue.judge.xǁJudgeǁ{m}__*" for m in ("__init__", "scrub", "_tokens", "_score")),
     ],
     "redact": [
-        "curate.redact.xǁPolicyǁ*",
+        "curate.core.redact.xǁPolicyǁ*",
         *(
-            f"curate.redact.x_{f}__*"
+            f"curate.core.redact.x_{f}__*"
             for f in ("detectable_entities", "redact_records", "kept_values", "save_mapping")
         ),
     ],
-    "taggers": ["curate.taggers.*"],
+    "taggers": ["curate.balance.taggers.*"],
     "engine-settings": [
-        *(f"curate.engine.xǁEngineǁ{m}__*" for m in ("from_config", "describe", "distributed")),
-        "curate.engine.x__check_reachable__*",
+        *(
+            f"curate.core.engine.xǁEngineǁ{m}__*"
+            for m in ("from_config", "describe", "distributed")
+        ),
+        "curate.core.engine.x__check_reachable__*",
     ],
     "export-checks": [
-        f"curate.export.x_{f}__*"
+        f"curate.export.stage.x_{f}__*"
         for f in (
             "check_export_name",
             "assistant_turn",
@@ -72,7 +79,7 @@ GROUPS: dict[str, list[str]] = {
         )
     ],
     "record-identity": [
-        f"curate.records.x_{f}__*" for f in ("finalize", "input_text", "input_hash")
+        f"curate.core.records.x_{f}__*" for f in ("finalize", "input_text", "input_hash")
     ],
 }
 
@@ -85,7 +92,7 @@ def _mutmut(*args: str) -> str:
 
 
 def _function(name: str) -> str:
-    """curate.compare.x_side__mutmut_5 -> curate.compare.x_side"""
+    """curate.report.compare.x_side__mutmut_5 -> curate.report.compare.x_side"""
     return name.rsplit("__mutmut_", 1)[0]
 
 

@@ -53,14 +53,14 @@ def _table_digest(paths: list[Path], tmp: str) -> dict[str, Any]:
 
 def _queue_seam(stand_in: Any) -> None:
     """The in-memory stand-in takes Argilla's place (wherever this version of curate asks)."""
-    from curate.project import Project
+    from curate.core.project import Project
 
     if hasattr(Project, "queue"):
         Project.queue = lambda self: stand_in  # type: ignore[method-assign]
     else:
-        import curate.queue
+        import curate.queue.stage
 
-        curate.queue.connect = lambda config: stand_in  # type: ignore[attr-defined]
+        curate.queue.stage.connect = lambda config: stand_in  # type: ignore[attr-defined]
 
 
 def _answers(dataset: Any, record: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from curate.project import Project
-from curate.workspace import Workspace
+from curate.core.project import Project
+from curate.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
@@ -95,10 +95,10 @@ def chat_line(
 
 def balanced_sample(root: Path, target: int, seed: int, extra_toml: str = ""):
     """The entity-match sample in a project at `root`: ingested, detected, balanced."""
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import load_config
-    from curate.detect import find_failures
-    from curate.ingest import ingest_logs
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import load_config
+    from curate.detect.stage import find_failures
+    from curate.ingest.stage import ingest_logs
 
     for name in ("curate.toml", "entity_match_output.schema.json"):
         (root / name).write_text((SAMPLE / name).read_text())

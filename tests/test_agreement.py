@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from curate.annotations import agreement
-from curate.tables import ANNOTATIONS_SCHEMA
+from curate.core.annotations import agreement
+from curate.core.tables import ANNOTATIONS_SCHEMA
 
 
 def _rows(answers: dict[str, dict[str, str]], swap_order: bool = True) -> pl.DataFrame:

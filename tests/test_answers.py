@@ -7,11 +7,11 @@ import json
 import polars as pl
 import pytest
 
-from curate.answers import audited
-from curate.export import ExportSettings, export_dataset
-from curate.project import Project
-from curate.queue import pull_queue, push_queue
+from curate.core.answers import audited
+from curate.core.project import Project
+from curate.export.stage import ExportSettings, export_dataset
 from curate.queue.memory import MemoryQueue
+from curate.queue.stage import pull_queue, push_queue
 from tests.conftest import balanced_sample
 
 
@@ -19,7 +19,7 @@ def _project(tmp_path, monkeypatch, answers: str):
     toml = f"\n[tasks.entity_match.answers]\n{answers}\n" if answers else ""
     workspace, config = balanced_sample(tmp_path, target=120, seed=3, extra_toml=toml)
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
     project = Project(workspace, config)
     candidates = workspace.read_table("candidates")
     refs = (

@@ -6,10 +6,10 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from curate.balance import BalanceSettings, Quota, parse_ratio, select_candidates
+from curate.balance.stage import BalanceSettings, Quota, parse_ratio, select_candidates
 from curate.cli import main
-from curate.errors import ConfigError
-from curate.project import Project
+from curate.core.errors import ConfigError
+from curate.core.project import Project
 from tests.conftest import SAMPLE
 
 
@@ -171,9 +171,9 @@ def test_cli_balance_on_the_sample(runner, tmp_path, monkeypatch):
 
 
 def test_generation_tasks_balance_across_failure_types(workspace):
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import Config
-    from curate.detect import find_failures
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import Config
+    from curate.detect.stage import find_failures
     from tests.detectors.helpers import put
 
     rows = [{"output": f"summary {i}", "finish_reason": "length"} for i in range(30)]
@@ -227,10 +227,10 @@ def _batch_output_line(i: int, content: str) -> dict:
 
 def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace):
     """Batch output without its input file: no prompt text, yet the target is filled."""
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import Config
-    from curate.detect import find_failures
-    from curate.ingest import ingest_logs
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import Config
+    from curate.detect.stage import find_failures
+    from curate.ingest.stage import ingest_logs
     from tests.conftest import write_jsonl
 
     labels = ["billing", "technical"]
@@ -258,7 +258,7 @@ def test_records_without_input_text_are_not_near_duplicates(tmp_path, workspace)
 def test_no_input_warning_names_the_cause_of_the_records_without_input():
     """Batch records with their prompts and one chat record without messages: the warning
     says the logs carry no request messages, not that a Batch input file is missing."""
-    from curate.balance import _no_input_warning
+    from curate.balance.stage import _no_input_warning
 
     records = pl.DataFrame({"source_format": ["openai_batch"] * 3 + ["openai_chat"]})
     warning = _no_input_warning("t", records, pl.Series([False, False, False, True]))

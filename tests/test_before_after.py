@@ -274,7 +274,7 @@ def test_disagreement_between_models_is_no_failure_of_either(tmp_path, runner):
 
 
 def test_format_p():
-    from curate.compare import format_p
+    from curate.report.compare import format_p
 
     assert format_p(2.4e-57) == "2.4e-57"
     assert format_p(0.000999) == "1.0e-03"
@@ -354,7 +354,7 @@ def fine_tuned_output(sample_output, references) -> str:
     """The sample's Batch input file as a fine-tuned model would have answered it: new batch
     and response ids, the same custom_ids, two in three of the old model's wrong answers put
     right, and no failed calls."""
-    from curate.text import label_key_of
+    from curate.core.text import label_key_of
 
     known = dict(line.split(",") for line in references.read_text().split()[1:])
     lines = []

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from curate.cli import main
-from curate.project import Project
+from curate.core.project import Project
 from tests.conftest import SAMPLE, chat_line, write_jsonl
 
 
@@ -145,9 +145,9 @@ def test_out_of_range_options_are_refused_with_the_range(runner, tmp_path, args)
 
 
 def test_the_library_checks_ranges_too(workspace):
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import Config
-    from curate.errors import ConfigError
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import Config
+    from curate.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--seed -3: must be from 0"):
         balance_candidates(Project(workspace, Config()), BalanceSettings(seed=-3))

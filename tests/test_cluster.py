@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.cluster import ClusterSettings, cluster_texts
+from curate.balance.cluster import ClusterSettings, cluster_texts
 
 BASE = [
     ("customer", "Maria Garcia4411"),

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from curate.cli import main
-from curate.compare import mcnemar_p, newcombe, wilson
+from curate.report.compare import mcnemar_p, newcombe, wilson
 from tests.conftest import chat_line, write_jsonl
 
 TOPICS = ["billing", "technical", "other"]

@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from curate.cli import main
-from curate.doctor import table_files
-from curate.workspace import Workspace
+from curate.core.doctor import table_files
+from curate.core.workspace import Workspace
 from tests.conftest import SAMPLE
 
 COMMANDS = [

@@ -96,7 +96,7 @@ def _check(result, args) -> dict[str, Any] | None:
 @pytest.fixture
 def queue(monkeypatch) -> MemoryQueue:
     stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: stand_in)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
     return stand_in
 
 
@@ -174,7 +174,7 @@ def test_vcr_cassettes_alone(shared_data, tmp_path, runner):
 
 
 def _hold_lock(root: str, ready, release) -> None:
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     with Workspace(root).lock("ingest big.jsonl"):
         ready.set()

@@ -7,13 +7,13 @@ from typing import ClassVar
 import polars as pl
 import pytest
 
-from curate import detectors as registry
 from curate.cli import main
-from curate.config import Config
-from curate.detect import find_failures, read_findings
-from curate.detectors import Detector, Option
-from curate.errors import ConfigError
-from curate.project import Project
+from curate.core.config import Config
+from curate.core.errors import ConfigError
+from curate.core.project import Project
+from curate.detect import detectors as registry
+from curate.detect.detectors import Detector, Option
+from curate.detect.stage import find_failures, read_findings
 from tests.detectors.helpers import LABELS, TOPICS, put
 
 
@@ -31,9 +31,9 @@ class LongOutput(Detector):
 
 @pytest.fixture
 def plugin(monkeypatch):
-    import curate.plugins
+    import curate.core.plugins
 
-    real = curate.plugins.entry_points
+    real = curate.core.plugins.entry_points
 
     def with_plugin(group):
         points = list(real(group=group))
@@ -41,7 +41,7 @@ def plugin(monkeypatch):
             return points
         return [*points, EntryPoint("long_output", "tests.test_detect:LongOutput", group)]
 
-    monkeypatch.setattr(curate.plugins, "entry_points", with_plugin)
+    monkeypatch.setattr(curate.core.plugins, "entry_points", with_plugin)
     registry.available.cache_clear()
     yield
     registry.available.cache_clear()

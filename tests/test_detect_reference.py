@@ -12,10 +12,10 @@ import tomllib
 
 import polars as pl
 
-from curate.config import load_config
-from curate.detect import find_failures, read_findings
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.detect.stage import find_failures, read_findings
+from curate.ingest.stage import ingest_logs
 from tests.conftest import REPO, SAMPLE
 
 
@@ -27,7 +27,7 @@ def _reference():
 
 
 def test_sample_findings_equal_the_plain_python_checks(tmp_path):
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     workspace = Workspace(tmp_path / ".curate")
     config = load_config(SAMPLE / "curate.toml")
@@ -72,7 +72,7 @@ def test_sample_findings_equal_the_plain_python_checks(tmp_path):
 
 def test_batch_counts_match_an_independent_count(tmp_path):
     """Truncated, unparseable and mismatched records of a Batch API file with known answers."""
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     workspace = Workspace(tmp_path / ".curate")
     config = load_config(SAMPLE / "curate.toml")

@@ -5,7 +5,7 @@ import json
 
 import polars as pl
 
-from curate.edge_cases import tag_pairs
+from curate.balance.edge_cases import tag_pairs
 
 PAIR = {
     "left": "metadata.left",

@@ -12,13 +12,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from curate.config import Config, load_config
-from curate.detect import find_failures
-from curate.engine import Engine
-from curate.errors import ConfigError, InputError
-from curate.ingest import ingest_logs
-from curate.project import Project
-from curate.workspace import Workspace
+from curate.core.config import Config, load_config
+from curate.core.engine import Engine
+from curate.core.errors import ConfigError, InputError
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.detect.stage import find_failures
+from curate.ingest.stage import ingest_logs
 from tests.conftest import SAMPLE, chat_line, write_jsonl
 
 DAFT = Engine(kind="daft", partition_rows=1000)  # small partitions: many of them, even here
@@ -252,7 +252,7 @@ def test_a_glob_that_matches_nothing_says_so(tmp_path):
 # -- clustering --------------------------------------------------------------------------------
 def test_clusters_on_daft_equal_local_on_200k_generated_inputs(tmp_path):
     from bench.cluster import make_inputs
-    from curate.cluster import ClusterSettings, cluster_texts
+    from curate.balance.cluster import ClusterSettings, cluster_texts
 
     texts = pl.Series(make_inputs(200_000, seed=3)[0])
     settings = ClusterSettings()
@@ -268,7 +268,7 @@ def test_clusters_on_daft_equal_local_on_200k_generated_inputs(tmp_path):
 
 
 def test_balance_on_daft_equals_local(tmp_path):
-    from curate.balance import BalanceSettings, balance_candidates
+    from curate.balance.stage import BalanceSettings, balance_candidates
 
     project = sample_project(tmp_path)
     find_failures(project)

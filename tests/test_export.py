@@ -6,11 +6,11 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from curate.annotations import resolve
 from curate.cli import main
-from curate.export import ExportSettings, check_openai_example, export_dataset
-from curate.project import Project
-from curate.tables import ANNOTATIONS_SCHEMA
+from curate.core.annotations import resolve
+from curate.core.project import Project
+from curate.core.tables import ANNOTATIONS_SCHEMA
+from curate.export.stage import ExportSettings, check_openai_example, export_dataset
 from tests.conftest import balanced_sample
 
 
@@ -229,8 +229,8 @@ def test_fewer_than_ten_examples_is_an_error_unless_allowed(annotated, runner, t
 
 @pytest.mark.parametrize("said", ["non-match", "Non Match", "NON_MATCH", "non_match"])
 def test_a_corrected_label_is_read_as_the_task_reads_labels(said):
-    from curate.export import assistant_turn
-    from curate.tasks import Task
+    from curate.core.tasks import Task
+    from curate.export.stage import assistant_turn
 
     task = Task(
         name="em",
@@ -254,7 +254,7 @@ def test_the_split_never_puts_a_cluster_on_both_sides():
     and validation gets about its share of each class."""
     import random
 
-    from curate.export import _split
+    from curate.export.stage import _split
 
     rng = random.Random(5)
     rows, cluster = [], 0
@@ -279,7 +279,7 @@ def test_config_failures_stay_out_unless_asked(annotated, tmp_path):
     """A candidate whose failure the configuration fixes (triage) is not written by default."""
     import shutil
 
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     workspace, config, _, _ = annotated
     copy = Workspace(tmp_path / ".curate", workspace.config_path)

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate.errors import InputError
-from curate.ingest import ingest_logs
-from curate.project import Project
-from curate.workspace import Workspace
+from curate.core.errors import InputError
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.ingest.stage import ingest_logs
 from tests import logs
 
 JSON = st.recursive(
@@ -146,7 +146,7 @@ def test_every_reader_accounts_for_every_line(fmt, data):
 @given(st.binary(max_size=400))
 def test_vcr_random_bytes(blob):
     """A cassette of random bytes: a clear InputError or quarantine, never a crash."""
-    from curate.errors import InputError
+    from curate.core.errors import InputError
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "c.yaml"

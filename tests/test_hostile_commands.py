@@ -8,10 +8,10 @@ import re
 import pytest
 
 from curate.cli import main
-from curate.config import Config
-from curate.errors import ConfigError, InputError
-from curate.tasks import load_tasks
-from curate.text import read_text_file
+from curate.core.config import Config
+from curate.core.errors import ConfigError, InputError
+from curate.core.tasks import load_tasks
+from curate.core.text import read_text_file
 from tests.conftest import chat_line, write_jsonl
 
 

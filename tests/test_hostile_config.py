@@ -10,8 +10,8 @@ import json
 import pytest
 
 from curate.cli import main
-from curate.config import load_config, load_schema
-from curate.errors import ConfigError
+from curate.core.config import load_config, load_schema
+from curate.core.errors import ConfigError
 from tests.conftest import chat_line
 
 HOSTILE = [-1, 0, 1e-7, 0.5, 1e308, 2**63 - 1, -(2**63), "abc", True, [], {}]

@@ -10,10 +10,10 @@ import json
 import polars as pl
 
 from curate.cli import main
-from curate.export import ExportSettings, export_dataset
-from curate.project import Project
-from curate.queue import push_queue
+from curate.core.project import Project
+from curate.export.stage import ExportSettings, export_dataset
 from curate.queue.memory import MemoryQueue
+from curate.queue.stage import push_queue
 from tests.conftest import chat_line, write_jsonl
 
 TOPICS = ["billing", "technical", "other"]
@@ -71,7 +71,7 @@ def test_a_corrected_references_file_corrects_the_records(tmp_path, runner):
 
 
 def _stored(root) -> pl.DataFrame:
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     return Workspace(root / ".curate").scan_records().collect()
 
@@ -96,13 +96,13 @@ def test_trusted_references_that_contradict_answer_for_none(tmp_path, runner, mo
     _run(runner, [*args, "detect"])
     _run(runner, [*args, "balance", "--target", "45", "--seed", "1"])
 
-    from curate.config import load_config
-    from curate.workspace import Workspace
+    from curate.core.config import load_config
+    from curate.core.workspace import Workspace
 
     project = Project(Workspace(tmp_path / ".curate"), load_config(tmp_path / "curate.toml"))
     candidates = project.workspace.read_table("candidates")
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
     (pushed,) = push_queue(project)
     contradicted = {f"chatcmpl-{i}" for i in range(5)} | {f"again-{i}" for i in range(5)}
     by_source = dict(

@@ -1,5 +1,7 @@
-"""The package's imports form no circle: every module's imports (at the top and inside
-functions alike), read with `ast`, walked for strongly connected components."""
+"""The package's imports form no circle and run downward only: every module's imports (at the
+top and inside functions alike), read with `ast`, walked for strongly connected components and
+checked against the layers (the core under everything, the stages side by side above it, the
+command line and `curate run` on top)."""
 
 from __future__ import annotations
 
@@ -94,18 +96,75 @@ def test_the_walk_sees_a_circle_when_there_is_one():
 
 def test_the_walk_reads_every_kind_of_import():
     graph = import_graph()
-    assert "curate.workspace" in graph["curate.project"]  # from curate.workspace import ...
-    assert "curate.queue.argilla" in graph["curate.queue"]  # a submodule by name
-    assert "curate.text" in graph["curate.judge"]  # an import inside a function
+    assert (
+        "curate.core.workspace" in graph["curate.core.project"]
+    )  # from curate.core.workspace import ...
+    assert "curate.queue.argilla" in graph["curate.queue.stage"]  # a submodule by name
+    assert "curate.core.text" in graph["curate.queue.judge"]  # an import inside a function
     # a submodule runs its package first: judge -> queue.argilla -> queue/__init__ -> judge
     # was the circle of issue 25
-    assert {"curate.formats.base", "curate.formats"} <= graph["curate.ingest"]
+    assert {"curate.ingest.formats.base", "curate.ingest.formats"} <= graph["curate.ingest.stage"]
     # but not the package a module is in: it is being imported already
     assert "curate.queue" not in graph["curate.queue.preview"]
-    assert cycles(graph | {"curate.judge": graph["curate.judge"] | {"curate.queue"}}) == [
-        ["curate.judge", "curate.queue"]
-    ]
+    assert "curate.queue.stage" in graph["curate.queue.preview"]
+    circle = graph | {"curate.core.text": graph["curate.core.text"] | {"curate.queue.judge"}}
+    found = cycles(circle)
+    assert len(found) == 1 and {"curate.core.text", "curate.queue.judge"} <= set(found[0])
 
 
 def test_no_module_imports_itself_round_a_circle():
     assert cycles(import_graph()) == []
+
+
+STAGES = ("ingest", "detect", "balance", "queue", "export", "report")
+TOP = ("curate", "curate.__main__", "curate.run", "curate.cli")
+
+
+def layer(module: str) -> str:
+    """core, stack, a stage's name, or top."""
+    parts = module.split(".")
+    if module in TOP or module.startswith("curate.cli."):
+        return "top"
+    if len(parts) > 1 and parts[1] in ("core", "stack", *STAGES):
+        return parts[1]
+    raise AssertionError(f"{module} is in no layer: put it in a stage's folder or the core")
+
+
+def allowed(importer: str, imported: str) -> bool:
+    """The core imports only the core (and the package's version); the stack, the core; a
+    stage, the core, the stack and itself; the top, anything."""
+    mine, theirs = layer(importer), layer(imported)
+    if imported == "curate":  # curate/__init__.py: the version and the lazy public names
+        return mine != "core" or importer == "curate.core.workspace"
+    if mine == "top":
+        return True
+    if mine == "core":
+        return theirs == "core"
+    if mine == "stack":
+        return theirs in ("core", "stack")
+    return theirs in ("core", "stack", mine)
+
+
+def test_every_module_is_in_a_layer():
+    for module in import_graph():
+        layer(module)
+
+
+def test_imports_run_downward_only():
+    graph = import_graph()
+    wrong = sorted(
+        f"{importer} imports {imported} ({layer(importer)} -> {layer(imported)})"
+        for importer, imported_set in graph.items()
+        for imported in imported_set
+        if not allowed(importer, imported)
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_layer_rule_sees_an_upward_import():
+    assert not allowed("curate.core.project", "curate.detect.stage")
+    assert not allowed("curate.report.stage", "curate.export.stage")
+    assert not allowed("curate.queue.stage", "curate.cli.render")
+    assert allowed("curate.queue.stage", "curate.queue.argilla")
+    assert allowed("curate.export.stage", "curate.core.redact")
+    assert allowed("curate.cli.commands", "curate.report.stage")

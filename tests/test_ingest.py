@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from curate import ingest as ingest_module
-from curate.config import Config
-from curate.errors import ConfigError, InputError, UnknownFormat
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.config import Config
+from curate.core.errors import ConfigError, InputError, UnknownFormat
+from curate.core.project import Project
+from curate.ingest import stage as ingest_module
+from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
 
@@ -52,7 +52,7 @@ def test_small_chunks_keep_line_numbers(tmp_path, workspace):
 
 
 def test_record_ids_are_stable_across_workspaces(tmp_path, workspace):
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), {"request": {}, "error": "boom"}])
     other = Workspace(tmp_path / "other")
@@ -160,7 +160,7 @@ def test_a_failed_ingest_writes_nothing(tmp_path, workspace):
 def test_a_kill_between_moves_is_rolled_forward(tmp_path, workspace, monkeypatch):
     """Records, quarantine rows and manifest entry of a source commit as one unit."""
     path = write_jsonl(tmp_path / "c.jsonl", [chat_line(1), "oops", chat_line(2)])
-    import curate.workspace as ws_module
+    import curate.core.workspace as ws_module
 
     real_replace = ws_module.os.replace
     calls = []

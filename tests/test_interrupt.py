@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from curate.ingest import prefetch
+from curate.ingest.stage import prefetch
 
 
 def test_prefetch_stops_when_its_consumer_does():
@@ -89,7 +89,7 @@ def test_ctrl_c_stops_ingest_at_once_and_loses_nothing(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     result = json.loads(done.stdout)
     assert result["quarantined"] == 0
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     workspace = Workspace(tmp_path / "ws")
     records = workspace.scan_records().select("source_id").collect()

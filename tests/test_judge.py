@@ -10,11 +10,12 @@ import json
 import polars as pl
 import pytest
 
-from curate.config import load_config
-from curate.judge import judge_agreement, suggest
-from curate.project import Project
-from curate.queue import pull_queue, push_queue
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.core.suggestions import judge_agreement
+from curate.queue.judge import suggest
 from curate.queue.memory import MemoryQueue
+from curate.queue.stage import pull_queue, push_queue
 from tests.conftest import balanced_sample
 from tests.judge_server import JudgeServer
 
@@ -89,7 +90,7 @@ def test_calls_that_never_work_are_counted_and_asked_again(judged):
 def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypatch):
     project, _ = judged
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
     suggest(project)
     push_queue(project)
     table = project.workspace.read_table("suggestions")
@@ -128,7 +129,7 @@ def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypat
     row = next(s for s in judged_by["by_score"] if s["threshold"] == 0.9)
     assert row["records"] == len(sure)
     assert row["accuracy"] == pytest.approx(sum(a == b for a, b in sure) / len(sure), abs=1e-4)
-    from curate.report import build_report, render_html
+    from curate.report.stage import build_report, render_html
 
     report = build_report(project)
     assert report["judge"]["entity_match"] == judged_by
@@ -136,8 +137,8 @@ def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypat
 
 
 def test_without_a_judge_suggest_says_what_to_write(workspace):
-    from curate.config import Config
-    from curate.errors import ConfigError
+    from curate.core.config import Config
+    from curate.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"no \[judge\] in curate.toml"):
         suggest(Project(workspace, Config()))
@@ -290,7 +291,7 @@ def test_an_answer_trickled_a_byte_at_a_time_times_out(judged):
     ],
 )
 def test_a_judge_prompt_that_cannot_be_filled_says_how(judged, prompt, message):
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
 
     project, _ = judged
     project.config.data["judge"]["prompts"] = {"entity_match": prompt}
@@ -305,8 +306,8 @@ def test_a_judge_prompt_that_cannot_be_filled_says_how(judged, prompt, message):
 
 @pytest.mark.parametrize("url", ["http://[::1/v1", "localhost:8000/v1", "ftp://127.0.0.1/v1"])
 def test_a_base_url_that_is_no_url_names_the_key(url):
-    from curate.errors import ConfigError
-    from curate.judge import Judge
+    from curate.core.errors import ConfigError
+    from curate.queue.judge import Judge
 
     with pytest.raises(ConfigError, match=r"\[judge\] base_url"):
         Judge({"base_url": url, "model": "m"})

@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 
-from curate.config import Config
-from curate.engine import Engine
-from curate.errors import InputError
-from curate.ingest import ingest_logs
-from curate.project import Project
-from curate.workspace import Workspace
+from curate.core.config import Config
+from curate.core.engine import Engine
+from curate.core.errors import InputError
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.ingest.stage import ingest_logs
 from tests.conftest import SAMPLE
 from tests.test_engine import assert_same, ingested, small_logs
 

@@ -9,14 +9,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-import curate.plugins
-from curate import exporters, formats
-from curate.errors import ConfigError
-from curate.export import ExportSettings, export_dataset
-from curate.exporters import Exporter
-from curate.formats.base import Batch, LogFormat, Quarantined, records_frame
-from curate.ingest import ingest_logs
-from curate.project import Project
+import curate.core.plugins
+from curate.core.errors import ConfigError
+from curate.core.project import Project
+from curate.export import exporters
+from curate.export.exporters import Exporter
+from curate.export.stage import ExportSettings, export_dataset
+from curate.ingest import formats
+from curate.ingest.formats.base import Batch, LogFormat, Quarantined, records_frame
+from curate.ingest.stage import ingest_logs
 from tests.conftest import records
 from tests.test_export import annotated  # noqa: F401 - a fixture
 
@@ -59,7 +60,7 @@ class PlainText(Exporter):
 
 @pytest.fixture
 def plugins(monkeypatch):
-    real = curate.plugins.entry_points
+    real = curate.core.plugins.entry_points
     extra = {
         formats.GROUP: EntryPoint("pipe_log", "tests.test_plugins:PipeLog", formats.GROUP),
         exporters.GROUP: EntryPoint("plain_text", "tests.test_plugins:PlainText", exporters.GROUP),
@@ -69,7 +70,7 @@ def plugins(monkeypatch):
         points = list(real(group=group))
         return [*points, extra[group]] if group in extra else points
 
-    monkeypatch.setattr(curate.plugins, "entry_points", with_plugins)
+    monkeypatch.setattr(curate.core.plugins, "entry_points", with_plugins)
     formats.available.cache_clear()
     exporters.available.cache_clear()
     yield
@@ -108,10 +109,10 @@ def test_a_third_party_export_format_writes_the_examples(plugins, annotated):  #
 
 
 def test_a_plugin_with_a_wrong_name_is_a_clear_error(monkeypatch):
-    real = curate.plugins.entry_points
+    real = curate.core.plugins.entry_points
     wrong = EntryPoint("pipe", "tests.test_plugins:PipeLog", formats.GROUP)
     monkeypatch.setattr(
-        curate.plugins,
+        curate.core.plugins,
         "entry_points",
         lambda group: [*real(group=group), wrong] if group == formats.GROUP else real(group=group),
     )

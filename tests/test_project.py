@@ -13,11 +13,11 @@ import pytest
 
 import curate
 from curate.cli import main
-from curate.config import Config, load_config, load_schema
-from curate.errors import MissingTableError
-from curate.project import Project, open_project
-from curate.tables import TABLES
-from curate.workspace import Workspace
+from curate.core.config import Config, load_config, load_schema
+from curate.core.errors import MissingTableError
+from curate.core.project import open_project
+from curate.core.tables import TABLES
+from curate.core.workspace import Workspace
 from tests.conftest import SAMPLE
 from tests.test_run import _project as run_project
 
@@ -34,13 +34,13 @@ JSON_TYPES = {
 def test_tasks_and_schema_files_are_read_once_per_command(runner, tmp_path, monkeypatch):
     """`curate run` runs ingest, detect and balance (and export when there are answers): the
     tasks are built, and their schema files read, once for all of them."""
-    import curate.tasks
+    import curate.core.tasks
 
     built, read = [], []
-    load_tasks, load_schema_file = curate.tasks.load_tasks, curate.tasks._load_schema
-    monkeypatch.setattr(curate.tasks, "load_tasks", lambda c: built.append(1) or load_tasks(c))
+    load_tasks, load_schema_file = curate.core.tasks.load_tasks, curate.core.tasks._load_schema
+    monkeypatch.setattr(curate.core.tasks, "load_tasks", lambda c: built.append(1) or load_tasks(c))
     monkeypatch.setattr(
-        curate.tasks, "_load_schema", lambda *a: read.append(a[0]) or load_schema_file(*a)
+        curate.core.tasks, "_load_schema", lambda *a: read.append(a[0]) or load_schema_file(*a)
     )
     result = runner.invoke(main, [*run_project(tmp_path), "run", "--json"])
     assert result.exit_code == 0, result.output
@@ -67,10 +67,11 @@ def test_open_finds_the_project(tmp_path, monkeypatch):
     assert curate.open(tmp_path, workspace=tmp_path / "w").workspace.root == tmp_path / "w"
 
 
-def test_project_detectors_are_built_once(tmp_path):
-    project = Project(Workspace(tmp_path / ".curate"), Config())
-    assert project.detectors() is project.detectors()
-    assert [d.name for d in project.detectors(["refusal"])] == ["refusal"]
+def test_only_the_named_detectors_are_built():
+    from curate.detect.detectors import build_detectors
+
+    assert [d.name for d in build_detectors(Config(), ["refusal"])] == ["refusal"]
+    assert len(build_detectors(Config())) == 13
 
 
 def test_a_missing_table_says_what_to_run(tmp_path, runner):
@@ -161,10 +162,10 @@ def test_public_api_names_resolve():
 
 
 def test_plugin_base_classes_come_from_curate():
-    from curate.detectors.base import Detector, Option
-    from curate.exporters import Exporter
-    from curate.formats.base import LogFormat
-    from curate.taggers import Tagger, ValueTagger
+    from curate.balance.taggers import Tagger, ValueTagger
+    from curate.detect.detectors.base import Detector, Option
+    from curate.export.exporters import Exporter
+    from curate.ingest.formats.base import LogFormat
 
     assert (curate.Detector, curate.Option, curate.LogFormat) == (Detector, Option, LogFormat)
     assert (curate.Tagger, curate.ValueTagger, curate.Exporter) == (Tagger, ValueTagger, Exporter)
@@ -183,16 +184,16 @@ def _ingest_more(args: list[str], log: str, ready) -> None:
 
     from click.testing import CliRunner
 
-    import curate.ingest
+    import curate.ingest.stage
 
-    read_outputs = curate.ingest._read_outputs
+    read_outputs = curate.ingest.stage._read_outputs
 
     def slow(*a, **k):
         ready.set()
         time.sleep(1.5)
         return read_outputs(*a, **k)
 
-    curate.ingest._read_outputs = slow
+    curate.ingest.stage._read_outputs = slow
     result = CliRunner().invoke(main, [*args, "ingest", log, "--task", "topic"])
     assert result.exit_code == 0, result.output
 
@@ -204,7 +205,7 @@ def test_export_and_ingest_at_once_lose_nothing(tmp_path, runner, monkeypatch):
     from tests.test_degenerate import Case, _answers, _project
 
     stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: stand_in)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
     args, ingest_args = _project(tmp_path, Case(n=120))
     for step in (["ingest", *ingest_args], ["detect"], ["balance", "--target", "40"]):
         assert runner.invoke(main, [*args, *step]).exit_code == 0, step
@@ -257,7 +258,7 @@ def test_the_readme_notebook_session_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CURATE_WORKSPACE", raising=False)
     stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: stand_in)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
     namespace: dict = {}
     exec(compile(before, "README.md", "exec"), namespace)
     assert namespace["failures"].height > 0 and namespace["detected"].failing_records > 0

@@ -5,16 +5,16 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from curate.project import Project
-from curate.queue import push_queue
+from curate.core.project import Project
 from curate.queue.memory import MemoryQueue
+from curate.queue.stage import push_queue
 from tests.conftest import balanced_sample
 
 
 @pytest.fixture
 def queue(monkeypatch) -> MemoryQueue:
     stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: stand_in)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
     return stand_in
 
 

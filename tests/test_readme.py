@@ -33,7 +33,7 @@ def test_readme_config_reference_is_generated_from_the_schema():
 
 
 def test_every_toml_block_is_valid_curate_toml(tmp_path):
-    from curate.config import load_config
+    from curate.core.config import load_config
 
     blocks = [b for b in _blocks("toml") if not b.startswith("# your package's pyproject")]
     assert len(blocks) >= 2
@@ -46,7 +46,7 @@ def test_every_toml_block_is_valid_curate_toml(tmp_path):
 
 def test_the_detector_plugin_example_runs(workspace):
     """The README's plugin example, executed as written and run over records."""
-    from curate.detectors import Detector
+    from curate.detect.detectors import Detector
     from tests.detectors.helpers import put
 
     (example,) = [b for b in _blocks("python") if "class LongOutput" in b]
@@ -116,3 +116,39 @@ def test_the_two_commands_are_make_targets(target):
     assert f"make {target}" in README
     makefile = (REPO / "Makefile").read_text()
     assert re.search(rf"^{target}:", makefile, flags=re.M)
+
+
+def _architecture_tree() -> set[str]:
+    """The paths the README's architecture block lists: `  core/` then `    project.py` is
+    core/project.py."""
+    block = README.split("## Architecture", 1)[1].split("```", 2)[1]
+    listed: set[str] = set()
+    parents: list[str] = []
+    for line in block.splitlines()[2:]:  # the fence's language line and `curate/`
+        name = line.split()[0] if line.strip() else ""
+        indent = (len(line) - len(line.lstrip())) // 2
+        if not re.fullmatch(r"[\w.]+/?", name) or not 0 < indent <= len(parents) + 1:
+            continue  # a continuation line of a description
+        parents = parents[: indent - 1]
+        listed.add("/".join([*parents, name.rstrip("/")]))
+        if name.endswith("/"):
+            parents.append(name.rstrip("/"))
+    return listed
+
+
+def test_readme_architecture_is_the_real_tree():
+    package = REPO / "curate"
+    listed = _architecture_tree()
+    missing = sorted(p for p in listed if not (package / p).exists())
+    assert not missing, f"the README lists what is not there: {missing}"
+    summarized = {"ingest/formats", "detect/detectors", "stack", "schemas"}  # listed as folders
+    real = {
+        str(p.relative_to(package))
+        for p in package.rglob("*")
+        if "__pycache__" not in p.parts
+        and (p.is_dir() or p.suffix == ".py")
+        and not any(str(p.relative_to(package)).startswith(f"{s}/") for s in summarized)
+        and not (p.name == "__init__.py" and p.parent != package)
+    }
+    unlisted = sorted(real - listed)
+    assert not unlisted, f"the README's architecture leaves out: {unlisted}"

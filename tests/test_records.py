@@ -5,10 +5,10 @@ import json
 import jsonschema
 import polars as pl
 
-from curate.config import load_schema
-from curate.ingest import ingest_logs
-from curate.project import Project
-from curate.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, coerce, finalize
+from curate.core.config import load_schema
+from curate.core.project import Project
+from curate.core.records import QUARANTINE_SCHEMA, RECORD_SCHEMA, coerce, finalize
+from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
 

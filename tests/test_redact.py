@@ -11,15 +11,15 @@ import stat
 
 import pytest
 
-from curate.config import load_config
-from curate.detect import find_failures
-from curate.ingest import ingest_logs
-from curate.project import Project
-from curate.queue import push_queue
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.core.redact import Policy, redact_records
+from curate.core.workspace import Workspace
+from curate.detect.stage import find_failures
+from curate.ingest.stage import ingest_logs
 from curate.queue.memory import MemoryQueue
 from curate.queue.preview import redaction_preview
-from curate.redact import Policy, redact_records
-from curate.workspace import Workspace
+from curate.queue.stage import push_queue
 from tests.conftest import write_jsonl
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -99,7 +99,7 @@ def _splink_logs(shared, folder, n=240):
 
 def _balanced(tmp_path, shared_data, monkeypatch, toml: str):
     """The splink pairs ingested, detected and balanced under `toml`, with an in-memory queue."""
-    from curate.balance import BalanceSettings, balance_candidates
+    from curate.balance.stage import BalanceSettings, balance_candidates
 
     people = _splink_logs(shared_data, tmp_path)
     (tmp_path / "curate.toml").write_text(toml)
@@ -111,7 +111,7 @@ def _balanced(tmp_path, shared_data, monkeypatch, toml: str):
     find_failures(project)
     balance_candidates(project, BalanceSettings(target=60, seed=1))
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.connect", lambda config: queue)
+    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
     return project, queue, people
 
 
@@ -245,7 +245,7 @@ def test_redact_preview_from_the_command_line(person_project, runner):
 
 def _without_ner(monkeypatch):
     """Presidio's engine as it is here, reporting no spaCy model (whatever is installed)."""
-    from curate import redact
+    from curate.core import redact
 
     batch, _ = redact.engine()
     monkeypatch.setattr(redact, "engine", lambda: (batch, False))
@@ -264,7 +264,7 @@ def test_names_only_without_a_model_replace_nothing_else(monkeypatch):
 
 
 def test_a_listed_name_type_without_a_model_is_said(monkeypatch):
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
 
     _without_ner(monkeypatch)
     policy = Policy(entities=("PERSON", "EMAIL_ADDRESS"), listed_in="[tasks.t.redact] entities")
@@ -273,7 +273,7 @@ def test_a_listed_name_type_without_a_model_is_said(monkeypatch):
 
 
 def test_an_unknown_entity_type_is_named():
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
 
     policy = Policy(entities=("EMAIL_ADRESS",), listed_in="[tasks.t.redact] entities")
     with pytest.raises(ConfigError, match=r"'EMAIL_ADRESS'.*did you mean 'EMAIL_ADDRESS'"):
@@ -295,7 +295,7 @@ def test_the_default_policy_replaces_patterns_and_false_turns_it_off(
     """Without [tasks.NAME.redact] the pattern entities are replaced in what people see and in
     the training set (before: annotators saw real emails unless a policy was written);
     `redact = false` turns it off."""
-    from curate.export import ExportSettings, export_dataset
+    from curate.export.stage import ExportSettings, export_dataset
 
     toml = TOML.split("[tasks.person_match.redact]")[0]
     toml = toml.replace('kind = "pair_match"\n', 'kind = "pair_match"\n' + setting)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from curate.cli import main
-from curate.project import Project
+from curate.core.project import Project
 from tests.conftest import SAMPLE
 from tests.units.formulas import newcombe_by_formula
 from tests.units.test_report_statistics import _expected_verdict
@@ -93,9 +93,9 @@ def test_html_report_renders_its_charts_in_chromium(detected, runner, tmp_path):
 @pytest.mark.parametrize("usage", [False, True])
 def test_report_says_what_the_logs_lack(workspace, latency, usage):
     """Some or all calls without latency or token usage: a report, never a ShapeError."""
-    from curate.config import Config
-    from curate.detect import find_failures
-    from curate.report import build_report, render_html, report_notes
+    from curate.core.config import Config
+    from curate.detect.stage import find_failures
+    from curate.report.stage import build_report, render_html, report_notes
     from tests.detectors.helpers import TOPICS, put
 
     rows = []
@@ -144,7 +144,7 @@ def _usage_frame(n: int, ttft: bool, seed: int = 1):
 
 
 def test_prefill_latency_is_fitted_on_time_to_first_token_when_logged():
-    from curate.report import TTFT, latency_fit
+    from curate.report.stage import TTFT, latency_fit
 
     fit = latency_fit(_usage_frame(500, ttft=True), saved_tokens=1000)
     assert fit["fitted"] == TTFT
@@ -158,7 +158,7 @@ def test_without_ttft_completion_tokens_are_a_second_variable():
     the prompt's own cost (0.3 ms) comes back."""
     import numpy as np
 
-    from curate.report import TOTAL_TWO, latency_fit
+    from curate.report.stage import TOTAL_TWO, latency_fit
 
     usage = _usage_frame(500, ttft=False)
     fit = latency_fit(usage, saved_tokens=0)

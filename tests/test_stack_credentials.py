@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import stat
 
+from curate.core.workspace import Workspace
 from curate.stack.local import LEGACY_API_KEY, LEGACY_PASSWORD, Stack
-from curate.workspace import Workspace
 
 
 def _stack(root) -> Stack:

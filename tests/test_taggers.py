@@ -10,11 +10,11 @@ from typing import ClassVar
 import polars as pl
 import pytest
 
-import curate.plugins
-from curate import edge_cases
-from curate.edge_cases import tag_pairs
-from curate.errors import ConfigError
-from curate.taggers import Addresses, Organizations, Products, Tagger
+import curate.core.plugins
+from curate.balance import edge_cases
+from curate.balance.edge_cases import tag_pairs
+from curate.balance.taggers import Addresses, Organizations, Products, Tagger
+from curate.core.errors import ConfigError
 
 PRODUCTS = [
     ("printmaster 17 gold", "printmaster gold v 17.0 (win 98 me 2000 xp)", "variant_differs"),
@@ -171,10 +171,10 @@ class Colours(Tagger):
 
 
 def test_a_third_party_tagger_registers_and_tags(monkeypatch):
-    real = curate.plugins.entry_points
+    real = curate.core.plugins.entry_points
     point = EntryPoint("colours", "tests.test_taggers:Colours", edge_cases.GROUP)
     monkeypatch.setattr(
-        curate.plugins,
+        curate.core.plugins,
         "entry_points",
         lambda group: (
             [*real(group=group), point] if group == edge_cases.GROUP else real(group=group)
@@ -197,10 +197,10 @@ def test_an_unknown_pair_key_says_which_taggers_there_are():
 
 def test_balance_files_products_under_their_tags(workspace):
     """Balance's strata use every tagger's tags: a product task's candidates carry them."""
-    from curate.balance import BalanceSettings, balance_candidates
-    from curate.config import Config
-    from curate.detect import find_failures
-    from curate.project import Project
+    from curate.balance.stage import BalanceSettings, balance_candidates
+    from curate.core.config import Config
+    from curate.core.project import Project
+    from curate.detect.stage import find_failures
     from tests.detectors.helpers import put
 
     rows = []

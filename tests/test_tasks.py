@@ -3,10 +3,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from curate.config import Config
-from curate.errors import ConfigError
-from curate.project import Project
-from curate.tasks import LABEL, LABEL_STATUS, assign_tasks, load_tasks
+from curate.core.config import Config
+from curate.core.errors import ConfigError
+from curate.core.project import Project
+from curate.core.tasks import LABEL, LABEL_STATUS, assign_tasks, load_tasks
 
 
 def _task(spec):
@@ -168,8 +168,8 @@ def test_tasks_assigned_by_match_rules():
 )
 def test_parse_patterns_are_checked_by_the_engine_that_runs_them(tmp_path, pattern, message):
     """Python's `re` accepts look-around and back-references; polars' engine does not."""
-    from curate.detect import find_failures
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
+    from curate.detect.stage import find_failures
 
     spec = {"kind": "classification", "labels": ["yes", "no"]}
     spec["parse"] = {"mode": "regex", "pattern": pattern}
@@ -183,7 +183,7 @@ def test_parse_patterns_are_checked_by_the_engine_that_runs_them(tmp_path, patte
 
 
 def _config_file(tmp_path, text):
-    from curate.config import load_config
+    from curate.core.config import load_config
 
     path = tmp_path / "curate.toml"
     path.write_text(text)
@@ -222,14 +222,14 @@ def test_blank_and_colliding_labels_are_refused(tmp_path, toml, message):
     ],
 )
 def test_detector_options_of_the_wrong_element_type(settings, message):
-    from curate.detectors import available
+    from curate.detect.detectors import available
 
     with pytest.raises(ConfigError, match=message):
         available()["refusal"](settings)
 
 
 def test_detector_numbers_are_not_booleans():
-    from curate.detectors import available
+    from curate.detect.detectors import available
 
     with pytest.raises(ConfigError, match="expected a float"):
         available()["low_confidence"]({"threshold": True})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.text import input_key, label_key, label_key_of, match_key, name_key
+from curate.core.text import input_key, label_key, label_key_of, match_key, name_key
 
 
 def _apply(key, texts, **kw):

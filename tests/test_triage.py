@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.config import Config
-from curate.detect import find_failures, read_findings
-from curate.project import Project
-from curate.triage import CLASSES, RULES, rules_table
+from curate.core.config import Config
+from curate.core.project import Project
+from curate.core.triage import CLASSES, RULES, rules_table
+from curate.detect.stage import find_failures, read_findings
 from tests.detectors.helpers import LABELS, TOPICS, put
 
 
@@ -91,7 +91,7 @@ def test_a_record_falls_in_its_most_basic_class(workspace):
 
 
 def test_the_rules_table_names_real_detectors_and_classes():
-    from curate.detectors import available
+    from curate.detect.detectors import available
 
     names = set(available())
     for row in rules_table():

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from curate.config import load_config, load_schema
-from curate.errors import ConfigError, WorkspaceError, WorkspaceLocked
-from curate.workspace import Workspace, atomic_write_bytes
+from curate.core.config import load_config, load_schema
+from curate.core.errors import ConfigError, WorkspaceError, WorkspaceLocked
+from curate.core.workspace import Workspace, atomic_write_bytes
 
 
 def test_locate_prefers_flag_then_env_then_config(tmp_path, monkeypatch):

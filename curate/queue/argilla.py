@@ -12,11 +12,11 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from curate.config import Config
-from curate.errors import QueueError
-from curate.tables import CORRECTED, IS_FAILURE, LABEL
-from curate.tasks import Task
-from curate.text import conversation_markdown
+from curate.core.config import Config
+from curate.core.errors import QueueError
+from curate.core.tables import CORRECTED, IS_FAILURE, LABEL
+from curate.core.tasks import Task
+from curate.core.text import conversation_markdown
 
 PUSH_BATCH = 500
 

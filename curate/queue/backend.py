@@ -1,6 +1,6 @@
 """What curate needs of an annotation queue, and the questions it asks on every record.
 
-The stage (curate.queue) talks to a queue only through these methods; `ArgillaQueue`
+The stage (curate.queue.stage) talks to a queue only through these methods; `ArgillaQueue`
 (curate.queue.argilla) is the real one, `MemoryQueue` (curate.queue.memory) an in-memory one
 for tests of the push / pull / resolve logic. Records travel as plain dicts:
 {"id", "fields", "metadata", "suggestions"} (see curate.queue.argilla.render_record).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from curate.tables import CORRECTED, IS_FAILURE, LABEL
-from curate.tasks import Task
+from curate.core.tables import CORRECTED, IS_FAILURE, LABEL
+from curate.core.tasks import Task
 
 
 class QueueBackend(Protocol):

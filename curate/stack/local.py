@@ -21,8 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from curate.errors import StackError
-from curate.workspace import Workspace, atomic_write_bytes
+from curate.core.errors import StackError
+from curate.core.workspace import Workspace, atomic_write_bytes
 
 HOST = "127.0.0.1"
 PORTS = {"opensearch": 9201, "opensearch_transport": 9301, "redis": 6380, "argilla": 6900}

@@ -6,12 +6,12 @@ from typing import Any
 
 import polars as pl
 
-from curate.config import Config
-from curate.detect import find_failures, read_findings
-from curate.formats.base import records_frame
-from curate.project import Project
-from curate.records import finalize
-from curate.workspace import Workspace
+from curate.core.config import Config
+from curate.core.project import Project
+from curate.core.records import finalize
+from curate.core.workspace import Workspace
+from curate.detect.stage import find_failures, read_findings
+from curate.ingest.formats.base import records_frame
 
 LABELS = {
     "kind": "pair_match",

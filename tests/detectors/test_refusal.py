@@ -1,6 +1,6 @@
 import pytest
 
-from curate.errors import ConfigError
+from curate.core.errors import ConfigError
 from tests.detectors.helpers import detect, evidence, put
 
 

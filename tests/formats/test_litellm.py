@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.project import Project
+from curate.ingest.stage import ingest_logs
 from tests.conftest import records, write_jsonl
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from curate.errors import InputError
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.errors import InputError
+from curate.core.project import Project
+from curate.ingest.stage import ingest_logs
 from tests.conftest import records, write_jsonl
 
 
@@ -134,8 +134,8 @@ def test_responses_endpoint_batches(tmp_path, workspace):
 
 def test_a_side_input_is_declared_by_its_format():
     """Ingest asks a format whether it completes another's records; it tests no class."""
-    from curate.formats import available
-    from curate.formats.base import LogFormat
+    from curate.ingest.formats import available
+    from curate.ingest.formats.base import LogFormat
 
     sides = {f.name: f.completes for f in available().values() if f.completes}
     assert sides == {"openai_batch_input": "openai_batch"}

@@ -4,10 +4,14 @@ import json
 
 import polars as pl
 
-from curate.formats.base import read_lines_frame
-from curate.formats.openai_chat import assemble_stream, decode_exchange_lines, exchanges_batch
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.project import Project
+from curate.ingest.formats.base import read_lines_frame
+from curate.ingest.formats.openai_chat import (
+    assemble_stream,
+    decode_exchange_lines,
+    exchanges_batch,
+)
+from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 
 
@@ -265,7 +269,7 @@ def test_metadata_from_the_line_tail_equals_a_full_parse():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from curate.formats.openai_chat import _json_path_where
+    from curate.ingest.formats.openai_chat import _json_path_where
 
     value = st.recursive(
         st.none() | st.integers() | st.text(max_size=5),

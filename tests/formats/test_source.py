@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from curate.formats.base import GZIP_MAGIC, LongLine, Source
+from curate.ingest.formats.base import GZIP_MAGIC, LongLine, Source
 
 LINES = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), max_size=60)
 
@@ -70,10 +70,10 @@ def test_a_gzip_that_expands_to_one_huge_line_is_quarantined_with_its_length(tmp
     import resource
     import zlib
 
-    from curate.config import Config
-    from curate.ingest import ingest_logs
-    from curate.project import Project
-    from curate.workspace import Workspace
+    from curate.core.config import Config
+    from curate.core.project import Project
+    from curate.core.workspace import Workspace
+    from curate.ingest.stage import ingest_logs
     from tests.conftest import chat_line
 
     good = [json.dumps(chat_line(i, "billing")).encode() for i in range(3)]

@@ -5,9 +5,9 @@ import json
 import polars as pl
 import pytest
 
-from curate.errors import InputError
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.errors import InputError
+from curate.core.project import Project
+from curate.ingest.stage import ingest_logs
 from tests.conftest import quarantine, records, write_jsonl
 
 MAP = {"input": "question", "output": "answer", "reference": "label", "id": "qid"}

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.project import Project
+from curate.ingest.stage import ingest_logs
 from tests import logs
 from tests.conftest import records
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from curate.ingest import ingest_logs
-from curate.project import Project
+from curate.core.project import Project
+from curate.ingest.stage import ingest_logs
 from tests.conftest import records
 
 

@@ -11,8 +11,8 @@ import httpx
 import polars as pl
 import pytest
 
-from curate.project import Project
-from curate.queue import pull_queue, push_queue
+from curate.core.project import Project
+from curate.queue.stage import pull_queue, push_queue
 from tests.integration.conftest import account
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

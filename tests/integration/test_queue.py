@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from curate.cli import main
-from curate.config import Config
-from curate.errors import QueueError
-from curate.project import Project
-from curate.queue import pull_queue, push_queue, queue_status
+from curate.core.config import Config
+from curate.core.errors import QueueError
+from curate.core.project import Project
+from curate.queue.stage import pull_queue, push_queue, queue_status
 from tests.integration.conftest import account
 
 
@@ -225,7 +225,7 @@ def test_judge_suggestions_reach_argilla_and_survive_a_repush(tmp_path, argilla_
     score and agent; a re-push keeps them and duplicates nothing."""
     import hashlib
 
-    from curate.judge import suggest
+    from curate.queue.judge import suggest
     from tests.conftest import balanced_sample
     from tests.judge_server import JudgeServer
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from curate.detect import find_failures
+from curate.detect.stage import find_failures
 from tests.test_engine import sample_project
 
 RAY_ADDRESS = os.environ.get("CURATE_TEST_RAY_ADDRESS", "127.0.0.1:6390")

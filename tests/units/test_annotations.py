@@ -9,7 +9,7 @@ import json
 import polars as pl
 import pytest
 
-from curate.annotations import (
+from curate.core.annotations import (
     _alpha,
     _fleiss,
     agreement,
@@ -18,7 +18,7 @@ from curate.annotations import (
     latest_answers,
     resolve,
 )
-from curate.tables import ANNOTATIONS_SCHEMA
+from curate.core.tables import ANNOTATIONS_SCHEMA
 from tests.units.formulas import (
     cohen_kappa_by_formula,
     fleiss_kappa_by_formula,
@@ -240,7 +240,7 @@ def test_two_categories_are_enough_for_alpha_and_fleiss():
 
 
 def test_figures_are_rounded_to_four_places_and_nan_is_none():
-    from curate.annotations import _rounded
+    from curate.core.annotations import _rounded
 
     assert _rounded(2 / 3) == 0.6667 and _rounded(float("nan")) is None
     left, right = ["a", "a", "b"], ["a", "b", "b"]  # agree on 2 of 3

@@ -9,7 +9,7 @@ import json
 import polars as pl
 import pytest
 
-from curate.answers import (
+from curate.core.answers import (
     DEFAULT_AUDIT_SHARE,
     audited,
     by_reference,
@@ -17,7 +17,7 @@ from curate.answers import (
     reference_audit,
     reference_label,
 )
-from curate.tasks import Task
+from curate.core.tasks import Task
 from tests.units.formulas import cohen_kappa_by_formula
 
 
@@ -249,7 +249,7 @@ def test_the_audit_is_per_task_and_lists_twenty_disagreements():
 
 
 def test_referenced_records_carry_the_label_detect_read(workspace):
-    from curate.answers import referenced_records
+    from curate.core.answers import referenced_records
     from tests.detectors.helpers import put
 
     ids = put(workspace, [{"reference": "match"}, {"reference": None}], task="t")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from curate.compare import mcnemar_p, newcombe, wilson
+from curate.report.compare import mcnemar_p, newcombe, wilson
 from tests.units.formulas import newcombe_by_formula, wilson_by_formula
 
 
@@ -43,7 +43,7 @@ def _frames(n: int = 40):
 
 
 def test_periods_and_edge_cases():
-    from curate.compare import compare
+    from curate.report.compare import compare
 
     records, findings, tags = _frames()
     data = compare(records, findings, tags, "2026-10-01..2026-10-31", "2026-11-01..2026-11-30")
@@ -66,7 +66,7 @@ def test_periods_and_edge_cases():
 
 
 def test_prompt_versions_are_sides_too():
-    from curate.compare import compare
+    from curate.report.compare import compare
 
     records, findings, _ = _frames()
     data = compare(records, findings, None, "v1", "v2")
@@ -75,8 +75,8 @@ def test_prompt_versions_are_sides_too():
 
 
 def test_overlapping_sides_are_refused():
-    from curate.compare import compare
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import compare
 
     records, findings, _ = _frames()
     with pytest.raises(ConfigError, match=r"40 calls are both"):
@@ -88,7 +88,7 @@ def test_a_row_one_side_lacks_says_so():
     a row 'not on both sides', not a TypeError."""
     import polars as pl
 
-    from curate.compare import ONE_SIDED, compare
+    from curate.report.compare import ONE_SIDED, compare
 
     records = pl.DataFrame(
         {
@@ -116,8 +116,8 @@ def test_a_model_name_covers_its_dated_snapshots():
     that answered: 'gpt-4.1-nano' is both; the snapshot alone is only itself."""
     import polars as pl
 
-    from curate.compare import compare, model_families
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import compare, model_families
 
     models = ["gpt-4.1-nano", "gpt-4.1-nano-2025-04-14", "gpt-4.1-nano-mini", "ft:x"]
     records = pl.DataFrame(
@@ -166,7 +166,7 @@ def test_mcnemar_switches_to_chi2_at_25_discordant_pairs_with_its_correction():
 
 
 def _row(a_fail, a_calls, b_fail, b_calls, paired_inputs, only_a, only_b):
-    from curate.compare import _verdict, newcombe
+    from curate.report.compare import _verdict, newcombe
 
     return _verdict(
         {
@@ -240,7 +240,7 @@ def test_mcnemar_of_equal_counts_is_one_and_of_one_side_only_is_exact():
 
 
 def _decide(a_fail, b_fail, *, inputs=0, only_a=0, only_b=0, p=None, ci=(-1.0, 1.0)):
-    from curate.compare import _verdict
+    from curate.report.compare import _verdict
 
     return _verdict(
         {
@@ -287,7 +287,7 @@ def test_the_unpaired_verdict_at_an_interval_touching_zero():
 
 
 def test_a_side_without_calls_is_one_sided():
-    from curate.compare import ONE_SIDED, _verdict
+    from curate.report.compare import ONE_SIDED, _verdict
 
     row = {"a": {"calls": 0, "failures": 0}, "b": {"calls": 5, "failures": 1}}
     assert _verdict(row) == ONE_SIDED
@@ -307,7 +307,7 @@ def _failed(rows):
 def test_a_row_from_its_calls():
     from scipy.stats import binomtest
 
-    from curate.compare import _row
+    from curate.report.compare import _row
 
     rows = [
         (1, "a", True), (1, "a", False), (1, "b", False),  # input 1: only A failed (any call)
@@ -336,7 +336,7 @@ def test_a_row_from_its_calls():
 
 
 def test_a_row_with_no_matched_input_has_no_pairs():
-    from curate.compare import _row
+    from curate.report.compare import _row
 
     row = _row(_failed([(1, "a", True), (2, "b", False), (3, "b", True)]))
     assert row["paired"] == {
@@ -355,7 +355,7 @@ def test_a_row_with_no_matched_input_has_no_pairs():
 
 @pytest.mark.parametrize(("only_a", "test"), [(24, "mcnemar-exact"), (25, "mcnemar-chi2")])
 def test_the_row_names_the_test_it_made(only_a, test):
-    from curate.compare import _row
+    from curate.report.compare import _row
 
     rows = [(i, s, s == "a") for i in range(only_a) for s in ("a", "b")]
     rows += [(1000, "a", False), (1000, "b", True)]  # one pair the other way
@@ -384,7 +384,7 @@ def _days():
 
 
 def test_a_period_holds_both_its_first_and_its_last_day():
-    from curate.compare import side
+    from curate.report.compare import side
 
     records = _days()
     where, kind, models = side(records, "2026-10-05..2026-10-07")
@@ -397,8 +397,8 @@ def test_a_period_holds_both_its_first_and_its_last_day():
 def test_an_unknown_side_lists_what_there_is():
     import polars as pl
 
-    from curate.compare import side
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import side
 
     records = _days().with_columns(
         pl.Series("model", [f"m{i}" for i in (9, 1, 2, 3, 4)]),
@@ -427,7 +427,7 @@ def test_an_unknown_side_lists_what_there_is():
 
 
 def test_the_sides_name_their_kind():
-    from curate.compare import side
+    from curate.report.compare import side
 
     records = _days()
     assert side(records, "m")[1:] == ("model", ["m"])
@@ -448,8 +448,8 @@ def test_the_sides_name_their_kind():
     ],
 )
 def test_impossible_periods_say_why(period, message):
-    from curate.compare import side
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import side
 
     with pytest.raises(ConfigError) as raised:
         side(_days(), period)
@@ -457,7 +457,7 @@ def test_impossible_periods_say_why(period, message):
 
 
 def test_a_snapshot_whose_undated_name_is_absent_is_its_own_family():
-    from curate.compare import model_families
+    from curate.report.compare import model_families
 
     assert model_families(["gpt-4o-2024-08-06", "o3"]) == {
         "gpt-4o-2024-08-06": "gpt-4o-2024-08-06",
@@ -498,7 +498,7 @@ def _sides_frames():
 
 
 def test_compare_counts_every_call_of_each_side_once():
-    from curate.compare import compare
+    from curate.report.compare import compare
 
     records, findings, tags = _sides_frames()
     data = compare(records, findings, tags, "old", "new")
@@ -532,8 +532,8 @@ def test_compare_counts_every_call_of_each_side_once():
 
 
 def test_compare_refuses_a_side_with_no_call():
-    from curate.compare import compare
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import compare
 
     records, findings, _ = _sides_frames()
     with pytest.raises(ConfigError) as raised:
@@ -542,7 +542,7 @@ def test_compare_refuses_a_side_with_no_call():
 
 
 def test_compare_says_when_no_input_is_common():
-    from curate.compare import compare
+    from curate.report.compare import compare
 
     records, findings, _ = _sides_frames()
     records = records.filter(records["record_id"].is_in(["a4", "b1", "b2"]))
@@ -554,8 +554,8 @@ def test_compare_says_when_no_input_is_common():
 
 
 def test_overlapping_sides_say_how_many_calls_are_both():
-    from curate.compare import compare
-    from curate.errors import ConfigError
+    from curate.core.errors import ConfigError
+    from curate.report.compare import compare
 
     records, findings, _ = _sides_frames()
     with pytest.raises(ConfigError) as raised:
@@ -580,6 +580,6 @@ def test_overlapping_sides_say_how_many_calls_are_both():
     ],
 )
 def test_p_values_for_people(p, shown):
-    from curate.compare import format_p
+    from curate.report.compare import format_p
 
     assert format_p(p) == shown

@@ -7,8 +7,14 @@ import socket
 
 import pytest
 
-from curate.engine import ENV_RAY_ADDRESS, FILES_PER_TASK, PARTITION_ROWS, Engine, _check_reachable
-from curate.errors import ConfigError
+from curate.core.engine import (
+    ENV_RAY_ADDRESS,
+    FILES_PER_TASK,
+    PARTITION_ROWS,
+    Engine,
+    _check_reachable,
+)
+from curate.core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

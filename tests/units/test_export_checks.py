@@ -8,9 +8,15 @@ from collections import Counter
 
 import pytest
 
-from curate.errors import ExportError
-from curate.export import _messages, _split, assistant_turn, check_export_name, check_openai_example
-from curate.tasks import Task
+from curate.core.errors import ExportError
+from curate.core.tasks import Task
+from curate.export.stage import (
+    _messages,
+    _split,
+    assistant_turn,
+    check_export_name,
+    check_openai_example,
+)
 
 SCHEMA = {
     "type": "object",

@@ -10,18 +10,15 @@ import math
 import polars as pl
 import pytest
 
-from curate.errors import ConfigError
-from curate.judge import (
+from curate.core.errors import ConfigError
+from curate.core.suggestions import (
     MIN_FOR_THRESHOLD,
     THRESHOLDS,
     TRUSTWORTHY,
-    Judge,
-    JudgeError,
-    _read_answer,
     judge_agreement,
-    prompt_for,
 )
-from curate.tasks import Task
+from curate.core.tasks import Task
+from curate.queue.judge import Judge, JudgeError, _read_answer, prompt_for
 from tests.units.formulas import cohen_kappa_by_formula
 
 LABELS = Task(

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import xxhash
 
-from curate.records import RECORD_SCHEMA, finalize, input_hash, input_text
+from curate.core.records import RECORD_SCHEMA, finalize, input_hash, input_text
 
 
 def _id(*parts: str) -> str:

@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from curate.errors import ConfigError
-from curate.redact import (
+from curate.core.errors import ConfigError
+from curate.core.redact import (
     DEFAULT_ENTITIES,
     PATTERN_ENTITIES,
     PLACES,
@@ -21,7 +21,7 @@ from curate.redact import (
     redact_records,
     save_mapping,
 )
-from curate.tasks import Task
+from curate.core.tasks import Task
 
 engine()  # loaded once at import: mutmut's fork server imports this module before forking
 
@@ -185,7 +185,7 @@ def test_the_mapping_file_is_private_and_appended(tmp_path):
 
 
 def test_what_cannot_be_found_is_said():
-    from curate.redact import detectable_entities
+    from curate.core.redact import detectable_entities
 
     batch, _ = engine()
     listed = "[tasks.people.redact] entities"
@@ -227,7 +227,7 @@ def test_a_clean_text_before_one_with_data_and_an_id_that_looks_like_data():
 
 
 def test_two_unknown_types_are_both_named():
-    from curate.redact import detectable_entities
+    from curate.core.redact import detectable_entities
 
     batch, _ = engine()
     with pytest.raises(ConfigError, match=r"^the redaction policy: 'NOPE', 'ZILCH' is no entity"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from curate.report import plateau_verdict
+from curate.report.stage import plateau_verdict
 from tests.units.formulas import newcombe_by_formula, wilson_by_formula
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from curate.taggers import (
+from curate.balance.taggers import (
     BASIC,
     Addresses,
     Organizations,

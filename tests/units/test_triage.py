@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.triage import (
+from curate.core.triage import (
     CLASSES,
     NEAR,
     RULES,

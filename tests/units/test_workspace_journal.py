@@ -9,8 +9,8 @@ import json
 import filelock
 import pytest
 
-from curate.errors import WorkspaceError, WorkspaceLocked
-from curate.workspace import ENV_LOCK_TIMEOUT, Workspace, lock_timeout
+from curate.core.errors import WorkspaceError, WorkspaceLocked
+from curate.core.workspace import ENV_LOCK_TIMEOUT, Workspace, lock_timeout
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_commits_add_to_the_sources_and_share_folders(ws):
 def test_the_journal_is_written_whole_under_the_commit_lock(ws, monkeypatch):
     from datetime import UTC, datetime
 
-    import curate.workspace as module
+    import curate.core.workspace as module
 
     seen = []
     real = module.atomic_write_bytes

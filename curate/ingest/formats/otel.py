@@ -1,0 +1,227 @@
+"""OpenTelemetry GenAI spans as OTLP JSON: spans with gen_ai.* attributes become records.
+
+Reads an ExportTraceServiceRequest ({"resourceSpans": [...]}) per file or per line (what the
+collector's file exporter writes). Messages come from the current attributes
+`gen_ai.input.messages`, `gen_ai.output.messages`, `gen_ai.system_instructions`, or from the
+deprecated indexed ones `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`. Spans without gen_ai
+attributes are counted and skipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from curate.core.records import to_json
+from curate.ingest.formats.base import (
+    SHAPE_ERRORS,
+    Batch,
+    LogFormat,
+    Quarantined,
+    ReadContext,
+    Sample,
+    Source,
+    cut_raw,
+    iter_json_items,
+    records_frame,
+    shape_error,
+)
+from curate.ingest.formats.messages import maybe_json, normalize_finish, parts_text, read_messages
+
+BATCH_ROWS = 20_000
+
+
+def any_value(value: Any) -> Any:
+    """The Python value of an OTLP AnyValue ({"stringValue": ...}, {"arrayValue": ...}, ...)."""
+    if not isinstance(value, dict):
+        return value
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "arrayValue" in value:
+        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return attributes((value["kvlistValue"] or {}).get("values", []))
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def attributes(items: Any) -> dict[str, Any]:
+    return {
+        a["key"]: any_value(a.get("value"))
+        for a in items or []
+        if isinstance(a, dict) and "key" in a
+    }
+
+
+def _seconds_ms(value: Any) -> float | None:
+    return float(value) * 1000 if isinstance(value, int | float) and value >= 0 else None
+
+
+def _indexed(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """gen_ai.prompt.0.role, gen_ai.prompt.0.content, ... as a list of dicts by index."""
+    found: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        index, _, field = key[len(prefix) :].partition(".")
+        if index.isdigit():
+            found.setdefault(int(index), {})[field] = value
+    return [found[i] for i in sorted(found)]
+
+
+def _otel_messages(value: Any) -> list[dict[str, Any]]:
+    """Messages in the GenAI semconv shape ({role, parts: [{type, content}]}) or others."""
+    value = maybe_json(value)
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "parts" in value[0]:
+        value = [{"role": m.get("role"), "content": m.get("parts")} for m in value]
+    return read_messages(value)
+
+
+def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> dict[str, Any]:
+    attrs = attributes(span.get("attributes"))
+    system = maybe_json(attrs.get("gen_ai.system_instructions"))
+    messages = []
+    if system:
+        text, _ = parts_text(system)
+        messages.append({"role": "system", "content": text, "name": None, "tool_call_id": None})
+    output_text, calls, finish = None, [], None
+    if "gen_ai.input.messages" in attrs or "gen_ai.output.messages" in attrs:
+        messages += _otel_messages(attrs.get("gen_ai.input.messages"))
+        outputs = maybe_json(attrs.get("gen_ai.output.messages"))
+        if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
+            first = outputs[0]
+            output_text, calls = parts_text(first.get("parts", first.get("content")))
+            finish = first.get("finish_reason")
+    else:
+        for item in _indexed(attrs, "gen_ai.prompt."):
+            messages.append(
+                {
+                    "role": item.get("role") or "user",
+                    "content": item.get("content"),
+                    "name": None,
+                    "tool_call_id": item.get("tool_call_id"),
+                }
+            )
+        completions = _indexed(attrs, "gen_ai.completion.")
+        if completions:
+            first = completions[0]
+            output_text = first.get("content")
+            finish = first.get("finish_reason")
+            # deeper indexes stay flat in `first`: {"tool_calls.0.name": ...}
+            calls = [
+                {"id": c.get("id"), "name": c.get("name"), "arguments": to_json(c.get("arguments"))}
+                for c in _indexed(first, "tool_calls.")
+            ]
+    finish = finish or attrs.get("gen_ai.response.finish_reasons")
+    status = span.get("status") or {}
+    failed = status.get("code") in (2, "STATUS_CODE_ERROR", "ERROR")
+    error = (status.get("message") or attrs.get("error.type") or "error") if failed else None
+    start = span.get("startTimeUnixNano")
+    end = span.get("endTimeUnixNano")
+    latency = (int(end) - int(start)) / 1e6 if start and end else None
+    known = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
+    rest = {
+        k: v
+        for k, v in attrs.items()
+        if k not in known and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))
+    }
+    return {
+        "source_id": span.get("spanId"),
+        "source_line": number,
+        "timestamp": int(start) if start else None,
+        "model": attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model"),
+        "messages": messages,
+        "output": output_text,
+        "tool_calls": calls,
+        "tools": to_json(attrs.get("gen_ai.tool.definitions")),
+        "finish_reason": normalize_finish(finish),
+        "error": error,
+        "prompt_tokens": attrs.get(
+            "gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens")
+        ),
+        "completion_tokens": attrs.get(
+            "gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens")
+        ),
+        "latency_ms": latency,
+        "ttft_ms": _seconds_ms(
+            attrs.get("gen_ai.response.time_to_first_chunk")
+            or attrs.get("gen_ai.response.time_to_first_token")
+        ),
+        "metadata": to_json(
+            {
+                "trace_id": span.get("traceId"),
+                "span_name": span.get("name"),
+                "attributes": rest,
+                "resource": resource or None,
+            }
+        ),
+        "_raw": None,
+    }
+
+
+def _is_genai(span: dict[str, Any]) -> bool:
+    return any(
+        isinstance(a, dict) and str(a.get("key", "")).startswith("gen_ai.")
+        for a in span.get("attributes") or []
+    )
+
+
+def _span_rows(
+    resource_spans_list: list[Any], number: int
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """The records of one export request's gen_ai spans, and what was skipped."""
+    rows, skipped = [], Counter()
+    for resource_spans in resource_spans_list:
+        resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
+        for scope in resource_spans.get("scopeSpans") or []:
+            for span in scope.get("spans") or []:
+                if _is_genai(span):
+                    rows.append(span_record(span, resource, number))
+                else:
+                    skipped["spans without gen_ai.* attributes"] += 1
+    return rows, skipped
+
+
+class OTelGenAI(LogFormat):
+    name: ClassVar[str] = "otel"
+    priority: ClassVar[int] = 50
+    expects: ClassVar[str] = (
+        'OTLP JSON traces: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]} with gen_ai.* '
+        "span attributes (one document or one per line)"
+    )
+
+    def sniff(self, sample: Sample) -> bool:
+        return any("resourceSpans" in obj for obj in sample.objects[:3])
+
+    def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
+        rows: list[dict[str, Any]] = []
+        quarantined: list[Quarantined] = []
+        skipped: Counter[str] = Counter()
+        for number, raw, item in iter_json_items(source, ctx):
+            if isinstance(item, Exception):
+                quarantined.append(Quarantined(number, f"not valid JSON: {item}", cut_raw(raw)))
+                continue
+            if not isinstance(item, dict) or not isinstance(item.get("resourceSpans"), list):
+                quarantined.append(
+                    Quarantined(number, "not OTLP JSON: no `resourceSpans` list", cut_raw(raw))
+                )
+                continue
+            try:
+                line_rows, line_skipped = _span_rows(item["resourceSpans"], number)
+            except SHAPE_ERRORS as exc:
+                quarantined.append(shape_error(number, raw, item, exc))
+                continue
+            rows += line_rows
+            skipped.update(line_skipped)
+            if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
+                yield Batch(records_frame(rows), quarantined, dict(skipped))
+                rows, quarantined, skipped = [], [], Counter()
+        yield Batch(records_frame(rows), quarantined, dict(skipped))

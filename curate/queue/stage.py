@@ -1,0 +1,366 @@
+"""The queue stage: candidates to Argilla for people to label, and their answers back.
+
+`push_queue` turns the `candidates` of a task into Argilla records (the Argilla record id is the
+record_id): fields a person reads (the conversation, the model's output, the two records side
+by side for entity pairs, what the detectors found), questions (the label, the corrected
+output, "is this a failure?"), the model's own answer as suggestions, metadata to filter on.
+A re-push updates records and never duplicates one, and never touches a record that someone
+has already answered.
+
+`pull_queue` stores every submitted or discarded response in `annotations` (history kept
+across pulls), measures agreement per question, and resolves each record by a stated policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from curate.core.annotations import POLICIES, agreement, latest_answers, resolve
+from curate.core.answers import (
+    by_reference,
+    contradicting_references,
+    reference_audit,
+    referenced_records,
+)
+from curate.core.errors import ConfigError, QueueError
+from curate.core.project import Project
+from curate.core.redact import Policy, redact_queue_records, save_mapping
+from curate.core.suggestions import judge_agreement, latest_suggestions
+from curate.core.tables import ANNOTATIONS_SCHEMA
+from curate.core.tasks import Task
+from curate.core.workspace import StageRun, Workspace, now_utc
+from curate.queue.argilla import PUSH_BATCH, connect, connection, render_record
+from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
+
+# -- push --------------------------------------------------------------------------------------
+
+
+def _check_settings(queue: QueueBackend, dataset, task: Task) -> None:
+    have = queue.questions(dataset)
+    for name, labels in questions_for(task).items():
+        if name not in have:
+            raise QueueError(
+                f"the Argilla dataset {dataset.name!r} exists with other questions "
+                f"({', '.join(have)}); push to another one with --dataset NAME, or delete it in "
+                "the Argilla UI"
+            )
+        if labels is not None and (have[name] or []) != labels:
+            raise QueueError(
+                f"the Argilla dataset {dataset.name!r} asks {name!r} with labels "
+                f"{have[name]}, but the task's are {labels}: push to "
+                "another dataset with --dataset NAME, or delete that one in the Argilla UI"
+            )
+
+
+@dataclass
+class PushResult:
+    dataset: str
+    url: str
+    pushed: int = 0
+    kept_answered: int = 0
+    created: bool = False
+    answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
+    # candidates whose input has references that disagree: pushed to people instead
+    contradicting_references: int = 0
+    redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def dataset_name(task: str, dataset: str | None) -> str:
+    return dataset or f"curate-{task}"
+
+
+def _task_names(candidates: pl.DataFrame, task: str | None, dataset: str | None) -> list[str]:
+    """The tasks to push or pull; --dataset names one dataset, so it needs one task."""
+    names = [task] if task else sorted(candidates["task"].unique().drop_nulls())
+    if dataset is not None and len(names) > 1:
+        raise ConfigError(
+            f"--dataset {dataset!r} names one Argilla dataset, but the candidates hold "
+            f"{len(names)} tasks ({', '.join(names)}): add --task NAME to use it for one task, "
+            "or leave --dataset out (each task then has its own dataset, curate-TASK)"
+        )
+    return names
+
+
+def push_queue(
+    project: Project,
+    task: str | None = None,
+    dataset: str | None = None,
+    progress=None,
+) -> list[PushResult]:
+    """Send the candidates of each task (or of `task`) to Argilla; see the module docstring.
+
+    Holds the workspace lock throughout: the candidates pushed are the ones the run records.
+    """
+    project.workspace.require()
+    with project.workspace.stage("queue push", {"task": task, "dataset": dataset}) as run:
+        results = _push(project, task, dataset, progress)
+        run.counts = {r.dataset: r.pushed for r in results}
+    return results
+
+
+def _push(project: Project, task, dataset, progress) -> list[PushResult]:
+    workspace, config = project.workspace, project.config
+    candidates = workspace.read_table("candidates", needed_by="curate queue push")
+    tasks = project.tasks
+    names = _task_names(candidates, task, dataset)
+    if task is not None and task not in tasks:
+        config.require_task(task)
+    queue = connect(config)
+    min_submitted = int(config.section("argilla").get("min_submitted", 1))
+    findings = workspace.read_table("findings", needed_by="curate queue push")
+    referenced = referenced_records(workspace)
+    known = by_reference(referenced, candidates, tasks)["record_id"].unique()
+    results = []
+    for name in names:
+        mine = candidates.filter(pl.col("task") == name)
+        records = candidate_rows(
+            workspace, mine.filter(~pl.col("record_id").is_in(known.implode())), findings
+        )
+        target = dataset_name(name, dataset)
+        existing = queue.dataset(target)
+        result = PushResult(dataset=target, url=queue.url)
+        result.answered_by_reference = mine.height - records.height
+        if tasks[name].references in ("trust", "audit"):
+            contradicted = contradicting_references(referenced, tasks[name])
+            result.contradicting_references = mine.join(
+                contradicted, on="record_id", how="semi"
+            ).height
+        if existing is None:
+            existing = queue.create_dataset(target, tasks[name], min_submitted)
+            result.created = True
+        else:
+            _check_settings(queue, existing, tasks[name])
+        answered = _answered_ids(queue, existing)
+        result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
+        todo = records.filter(~pl.col("record_id").is_in(list(answered)))
+        rows = todo.to_dicts()
+        policy = Policy.of(tasks[name])
+        for start in range(0, len(rows), PUSH_BATCH):
+            chunk = rows[start : start + PUSH_BATCH]
+            batch = [render_record(row, tasks[name]) for row in chunk]
+            if policy is not None and "queue" in policy.where:
+                batch, found = redact_queue_records(batch, chunk, tasks[name], policy)
+                save_mapping(workspace, found)
+                for entity, n in found.counts.items():
+                    result.redacted[entity] = result.redacted.get(entity, 0) + n
+            queue.log(existing, batch)
+            result.pushed += len(batch)
+            if progress is not None:
+                progress(target, len(batch), len(rows))
+        results.append(result)
+    return results
+
+
+def candidate_rows(
+    workspace: Workspace, candidates: pl.DataFrame, findings: pl.DataFrame
+) -> pl.DataFrame:
+    """The candidates with what a person sees of them: the record's input and output, and the
+    detectors' evidence (`_record` turns each row into a queue record)."""
+    records = (
+        workspace.scan_records()
+        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
+        .select("record_id", "messages", "output", "metadata", "model", "prompt_version")
+        .collect()
+        .join(candidates, on="record_id")
+    )
+    evidence = (
+        findings.filter(pl.col("record_id").is_in(candidates["record_id"].implode()))
+        .group_by("record_id")
+        .agg(
+            pl.col("detector"),
+            (pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence"))
+            .str.join("\n")
+            .alias("evidence"),  # unnamed, the column would be "literal" and never shown
+        )
+    )
+    judge = latest_suggestions(workspace).select(
+        "record_id",
+        pl.col("label").alias("judge_label"),
+        pl.col("corrected_output").alias("judge_output"),
+        pl.col("score").alias("judge_score"),
+        pl.col("model").alias("judge_model"),
+    )
+    return records.join(evidence, on="record_id", how="left").join(
+        judge, on="record_id", how="left"
+    )
+
+
+def _answered_ids(queue: QueueBackend, dataset) -> set[str]:
+    """external ids of the records with at least one submitted or discarded response."""
+    return {
+        item["external_id"]
+        for item in queue.records(dataset)
+        if any(r["status"] in ("submitted", "discarded") for r in item.get("responses") or [])
+    }
+
+
+# -- pull ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullResult:
+    new_responses: int = 0
+    responses: int = 0
+    records_answered: int = 0
+    agreement: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per task with references = audit / trust: people against the references
+    reference_audit: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per task, when a judge suggested answers: the judge against people
+    judge: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolved: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    policy: str = "majority"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def pull_queue(
+    project: Project,
+    task: str | None = None,
+    dataset: str | None = None,
+    policy: str = "majority",
+    prefer_user: str | None = None,
+) -> PullResult:
+    """Store the responses, measure agreement, resolve; tables `annotations` and `resolved`."""
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
+    if policy == "prefer-user" and not prefer_user:
+        raise ConfigError("--policy prefer-user needs the user: --prefer-user NAME")
+    workspace, config = project.workspace, project.config
+    workspace.require()
+    candidates = workspace.read_table("candidates", needed_by="curate queue pull")
+    names = _task_names(candidates, task, dataset)
+    queue = connect(config)
+    users = queue.users()
+    pulled_at = now_utc().isoformat()
+    rows = []
+    for name in names:
+        target = dataset_name(name, dataset)
+        remote = queue.dataset(target)
+        if remote is None:
+            continue
+        for item in queue.records(remote):
+            for response in item.get("responses") or []:
+                if response["status"] not in ("submitted", "discarded"):
+                    continue
+                for question, answer in (response.get("values") or {"_": {"value": None}}).items():
+                    rows.append(
+                        {
+                            "record_id": item["external_id"],
+                            "dataset": target,
+                            "task": name,
+                            "user_id": response["user_id"],
+                            "username": users.get(response["user_id"]),
+                            "status": response["status"],
+                            "question": question,
+                            "value": json.dumps((answer or {}).get("value")),
+                            "answered_at": response.get("updated_at"),
+                            "pulled_at": pulled_at,
+                        }
+                    )
+    fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
+    with workspace.stage("queue pull", {"policy": policy}) as run:
+        result = _store_answers(run, fresh, policy, prefer_user)
+        run.counts = {"new": result.new_responses}
+    resolved = workspace.read_table("resolved", empty=True)
+    result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
+    result.judge = judge_agreement(latest_suggestions(workspace), resolved, candidates)
+    return result
+
+
+def _store_answers(
+    run: StageRun, fresh: pl.DataFrame, policy: str, prefer_user: str | None
+) -> PullResult:
+    """Add the pulled answers to the history; agreement and resolution over the latest."""
+    history = run.workspace.read_table("annotations", empty=True)
+    key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
+    new = fresh.join(history, on=key, how="anti", nulls_equal=True)
+    everything = pl.concat([history, new])
+    run.write("annotations", everything)
+    result = PullResult(
+        new_responses=new.select([*key[:2], "answered_at"]).unique().height, policy=policy
+    )
+    latest = latest_answers(everything)
+    result.responses = latest.select("record_id", "user_id").unique().height
+    result.records_answered = latest["record_id"].n_unique()
+    result.agreement = agreement(latest)
+    resolved, conflicts = resolve(latest, policy, prefer_user)
+    result.resolved, result.conflicts = resolved.height, conflicts
+    run.write("resolved", resolved)
+    return result
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def queue_status(
+    project: Project, dataset: str | None = None, task: str | None = None
+) -> dict[str, Any]:
+    """Pending / completed / discarded records, per stratum and per annotator."""
+    workspace, config = project.workspace, project.config
+    workspace.require()
+    candidates = workspace.read_table("candidates", needed_by="curate queue status")
+    names = _task_names(candidates, task, dataset)
+    queue = connect(config)
+    users = queue.users()
+    out: dict[str, Any] = {}
+    for name in names:
+        target = dataset_name(name, dataset)
+        remote = queue.dataset(target)
+        if remote is None:
+            out[name] = {"dataset": target, "pushed": False}
+            continue
+        rows, per_user = [], Counter()
+        for item in queue.records(remote):
+            statuses = [r["status"] for r in item.get("responses") or []]
+            state = (
+                "discarded"
+                if "discarded" in statuses and "submitted" not in statuses
+                else ("completed" if item.get("status") == "completed" else "pending")
+            )
+            rows.append({"record_id": item["external_id"], "state": state})
+            for response in item.get("responses") or []:
+                per_user[
+                    (users.get(response["user_id"], response["user_id"]), response["status"])
+                ] += 1
+        states = pl.DataFrame(rows, schema={"record_id": pl.String, "state": pl.String})
+        joined = states.join(candidates.select("record_id", "stratum"), on="record_id", how="left")
+        by_stratum: dict[str, dict[str, int]] = defaultdict(dict)
+        for stratum, state, n in (
+            joined.group_by("stratum", "state").len().sort("stratum").iter_rows()
+        ):
+            by_stratum[stratum or "(none)"][state] = n
+        out[name] = {
+            "dataset": target,
+            "pushed": True,
+            "totals": dict(Counter(states["state"])),
+            "by_stratum": dict(by_stratum),
+            "by_annotator": {f"{u} ({s})": n for (u, s), n in sorted(per_user.items())},
+        }
+    return out
+
+
+__all__ = [
+    "CORRECTED",
+    "IS_FAILURE",
+    "LABEL",
+    "POLICIES",
+    "PullResult",
+    "PushResult",
+    "candidate_rows",
+    "connect",
+    "connection",
+    "dataset_name",
+    "pull_queue",
+    "push_queue",
+    "queue_status",
+]
