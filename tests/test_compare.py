@@ -121,7 +121,8 @@ def test_the_comparison_reads_for_people(project):
     result = runner.invoke(main, [*args, "report", "--compare", "gpt-4o-mini", FINE_TUNED])
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "before and after" in said and "improved" in said and "unchanged" in said
+    assert "Did B fix what broke?" in said and "improved" in said and "unchanged" in said
+    assert "A = gpt-4o-mini (model" in said and f"B = {FINE_TUNED} (model" in said
 
 
 def test_an_unknown_side_says_what_there_is(project):

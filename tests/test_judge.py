@@ -129,7 +129,8 @@ def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypat
     row = next(s for s in judged_by["by_score"] if s["threshold"] == 0.9)
     assert row["records"] == len(sure)
     assert row["accuracy"] == pytest.approx(sum(a == b for a, b in sure) / len(sure), abs=1e-4)
-    from curate.report.stage import build_report, render_html
+    from curate.report.html import render_html
+    from curate.report.stage import build_report
 
     report = build_report(project)
     assert report["judge"]["entity_match"] == judged_by

@@ -95,7 +95,9 @@ def test_report_says_what_the_logs_lack(workspace, latency, usage):
     """Some or all calls without latency or token usage: a report, never a ShapeError."""
     from curate.core.config import Config
     from curate.detect.stage import find_failures
-    from curate.report.stage import build_report, render_html, report_notes
+    from curate.report.html import render_html
+    from curate.report.sections import report_notes
+    from curate.report.stage import build_report
     from tests.detectors.helpers import TOPICS, put
 
     rows = []
@@ -144,7 +146,7 @@ def _usage_frame(n: int, ttft: bool, seed: int = 1):
 
 
 def test_prefill_latency_is_fitted_on_time_to_first_token_when_logged():
-    from curate.report.stage import TTFT, latency_fit
+    from curate.report.cost import TTFT, latency_fit
 
     fit = latency_fit(_usage_frame(500, ttft=True), saved_tokens=1000)
     assert fit["fitted"] == TTFT
@@ -158,7 +160,7 @@ def test_without_ttft_completion_tokens_are_a_second_variable():
     the prompt's own cost (0.3 ms) comes back."""
     import numpy as np
 
-    from curate.report.stage import TOTAL_TWO, latency_fit
+    from curate.report.cost import TOTAL_TWO, latency_fit
 
     usage = _usage_frame(500, ttft=False)
     fit = latency_fit(usage, saved_tokens=0)

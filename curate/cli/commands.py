@@ -519,7 +519,8 @@ def report(
     from pathlib import Path
 
     from curate.cli import render
-    from curate.report.stage import build_report, public, write_html
+    from curate.report.html import write_html
+    from curate.report.stage import build_report, public
 
     data = build_report(state.project(), compare_with=compare or None)
     if html_path:

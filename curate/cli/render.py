@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -352,56 +353,48 @@ def export(out, result) -> None:
         out.print(f"[yellow]warning:[/] {warning}")
 
 
-def report(out, data: dict[str, Any], html_path: str | None) -> None:
+NUMBER = re.compile(r"[-+]?[\d,.]+( pts)?%?( \[.*\])?|-")
+VERDICT_COLOURS = {"fixed": "green", "improved": "green", "worse": "red"}
+
+
+def _table(section_table, title: str = ""):
+    """A report section's table for the terminal; a verdict column in colour."""
     from rich.markup import escape
     from rich.table import Table
 
-    from curate.report.stage import report_notes
+    table = Table(title=title or None)
+    for i, column in enumerate(section_table.header):
+        numeric = all(NUMBER.fullmatch(str(row[i])) for row in section_table.rows)
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    verdict = section_table.header.index("verdict") if "verdict" in section_table.header else -1
+    for row in section_table.rows:
+        cells = [escape(str(c)) for c in row]
+        if verdict >= 0:
+            cells[verdict] = f"[{VERDICT_COLOURS.get(row[verdict], 'dim')}]{cells[verdict]}[/]"
+        table.add_row(*cells)
+    return table
 
-    for task, verdict in data["failures"]["verdicts"].items():
-        out.print(f"[bold]{task}[/]: {verdict['verdict']} ({verdict['why']})")
-    levers = Table(title="what would fix the failing calls")
-    for column in ("triage", "records", "share", "lever", "e.g."):
-        levers.add_column(column, justify="right" if column in ("records", "share") else "left")
-    for name, t in data["triage"].items():
-        if t["records"]:
-            example = t["examples"][0] if t["examples"] else None
-            shown = f"{example['detector']}: {escape(example['evidence'][:80])}" if example else ""
-            levers.add_row(name, str(t["records"]), f"{t['share']:.0%}", t["lever"], shown)
-    if levers.row_count:
-        out.print(levers)
-    for task, judged in (data.get("judge") or {}).items():
-        threshold = (
-            f"it could label the rest above score {judged['threshold']}"
-            if judged["threshold"] is not None
-            else "no score threshold makes it right 95% of the time"
-        )
-        out.print(
-            f"judge {judged['model']} on {task}: agrees with people on {judged['accuracy']:.0%} "
-            f"of {judged['records']} records (kappa {judged['kappa']}); {threshold}"
-        )
-    for task, audit in (data.get("reference_audit") or {}).items():
-        if audit.get("records"):
-            out.print(
-                f"references of {task}: people agree on {audit['agreement']:.0%} of "
-                f"{audit['records']} audited records (kappa {audit['kappa']})"
-            )
-    if "compare" in data:
-        compared(out, data["compare"])
-    ready = data["readiness"]
-    out.print(f"training set: {ready['labelled']} labelled of {ready['target']}")
-    for line in ready["missing"]:
-        out.print(f"  missing: {line}")
-    cost = data["cost"]
-    if "prompt_tokens_per_call" in cost and cost["system_prompt_tokens"] is not None:
-        out.print(
-            f"prompt tokens per call {cost['prompt_tokens_per_call']}, of which the system prompt "
-            f"{cost['system_prompt_tokens']} ({cost['system_prompt_share']:.0%})"
-        )
-    for note in report_notes(data):
-        out.print(f"  [dim]{escape(note)}[/]")
+
+def report(out, data: dict[str, Any], html_path: str | None) -> None:
+    """The report's sections (curate/report/sections.py), as the HTML file has them, without
+    the charts."""
+    from rich.markup import escape
+
+    from curate.report.sections import SECTIONS
+
+    for section in SECTIONS:
+        text, items, table = section.text(data), section.items(data), section.table(data)
+        if not (text or items or table):
+            continue
+        out.print(f"\n[bold]{escape(section.question)}[/]")
+        for line in text:
+            out.print(escape(line))
+        for item in items:
+            out.print(f"  - {escape(item)}")
+        if table:
+            out.print(_table(table))
     if html_path:
-        out.print(f"wrote {html_path}")
+        out.print(f"\nwrote {html_path}")
 
 
 def run(out, result, url: str) -> None:
@@ -461,58 +454,6 @@ def formats(out, data: dict[str, Any]) -> None:
     for row in data["export_formats"]:
         exports.add_row(row["name"], row["writes"])
     out.print(exports)
-
-
-def compared(out, data: dict[str, Any]) -> None:
-    """`curate report --compare A B`: a row per detector, triage class and edge case."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from curate.report.compare import format_p
-
-    a, b = data["a"], data["b"]
-
-    def named(s: dict[str, Any]) -> str:
-        models = s.get("models") or []
-        also = f": {', '.join(models)}" if len(models) > 1 else ""
-        return f"{escape(s['name'])} ({s['kind']}{escape(also)}, {s['calls']} calls)"
-
-    table = Table(title=f"before and after: A = {named(a)}, B = {named(b)}")
-    for column in ("failure", "A", "B", "B - A (95%)", "paired: only A / only B", "p", "verdict"):
-        table.add_column(column, justify="left" if column in ("failure", "verdict") else "right")
-    colour = {"fixed": "green", "improved": "green", "worse": "red"}
-    groups = [("any failure", {"": data["any_failure"]})]
-    groups += [
-        ("", data["by_triage"]),
-        ("", data["by_detector"]),
-        ("edge case ", data["by_edge_case"]),
-    ]
-    for prefix, rows in groups:
-        for name, r in rows.items():
-            ci = r["difference_ci"]
-            diff = f"{r['difference'] * 100:+.1f} pts" if r["difference"] is not None else "-"
-            if ci:
-                diff += f" [{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}]"
-            paired = r["paired"]
-            pair = (
-                f"{paired['only_a_failed']} / {paired['only_b_failed']} of {paired['inputs']}"
-                if paired["inputs"]
-                else "no matched inputs"
-            )
-            p = format_p(paired["p_value"])
-            rate = lambda s: "-" if s["rate"] is None else f"{s['rate']:.1%}"  # noqa: E731
-            table.add_row(
-                escape(f"{prefix}{name}".strip() or "any failure"),
-                rate(r["a"]),
-                rate(r["b"]),
-                diff,
-                pair,
-                p,
-                f"[{colour.get(r['verdict'], 'dim')}]{r['verdict']}[/]",
-            )
-    out.print(table)
-    for note in data.get("notes", []):
-        out.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def suggested(out, result) -> None:
