@@ -69,14 +69,17 @@ GROUPS: dict[str, list[str]] = {
         "curate.core.engine.x__check_reachable__*",
     ],
     "export-checks": [
-        f"curate.export.stage.x_{f}__*"
-        for f in (
-            "check_export_name",
-            "assistant_turn",
-            "_messages",
-            "check_openai_example",
-            "_split",
-        )
+        *(f"curate.export.stage.x_{f}__*" for f in ("check_export_name", "_split")),
+        *(
+            f"curate.export.checks.x_{f}__*"
+            for f in (
+                "assistant_turn",
+                "messages_for",
+                "check_openai_example",
+                *("discarded", "fixed_without_training", "unresolved", "confirmed_control"),
+                *("unknown_task", "too_long", "duplicate", "left_out"),
+            )
+        ),
     ],
     "record-identity": [
         f"curate.core.records.x_{f}__*" for f in ("finalize", "input_text", "input_hash")

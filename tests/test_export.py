@@ -10,7 +10,8 @@ from curate.cli import main
 from curate.core.annotations import resolve
 from curate.core.project import Project
 from curate.core.tables import ANNOTATIONS_SCHEMA
-from curate.export.stage import ExportSettings, check_openai_example, export_dataset
+from curate.export.checks import check_openai_example
+from curate.export.stage import ExportSettings, export_dataset
 from tests.conftest import balanced_sample
 
 
@@ -230,7 +231,7 @@ def test_fewer_than_ten_examples_is_an_error_unless_allowed(annotated, runner, t
 @pytest.mark.parametrize("said", ["non-match", "Non Match", "NON_MATCH", "non_match"])
 def test_a_corrected_label_is_read_as_the_task_reads_labels(said):
     from curate.core.tasks import Task
-    from curate.export.stage import assistant_turn
+    from curate.export.checks import assistant_turn
 
     task = Task(
         name="em",

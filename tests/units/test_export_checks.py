@@ -10,13 +10,8 @@ import pytest
 
 from curate.core.errors import ExportError
 from curate.core.tasks import Task
-from curate.export.stage import (
-    _messages,
-    _split,
-    assistant_turn,
-    check_export_name,
-    check_openai_example,
-)
+from curate.export.checks import assistant_turn, check_openai_example, messages_for
+from curate.export.stage import _split, check_export_name
 
 SCHEMA = {
     "type": "object",
@@ -117,16 +112,16 @@ def test_messages_take_the_new_system_prompt_first():
         {"role": "user", "content": "q", "name": "ann", "tool_call_id": None},
         {"role": "tool", "content": "42", "tool_call_id": "call_1", "name": ""},
     ]
-    assert _messages(messages, None) == [
+    assert messages_for(messages, None) == [
         {"role": "system", "content": "old"},
         {"role": "user", "content": "q", "name": "ann"},
         {"role": "tool", "content": "42", "tool_call_id": "call_1"},
     ]
-    assert _messages(messages, "new")[:2] == [
+    assert messages_for(messages, "new")[:2] == [
         {"role": "system", "content": "new"},
         {"role": "user", "content": "q", "name": "ann"},
     ]
-    assert len(_messages(messages, "new")) == 3 and _messages(None, None) == []
+    assert len(messages_for(messages, "new")) == 3 and messages_for(None, None) == []
 
 
 @pytest.mark.parametrize(

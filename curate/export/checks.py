@@ -1,0 +1,251 @@
+"""What a candidate must pass to become a training example: a list of named checks, run in order.
+
+Each check reads (and may fill in) the example on its way, and returns why the record is left out,
+or None. The first reason stops the record; export counts the reasons and lists every record left
+out with its own. To add a check: write the function, add it to CHECKS where it belongs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from curate.core.redact import Policy, kept_values, redact_records, save_mapping
+from curate.core.tables import CORRECTED, IS_FAILURE, LABEL
+from curate.core.tasks import Task
+from curate.core.text import label_key_of
+from curate.core.triage import NOT_FOR_TRAINING
+
+if TYPE_CHECKING:
+    from curate.core.project import Project
+    from curate.export.exporters import Exporter
+    from curate.export.stage import ExportResult, ExportSettings
+
+ROLES = {"system", "user", "assistant", "tool"}
+
+
+@dataclass
+class Candidate:
+    """One candidate record on its way to an example: what the checks read and fill in."""
+
+    record: dict[str, Any]
+    task: Task | None
+    answers: dict[str, Any] | None  # question -> resolved value
+    answer: str | None = None  # the assistant turn
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    example: dict[str, Any] = field(default_factory=dict)  # in OpenAI's shape, for the checks
+    tokens: int = 0
+
+
+@dataclass
+class Checking:
+    """What the checks share across records."""
+
+    project: Project
+    settings: ExportSettings
+    result: ExportResult
+    discarded: set[str]
+    policies: dict[str, Policy | None]
+    encoding: Any  # the tokenizer lengths are counted with
+    openai: Exporter
+    seen: set[str] = field(default_factory=set)  # the examples written so far, by hash
+
+
+Check = Callable[[Candidate, Checking], "str | None"]
+
+
+def discarded(c: Candidate, run: Checking) -> str | None:
+    return "discarded by an annotator" if c.record["record_id"] in run.discarded else None
+
+
+def fixed_without_training(c: Candidate, run: Checking) -> str | None:
+    triage = c.record["triage"]
+    if triage in NOT_FOR_TRAINING and not run.settings.include_config_failures:
+        return f"a {triage} failure, fixed without training (--include-config-failures writes it)"
+    return None
+
+
+def unresolved(c: Candidate, run: Checking) -> str | None:
+    return None if c.answers else "not resolved (unanswered, or annotators disagree)"
+
+
+def confirmed_control(c: Candidate, run: Checking) -> str | None:
+    said = (c.answers or {}).get(IS_FAILURE)
+    control = said == "no" or (c.record["is_control"] and said != "yes")
+    if control and not run.settings.include_controls:
+        return "a control confirmed correct (use --include-controls)"
+    return None
+
+
+def unknown_task(c: Candidate, run: Checking) -> str | None:
+    return f"task {c.record['task']!r} is not in curate.toml" if c.task is None else None
+
+
+def invalid_answer(c: Candidate, run: Checking) -> str | None:
+    assert c.task is not None and c.answers is not None
+    c.answer, why = assistant_turn(c.task, c.answers, c.record["output"])
+    return f"invalid: {why}" if c.answer is None else None
+
+
+def invalid_example(c: Candidate, run: Checking) -> str | None:
+    """The conversation (redacted where the task's policy says so) passes OpenAI's checks."""
+    assert c.task is not None and c.answer is not None
+    c.messages = messages_for(c.record["messages"], run.settings.system_prompt)
+    policy = run.policies[c.record["task"]]
+    if policy is not None and "export" in policy.where:
+        c.messages, c.answer = redacted(run, c.record, c.task, policy, c.messages, c.answer)
+    c.example = run.openai.render(c.messages, c.answer)
+    problem = check_openai_example(c.example)
+    return f"invalid: {problem}" if problem else None
+
+
+def too_long(c: Candidate, run: Checking) -> str | None:
+    encode = run.encoding.encode
+    c.tokens = sum(len(encode(m["content"] or "")) + 4 for m in c.example["messages"]) + 2
+    limit = run.settings.max_tokens
+    return f"too long: {c.tokens} tokens > {limit}" if c.tokens > limit else None
+
+
+def duplicate(c: Candidate, run: Checking) -> str | None:
+    key = hashlib.sha256(json.dumps(c.example, sort_keys=True).encode()).hexdigest()
+    if key in run.seen:
+        return "duplicate of another example"
+    run.seen.add(key)
+    return None
+
+
+CHECKS: list[Check] = [
+    discarded,
+    fixed_without_training,
+    unresolved,
+    confirmed_control,
+    unknown_task,
+    invalid_answer,
+    invalid_example,
+    too_long,
+    duplicate,
+]
+
+
+def left_out(candidate: Candidate, run: Checking) -> str | None:
+    """The first check's reason to leave the candidate out, or None: it becomes an example."""
+    for check in CHECKS:
+        reason = check(candidate, run)
+        if reason is not None:
+            return reason
+    return None
+
+
+def assistant_turn(
+    task: Task, answers: dict[str, Any], output: str | None
+) -> tuple[str | None, str | None]:
+    """(the corrected output, or None) and why not; JSON outputs canonical and schema-checked."""
+    corrected = answers.get(CORRECTED)
+    label = answers.get(LABEL)
+    if corrected in (None, "") and label is None:
+        return None, "no corrected output and no label resolved"
+    if corrected in (None, ""):
+        # a label alone: the model's own output carrying the right label
+        if task.parse_mode == "json" and task.parse_field:
+            try:
+                value = json.loads(output or "")
+            except json.JSONDecodeError:
+                value = {}
+            value = value if isinstance(value, dict) else {}
+            value[task.parse_field] = label
+            corrected = json.dumps(value)
+        else:
+            corrected = label
+    if task.wants_json:
+        try:
+            value = json.loads(corrected)
+        except json.JSONDecodeError as exc:
+            return None, f"the corrected output is not JSON ({exc.msg})"
+        if task.output_schema is not None:
+            import jsonschema
+
+            error = jsonschema.exceptions.best_match(
+                jsonschema.validators.validator_for(task.output_schema)(
+                    task.output_schema
+                ).iter_errors(value)
+            )
+            if error is not None:
+                return None, f"the corrected output breaks the task schema: {error.message}"
+        if label is not None and task.parse_field and isinstance(value, dict):
+            said = value.get(task.parse_field)
+            # read as the task reads labels: "non-match", "Non Match" and "non_match" are one
+            meant = task.terms().get(label_key_of(str(said), task.case_sensitive))
+            if said is not None and said != label and meant != label:
+                return (
+                    None,
+                    f"the corrected output says {said!r} but the resolved label is {label!r}",
+                )
+            if said is not None:
+                value[task.parse_field] = label  # one spelling per label in the training set
+        corrected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return corrected, None
+
+
+def messages_for(messages: list[dict[str, Any]], system_prompt: str | None) -> list[dict[str, str]]:
+    """The conversation the example trains on: role, content, name, tool_call_id; the system
+    prompt replaced by `system_prompt` where one is given."""
+    out = []
+    for message in messages or []:
+        if message["role"] == "system" and system_prompt is not None:
+            continue
+        entry = {"role": message["role"], "content": message.get("content")}
+        if message.get("name"):
+            entry["name"] = message["name"]
+        if message.get("tool_call_id"):
+            entry["tool_call_id"] = message["tool_call_id"]
+        out.append(entry)
+    if system_prompt is not None:
+        out.insert(0, {"role": "system", "content": system_prompt})
+    return out
+
+
+def redacted(run: Checking, record, task, policy, messages, answer):
+    """The example's turns and answer with personal data replaced (curate/core/redact.py); the
+    placeholders' values go to the workspace's mapping, never into the export."""
+    texts = {"id": [record["record_id"]], "turns": [m["content"] or "" for m in messages]}
+    texts["answer"] = [answer]
+    kept = [kept_values(record.get("metadata"), task, policy)]
+    (done,), found = redact_records([texts], policy, kept)
+    save_mapping(run.project.workspace, found)
+    for entity, n in found.counts.items():
+        run.result.redacted[entity] = run.result.redacted.get(entity, 0) + n
+    turns = [m | {"content": c} for m, c in zip(messages, done["turns"], strict=True)]
+    return turns, done["answer"][0]
+
+
+def check_openai_example(example: dict[str, Any]) -> str | None:
+    """The format checks of OpenAI's fine-tuning data preparation; the first problem, or None."""
+    messages = example.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "no messages"
+    for message in messages:
+        if not isinstance(message, dict):
+            return "a message is not an object"
+        if message.get("role") not in ROLES:
+            return f"unknown role {message.get('role')!r}"
+        unknown = set(message) - {
+            "role",
+            "content",
+            "name",
+            "tool_calls",
+            "tool_call_id",
+            "function_call",
+            "weight",
+        }
+        if unknown:
+            return f"unknown message keys {sorted(unknown)}"
+        if message.get("content") in (None, "") and not message.get("tool_calls"):
+            return f"a {message['role']} message has no content"
+        if message.get("content") is not None and not isinstance(message["content"], str):
+            return "a message content is not text"
+    if not any(m["role"] == "assistant" for m in messages):
+        return "no assistant message"
+    return None

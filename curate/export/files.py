@@ -1,0 +1,199 @@
+"""What export writes: exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md),
+written aside and swapped in whole, and the Hugging Face dataset (--hf, --push-to-hub)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from curate.core.config import Config
+from curate.core.errors import ExportError
+from curate.core.text import TOKENIZER
+from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
+
+if TYPE_CHECKING:
+    from curate.export.stage import ExportResult, ExportSettings
+
+SPLITS = ("train", "validation")
+# what the manifest says of each example, beside its split and line
+PROVENANCE = (
+    "record_id",
+    "task",
+    "class",
+    "failure_type",
+    "triage",
+    "edge_case",
+    "cluster_id",
+    "detectors",
+    "annotators",
+    "source",
+    "tokens",
+)
+
+
+def check_hf_dir(workspace: Workspace, hf_dir: Path | None) -> None:
+    """--hf must be a folder of its own: not a file, not the workspace or a folder holding it."""
+    if hf_dir is None:
+        return
+    where = hf_dir.resolve()
+    if where.exists() and not where.is_dir():
+        raise ExportError(f"--hf {hf_dir}: is a file; give a folder for the Hugging Face dataset")
+    if where == workspace.root or where in workspace.root.parents:
+        raise ExportError(
+            f"--hf {hf_dir}: would write over the workspace {workspace.root}; give a folder "
+            "of its own, e.g. --hf hf_dataset/"
+        )
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r["example"], ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+def write_export(
+    config: Config,
+    settings: ExportSettings,
+    rows: list[dict[str, Any]],
+    result: ExportResult,
+) -> None:
+    """The export folder, written aside and swapped in whole: a failed export leaves the old one
+    as it was; then the Hugging Face dataset where one is asked for."""
+    final = Path(result.folder)
+    folder = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the export under {final.parent} ({exc.strerror}): check that the "
+            "folder is writable, or point --workspace at one that is"
+        ) from None
+    splits = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    for split, members in splits.items():
+        atomic_write_bytes(folder / f"{split}.jsonl", _jsonl(members))
+        result.written[split] = len(members)
+    result.tokens = _token_summary([r["tokens"] for r in rows])
+    manifest = _manifest(config, settings, splits, result)
+    atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(folder, final)
+    shutil.rmtree(old, ignore_errors=True)
+    if settings.hf_dir is not None or settings.push_to_hub:
+        _hugging_face(settings, splits, result)
+
+
+def _token_summary(counts: list[int]) -> dict[str, Any]:
+    tokens = sorted(counts)
+    if not tokens:
+        return {}
+    return {
+        "tokenizer": TOKENIZER,
+        "total": sum(tokens),
+        "mean": round(sum(tokens) / len(tokens), 1),
+        "p50": tokens[len(tokens) // 2],
+        "p95": tokens[min(len(tokens) - 1, int(len(tokens) * 0.95))],
+        "max": tokens[-1],
+    }
+
+
+def _manifest(
+    config: Config,
+    settings: ExportSettings,
+    splits: dict[str, list[dict[str, Any]]],
+    result: ExportResult,
+) -> dict[str, Any]:
+    """Every example's provenance (by split and line), the counts, the settings, the config."""
+    config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest() if config.path else None
+    return {
+        "created_at": now_utc().isoformat(),
+        "format": settings.format,
+        "config_sha256": config_hash,
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
+        "counts": {"written": result.written, "excluded": result.excluded},
+        "tokens": result.tokens,
+        "redacted": result.redacted,
+        "examples": [
+            {"split": r["split"], "line": i + 1} | {k: r[k] for k in PROVENANCE}
+            for split in SPLITS
+            for i, r in enumerate(splits[split])
+        ],
+        "excluded": result.excluded_records,
+    }
+
+
+def _hugging_face(
+    settings: ExportSettings, splits: dict[str, list[dict[str, Any]]], result: ExportResult
+) -> None:
+    import datasets
+
+    dataset = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_list([r["example"] for r in members])
+            for split, members in splits.items()
+        }
+    )
+    if settings.hf_dir is not None:
+        dataset.save_to_disk(str(settings.hf_dir))
+        result.hf_dir = str(settings.hf_dir)
+    if settings.push_to_hub:
+        dataset.push_to_hub(settings.push_to_hub, private=True)
+        result.pushed_to = settings.push_to_hub
+
+
+def _card(settings: ExportSettings, rows: list[dict[str, Any]], result: ExportResult) -> str:
+    def table(column: str) -> str:
+        counts = Counter(r[column] for r in rows)
+        lines = [f"| {column} | examples |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in counts.most_common()]
+        return "\n".join(lines)
+
+    excluded = (
+        "\n".join(f"- {reason}: {n}" for reason, n in sorted(result.excluded.items())) or "- none"
+    )
+    system = "replaced by a short one" if settings.system_prompt is not None else "the original"
+    tokens = result.tokens
+    token_line = (
+        f"{tokens['total']:,} tokens ({tokens['tokenizer']}); per example mean {tokens['mean']}, "
+        f"median {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}"
+        if tokens
+        else "no examples"
+    )
+    redacted = (
+        ", ".join(f"{n} {entity}" for entity, n in sorted(result.redacted.items()))
+        + " replaced by placeholders (the values stay in the workspace)"
+        if result.redacted
+        else "nothing (no [tasks.NAME.redact] policy, or nothing found)"
+    )
+    return f"""# {settings.name}
+
+Supervised fine-tuning data made by curate from the failures of a prompted model: each example
+is an input the model got wrong, with the output people corrected in Argilla.
+
+- format: `{settings.format}`; files: `train.jsonl` ({result.written.get("train", 0)} examples),
+  `validation.jsonl` ({result.written.get("validation", 0)} examples)
+- split: grouped by near-duplicate cluster (no cluster on both sides), stratified by class,
+  seed {settings.seed}
+- tokens: {token_line}
+- system prompt: {system}
+- personal data: {redacted}
+- provenance: `manifest.json` ties every line to its record, detectors and annotators
+
+## Composition
+
+{table("class")}
+
+{table("failure_type")}
+
+{table("edge_case")}
+
+## Left out
+
+{excluded}
+"""
