@@ -192,7 +192,10 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
                 t: s["selected"]
                 for t, s in balance_candidates(
                     project,
-                    BalanceSettings(target=int(pipe.settings.get("target", 1000)), seed=seed),
+                    BalanceSettings(
+                        target=int(pipe.settings.get("target", BalanceSettings.target)),
+                        seed=seed,
+                    ),
                 ).tasks.items()
             },
         ),

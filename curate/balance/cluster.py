@@ -16,14 +16,16 @@ them first); the candidates and the components are found here. The clusters are 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import polars_hash as plh
 
+from curate.balance.settings import ClusterSettings
 from curate.core.engine import Engine
 from curate.core.text import match_key
+
+DEFAULT_SETTINGS = ClusterSettings()
 
 # 16 bands of 3 minima: a pair of Jaccard 0.6 becomes a candidate with p = 0.98, one of
 # Jaccard 0.8 with p = 1 - 1e-8, one of Jaccard 0.05 with p = 0.002.
@@ -33,12 +35,6 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dt
 MIN_COMMON = 50
 MAX_BUCKET = 200  # larger LSH buckets are texts that share only boilerplate: not compared
 SEED = 20261128
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    cutoff: float = 90.0  # rapidfuzz token_sort_ratio, 0-100
-    max_df: float = 0.01  # words in more of the distinct texts than this are template
 
 
 def _words(part: pl.DataFrame) -> pl.DataFrame:
@@ -151,7 +147,7 @@ def _scored(part: pl.DataFrame, cutoff: float) -> dict[str, pl.DataFrame]:
 
 def link_texts(
     texts: pl.Series,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings = DEFAULT_SETTINGS,
     stats: dict[str, int] | None = None,
     engine: Engine | None = None,
 ) -> np.ndarray:
@@ -180,7 +176,7 @@ def link_texts(
 
 def cluster_texts(
     texts: pl.Series,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings = DEFAULT_SETTINGS,
     stats: dict[str, int] | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:

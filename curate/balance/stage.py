@@ -14,14 +14,14 @@ without labels (extraction, generation) the class is the failure type.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from curate.balance.cluster import ClusterSettings, cluster_texts
+from curate.balance.cluster import cluster_texts
 from curate.balance.edge_cases import TAGS_SCHEMA, tag_pairs
 from curate.balance.edge_cases import priority as edge_priority
+from curate.balance.settings import BalanceResult, BalanceSettings, Quota
 from curate.core.config import SEED_MAX, check_range
 from curate.core.engine import Engine
 from curate.core.errors import ConfigError, CurateError
@@ -32,61 +32,8 @@ from curate.core.tasks import Task
 from curate.core.triage import NOT_FOR_TRAINING, record_triage
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-QUOTA_KEYS = ("class", "failure_type", "edge_case")
 CONTROL = "control"  # the failure type of records that passed every detector
 UNKNOWN = "unknown"  # the class of a failure with no label read and no reference
-
-
-@dataclass(frozen=True)
-class Quota:
-    key: str
-    value: str
-    share: float
-
-    @classmethod
-    def parse(cls, text: str) -> Quota:
-        parts = text.split("=")
-        if len(parts) != 3:
-            raise ConfigError(
-                f"--quota {text!r}: write KEY=VALUE=SHARE, e.g. edge_case=nickname=0.1"
-            )
-        key, value, share = parts
-        if key not in QUOTA_KEYS:
-            raise ConfigError(f"--quota {text!r}: KEY is one of {', '.join(QUOTA_KEYS)}")
-        try:
-            number = float(share)
-        except ValueError:
-            raise ConfigError(f"--quota {text!r}: SHARE must be a number between 0 and 1") from None
-        if not 0 < number <= 1:
-            raise ConfigError(f"--quota {text!r}: SHARE must be between 0 and 1")
-        return cls(key, value, number)
-
-
-@dataclass
-class BalanceSettings:
-    target: int = 1000
-    seed: int = 0
-    class_ratio: dict[str, float] | None = None  # default: the classes in equal shares
-    max_per_cluster: int = 2
-    controls: float = 0.1
-    quotas: list[Quota] = field(default_factory=list)
-    task: str | None = None
-    cluster: ClusterSettings = field(default_factory=ClusterSettings)
-    # config and infrastructure failures (triage.py) are left out unless this is set
-    include_config_failures: bool = False
-
-
-@dataclass
-class BalanceResult:
-    """What `curate balance` chose, per task (the CLI prints it; --json dumps it)."""
-
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    clusters: int = 0
-    records: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 def parse_ratio(text: str | None) -> dict[str, float] | None:

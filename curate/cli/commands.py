@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from curate import __version__
+from curate.balance.settings import BalanceSettings, ClusterSettings
 from curate.cli.argilla import argilla
 from curate.cli.options import (
     CONFIG_FAILURES,
@@ -27,6 +28,7 @@ from curate.cli.options import (
 )
 from curate.cli.queue import queue
 from curate.core.errors import CurateError
+from curate.export.settings import ExportSettings
 
 
 class CurateGroup(click.Group):
@@ -287,11 +289,15 @@ def list_detectors(json_mode: bool) -> None:
 
 @command(main)
 @click.option(
-    "--target", default=1000, show_default=True, type=COUNT, help="How many to choose per task."
+    "--target",
+    default=BalanceSettings.target,
+    show_default=True,
+    type=COUNT,
+    help="How many to choose per task.",
 )
 @click.option(
     "--seed",
-    default=0,
+    default=BalanceSettings.seed,
     show_default=True,
     type=SEED,
     help="The same seed gives the same choice (0 to 4294967295).",
@@ -302,11 +308,15 @@ def list_detectors(json_mode: bool) -> None:
     help="Share of each class among the chosen failures (default: the labels in equal shares).",
 )
 @click.option(
-    "--max-per-cluster", default=2, show_default=True, type=COUNT, help="At most K near-duplicates."
+    "--max-per-cluster",
+    default=BalanceSettings.max_per_cluster,
+    show_default=True,
+    type=COUNT,
+    help="At most K near-duplicates.",
 )
 @click.option(
     "--controls",
-    default=0.1,
+    default=BalanceSettings.controls,
     show_default=True,
     type=SHARE,
     help="Share of records that passed every detector, added after the failures.",
@@ -321,7 +331,7 @@ def list_detectors(json_mode: bool) -> None:
 @click.option("--task", metavar="NAME", help="Only this task (default: every task of curate.toml).")
 @click.option(
     "--cutoff",
-    default=90.0,
+    default=ClusterSettings.cutoff,
     show_default=True,
     type=click.FloatRange(0, 100),
     help="Near-duplicate cutoff (rapidfuzz 0-100).",
@@ -352,8 +362,8 @@ def balance(
       curate balance --target 1000 --seed 7
       curate balance --class-ratio match=0.5,non_match=0.5 --quota edge_case=nickname=0.1
     """
-    from curate.balance.cluster import ClusterSettings
-    from curate.balance.stage import BalanceSettings, Quota, balance_candidates, parse_ratio
+    from curate.balance.settings import Quota
+    from curate.balance.stage import balance_candidates, parse_ratio
     from curate.cli import render
 
     settings = BalanceSettings(
@@ -414,13 +424,15 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
 
 
 @command(main)
-@click.option("--name", default="sft", show_default=True, help="Folder under exports/.")
+@click.option(
+    "--name", default=ExportSettings.name, show_default=True, help="Folder under exports/."
+)
 @click.option("--task", metavar="NAME", help="Only this task.")
 @click.option(
     "--format",
     "format_name",
     metavar="FORMAT",
-    default="openai",
+    default=ExportSettings.format,
     show_default=True,
     help="How each example is written: openai, prompt-completion, sharegpt, alpaca, or a "
     "plugin's (`curate formats` lists them).",
@@ -432,11 +444,21 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
 )
 @click.option("--include-controls", is_flag=True, help="Also records annotators confirmed correct.")
 @click.option(
-    "--validation-fraction", default=0.1, show_default=True, type=SHARE, help="Validation share."
+    "--validation-fraction",
+    default=ExportSettings.validation_fraction,
+    show_default=True,
+    type=SHARE,
+    help="Validation share.",
 )
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the split.")
 @click.option(
-    "--max-tokens", default=16384, show_default=True, type=COUNT, help="Longer ones are left out."
+    "--seed", default=ExportSettings.seed, show_default=True, type=SEED, help="Seed of the split."
+)
+@click.option(
+    "--max-tokens",
+    default=ExportSettings.max_tokens,
+    show_default=True,
+    type=COUNT,
+    help="Longer ones are left out.",
 )
 @click.option(
     "--hf", "hf_dir", type=click.Path(file_okay=False), help="Also save a DatasetDict here."
@@ -466,7 +488,7 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
 
     from curate.cli import render
     from curate.core.text import read_text_file
-    from curate.export.stage import ExportSettings, export_dataset
+    from curate.export.stage import export_dataset
 
     hf_dir = options.pop("hf_dir")
     settings = ExportSettings(

@@ -22,7 +22,7 @@ from curate.core.triage import NOT_FOR_TRAINING
 if TYPE_CHECKING:
     from curate.core.project import Project
     from curate.export.exporters import Exporter
-    from curate.export.stage import ExportResult, ExportSettings
+    from curate.export.settings import ExportResult, ExportSettings
 
 ROLES = {"system", "user", "assistant", "tool"}
 

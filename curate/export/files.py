@@ -17,7 +17,7 @@ from curate.core.text import TOKENIZER
 from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
 
 if TYPE_CHECKING:
-    from curate.export.stage import ExportResult, ExportSettings
+    from curate.export.settings import ExportResult, ExportSettings
 
 SPLITS = ("train", "validation")
 # what the manifest says of each example, beside its split and line

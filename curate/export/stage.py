@@ -15,7 +15,7 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +32,7 @@ from curate.core.text import tokenizer
 from curate.export.checks import Candidate, Checking, left_out
 from curate.export.exporters import get_exporter
 from curate.export.files import check_hf_dir, write_export
-
-MIN_EXAMPLES = 10  # OpenAI's fine-tuning minimum
-
-
-@dataclass
-class ExportSettings:
-    name: str = "sft"
-    task: str | None = None
-    format: str = "openai"
-    system_prompt: str | None = None
-    include_controls: bool = False
-    validation_fraction: float = 0.1
-    seed: int = 0
-    max_tokens: int = 16_384
-    hf_dir: Path | None = None
-    push_to_hub: str | None = None
-    overwrite: bool = False  # replace an existing exports/NAME/
-    allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)
-    include_config_failures: bool = False  # config / infrastructure failures (triage.py)
-
+from curate.export.settings import MIN_EXAMPLES, ExportResult, ExportSettings
 
 # a plain folder name: no separators, no "..", nothing hidden
 EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -65,22 +46,6 @@ def check_export_name(name: str) -> str:
             "or '..'), e.g. --name em-v1; the export goes to the workspace's exports/NAME/"
         )
     return name
-
-
-@dataclass
-class ExportResult:
-    folder: str
-    written: dict[str, int] = field(default_factory=dict)
-    excluded: dict[str, int] = field(default_factory=dict)
-    excluded_records: list[dict[str, str]] = field(default_factory=list)
-    tokens: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    hf_dir: str | None = None
-    pushed_to: str | None = None
-    redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 def _answers(resolved: pl.DataFrame) -> dict[str, dict[str, Any]]:

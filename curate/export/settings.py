@@ -1,0 +1,43 @@
+"""What `curate export` is asked (ExportSettings: the CLI's options and their defaults) and
+what it answers (ExportResult)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIN_EXAMPLES = 10  # OpenAI's fine-tuning minimum
+
+
+@dataclass
+class ExportSettings:
+    name: str = "sft"
+    task: str | None = None
+    format: str = "openai"
+    system_prompt: str | None = None
+    include_controls: bool = False
+    validation_fraction: float = 0.1
+    seed: int = 0
+    max_tokens: int = 16_384
+    hf_dir: Path | None = None
+    push_to_hub: str | None = None
+    overwrite: bool = False  # replace an existing exports/NAME/
+    allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)
+    include_config_failures: bool = False  # config / infrastructure failures (triage.py)
+
+
+@dataclass
+class ExportResult:
+    folder: str
+    written: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+    excluded_records: list[dict[str, str]] = field(default_factory=list)
+    tokens: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    hf_dir: str | None = None
+    pushed_to: str | None = None
+    redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
