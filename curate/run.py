@@ -18,7 +18,6 @@ from typing import Any
 from curate.core.config import Config
 from curate.core.errors import ConfigError, CurateError, TooFewExamples
 from curate.core.project import Project
-from curate.core.workspace import Workspace
 
 Say = Callable[[str], None]
 
@@ -63,10 +62,15 @@ def _sources(config: Config) -> list[dict[str, Any]]:
 
 
 class Pipeline:
-    def __init__(self, workspace: Workspace, config: Config, say: Say):
-        self.workspace, self.config, self.say = workspace, config, say
-        self.settings = config.section("run")
+    """One `curate run`: the project, what the steps share, what each did."""
+
+    def __init__(self, project: Project, say: Say, progress=None):
+        self.project, self.say, self.progress = project, say, progress
+        self.workspace, self.config = project.workspace, project.config
+        self.settings = self.config.section("run")
+        self.seed = int(self.settings.get("seed", 0))
         self.result = RunResult()
+        self.sources: list[dict[str, Any]] = []
 
     def _last(self, stage: str) -> str | None:
         return self.workspace.manifest().get("fingerprints", {}).get(stage)
@@ -134,40 +138,20 @@ def _push_summary(results) -> dict[str, Any]:
     return summary
 
 
-def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
-    """ingest -> detect -> balance -> push, then pull -> export when there are answers.
+@dataclass(frozen=True)
+class Step:
+    """A stage of `curate run`. `inputs`: a fingerprint of what it depends on (None: it always
+    runs); it is skipped when the fingerprint is the one of its last run. `when`: True to run,
+    False to leave it out, or why it does not run yet (said in the result)."""
 
-    Every stage runs with this one project: curate.toml and its tasks are read once.
-    """
-    from curate.balance.stage import BalanceSettings, balance_candidates
-    from curate.detect.stage import find_failures
-    from curate.export.stage import ExportSettings, export_dataset
-    from curate.ingest.stage import ingest_logs
-    from curate.queue.judge import suggest
-    from curate.queue.stage import pull_queue, push_queue
+    name: str
+    inputs: Callable[[Pipeline], str | None]
+    action: Callable[[Pipeline], dict[str, Any]]
+    when: Callable[[Pipeline], bool | str] = lambda pipe: True
 
-    workspace, config = project.workspace, project.config
-    workspace.create()
-    pipe = Pipeline(workspace, config, say)
-    sources = _sources(config)
-    seed = int(pipe.settings.get("seed", 0))
 
-    def do_ingest() -> dict[str, Any]:
-        totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
-        for source in sources:
-            done = ingest_logs(
-                project,
-                source["files"],
-                task=source.get("task"),
-                references=source["references"],
-                format_name=source.get("format", "auto"),
-                progress=progress,
-            )
-            for key in totals:
-                totals[key] += getattr(done, key)
-        return totals
-
-    ingest_print = _fingerprint(
+def _ingest_inputs(pipe: Pipeline) -> str:
+    return _fingerprint(
         [
             (
                 s.get("task"),
@@ -175,67 +159,127 @@ def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
                 [_file_state(Path(f)) for f in s["files"]],
                 _file_state(s["references"]) if s["references"] else None,
             )
-            for s in sources
+            for s in pipe.sources
         ]
     )
-    steps = [
-        ("ingest", lambda: ingest_print, do_ingest),
-        (
-            "detect",
-            lambda: _fingerprint(pipe.records_state(), pipe.config_state()),
-            lambda: _summary(find_failures(project), ("records", "findings", "failing_records")),
-        ),
-        (
-            "balance",
-            lambda: _fingerprint(pipe.table_state("findings"), pipe.config_state(), pipe.settings),
-            lambda: {
-                t: s["selected"]
-                for t, s in balance_candidates(
-                    project,
-                    BalanceSettings(
-                        target=int(pipe.settings.get("target", BalanceSettings.target)),
-                        seed=seed,
-                    ),
-                ).tasks.items()
-            },
-        ),
-    ]
-    for name, fingerprint, action in steps:
-        if not pipe.stage(name, fingerprint(), action):
-            return pipe.result
-    if config.section("judge") and not pipe.stage(
+
+
+def _ingest(pipe: Pipeline) -> dict[str, Any]:
+    from curate.ingest.stage import ingest_logs
+
+    totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
+    for source in pipe.sources:
+        done = ingest_logs(
+            pipe.project,
+            source["files"],
+            task=source.get("task"),
+            references=source["references"],
+            format_name=source.get("format", "auto"),
+            progress=pipe.progress,
+        )
+        for key in totals:
+            totals[key] += getattr(done, key)
+    return totals
+
+
+def _detect(pipe: Pipeline) -> dict[str, Any]:
+    from curate.detect.stage import find_failures
+
+    return _summary(find_failures(pipe.project), ("records", "findings", "failing_records"))
+
+
+def _balance(pipe: Pipeline) -> dict[str, Any]:
+    from curate.balance.settings import BalanceSettings
+    from curate.balance.stage import balance_candidates
+
+    target = int(pipe.settings.get("target", BalanceSettings.target))
+    chosen = balance_candidates(pipe.project, BalanceSettings(target=target, seed=pipe.seed))
+    return {task: summary["selected"] for task, summary in chosen.tasks.items()}
+
+
+def _suggest(pipe: Pipeline) -> dict[str, Any]:
+    from curate.queue.judge import suggest
+
+    return _summary(suggest(pipe.project, progress=pipe.progress), ("asked", "answered", "cached"))
+
+
+def _push(pipe: Pipeline) -> dict[str, Any]:
+    from curate.queue.stage import push_queue
+
+    return _push_summary(push_queue(pipe.project))
+
+
+def _pull(pipe: Pipeline) -> dict[str, Any]:
+    from curate.queue.stage import pull_queue
+
+    return _summary(pull_queue(pipe.project), ("new_responses", "records_answered", "resolved"))
+
+
+def _export(pipe: Pipeline) -> dict[str, Any]:
+    from curate.export.settings import ExportSettings
+    from curate.export.stage import export_dataset
+
+    name = pipe.settings.get("export_name", ExportSettings.name)
+    settings = ExportSettings(name=name, seed=pipe.seed, overwrite=True)
+    return _summary(export_dataset(pipe.project, settings), ("written", "excluded"))
+
+
+def _pushing(pipe: Pipeline) -> bool:
+    return bool(pipe.settings.get("push", True))
+
+
+def _labelled(pipe: Pipeline) -> bool | str:
+    if not _pushing(pipe):
+        return False
+    pulled = pipe.result.stages.get("queue pull", {})
+    if pipe.workspace.has_table("resolved") and pulled.get("resolved"):
+        return True
+    return "nothing labelled yet"
+
+
+STEPS = [
+    Step("ingest", _ingest_inputs, _ingest),
+    Step("detect", lambda pipe: _fingerprint(pipe.records_state(), pipe.config_state()), _detect),
+    Step(
+        "balance",
+        lambda pipe: _fingerprint(pipe.table_state("findings"), pipe.config_state(), pipe.settings),
+        _balance,
+    ),
+    Step(
         "suggest",
-        _fingerprint(pipe.table_state("candidates"), pipe.config_state()),
-        lambda: _summary(suggest(project, progress=progress), ("asked", "answered", "cached")),
-    ):
-        return pipe.result
-    if pipe.settings.get("push", True):
-        if not pipe.stage(
-            "queue push",
-            _fingerprint(pipe.table_state("candidates")),
-            lambda: _push_summary(push_queue(project)),
-        ):
-            return pipe.result
-        if not pipe.stage(
-            "queue pull",
-            None,
-            lambda: _summary(
-                pull_queue(project), ("new_responses", "records_answered", "resolved")
-            ),
-        ):
-            return pipe.result
-        if workspace.has_table("resolved") and pipe.result.stages["queue pull"].get("resolved"):
-            name = pipe.settings.get("export_name", "sft")
-            pipe.stage(
-                "export",
-                _fingerprint(pipe.table_state("resolved"), pipe.config_state(), pipe.settings),
-                lambda: _summary(
-                    export_dataset(project, ExportSettings(name=name, seed=seed, overwrite=True)),
-                    ("written", "excluded"),
-                ),
-            )
-        else:
-            pipe.result.stages["export"] = {"ran": False, "why": "nothing labelled yet"}
+        lambda pipe: _fingerprint(pipe.table_state("candidates"), pipe.config_state()),
+        _suggest,
+        when=lambda pipe: bool(pipe.config.section("judge")),
+    ),
+    Step("queue push", lambda pipe: _fingerprint(pipe.table_state("candidates")), _push, _pushing),
+    Step("queue pull", lambda pipe: None, _pull, _pushing),
+    Step(
+        "export",
+        lambda pipe: _fingerprint(pipe.table_state("resolved"), pipe.config_state(), pipe.settings),
+        _export,
+        _labelled,
+    ),
+]
+
+
+def run_pipeline(project: Project, say: Say, progress=None) -> RunResult:
+    """ingest -> detect -> balance (-> suggest) -> push, then pull -> export when there are
+    answers: the STEPS in order, until one fails.
+
+    Every stage runs with this one project: curate.toml and its tasks are read once.
+    """
+    project.workspace.create()
+    pipe = Pipeline(project, say, progress)
+    pipe.sources = _sources(project.config)
+    for step in STEPS:
+        when = step.when(pipe)
+        if when is False:
+            continue
+        if isinstance(when, str):
+            pipe.result.stages[step.name] = {"ran": False, "why": when}
+            continue
+        if not pipe.stage(step.name, step.inputs(pipe), lambda step=step: step.action(pipe)):
+            break
     return pipe.result
 
 
