@@ -7,7 +7,7 @@ import pytest
 from curate.core.config import Config
 from curate.core.errors import ConfigError, InputError, UnknownFormat
 from curate.core.project import Project
-from curate.ingest import stage as ingest_module
+from curate.ingest import reading as ingest_module
 from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 

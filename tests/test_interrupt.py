@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from curate.ingest.stage import prefetch
+from curate.ingest.reading import prefetch
 
 
 def test_prefetch_stops_when_its_consumer_does():

@@ -186,14 +186,14 @@ def _ingest_more(args: list[str], log: str, ready) -> None:
 
     import curate.ingest.stage
 
-    read_outputs = curate.ingest.stage._read_outputs
+    read_outputs = curate.ingest.stage.read_outputs
 
     def slow(*a, **k):
         ready.set()
         time.sleep(1.5)
         return read_outputs(*a, **k)
 
-    curate.ingest.stage._read_outputs = slow
+    curate.ingest.stage.read_outputs = slow
     result = CliRunner().invoke(main, [*args, "ingest", log, "--task", "topic"])
     assert result.exit_code == 0, result.output
 
