@@ -6,11 +6,9 @@ import polars as pl
 
 from curate.core.project import Project
 from curate.ingest.formats.base import read_lines_frame
-from curate.ingest.formats.openai_chat import (
-    assemble_stream,
-    decode_exchange_lines,
-    exchanges_batch,
-)
+from curate.ingest.formats.exchange import exchanges_batch
+from curate.ingest.formats.openai_chat import decode_exchange_lines
+from curate.ingest.formats.streams import assemble_stream
 from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
 

@@ -23,7 +23,7 @@ from curate.ingest.formats.base import (
     iter_json_items,
     shape_error,
 )
-from curate.ingest.formats.openai_chat import exchanges_batch
+from curate.ingest.formats.exchange import exchanges_batch
 
 BATCH_ITEMS = 20_000
 

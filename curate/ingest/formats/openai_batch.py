@@ -27,7 +27,7 @@ from curate.ingest.formats.base import (
     cut_raw,
     iter_json_items,
 )
-from curate.ingest.formats.openai_chat import exchanges_batch
+from curate.ingest.formats.exchange import exchanges_batch
 
 BATCH_ITEMS = 20_000
 

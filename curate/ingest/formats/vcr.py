@@ -27,8 +27,8 @@ from curate.ingest.formats.base import (
     Source,
     cut_raw,
 )
+from curate.ingest.formats.exchange import exchanges_batch
 from curate.ingest.formats.messages import gemini_finish, parts_text, read_messages
-from curate.ingest.formats.openai_chat import exchanges_batch
 
 
 def body_text(body: Any) -> str | None:
