@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from curate.ingest.formats.base import GZIP_MAGIC, LongLine, Source
+from curate.ingest.formats.source import GZIP_MAGIC, LongLine, Source
 
 LINES = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), max_size=60)
 

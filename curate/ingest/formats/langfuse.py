@@ -15,26 +15,20 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import orjson
-
 from curate.core.records import to_json
 from curate.ingest.formats.base import (
-    SHAPE_ERRORS,
     Batch,
+    ItemRead,
     LogFormat,
-    Quarantined,
     ReadContext,
     Sample,
     Source,
-    cut_raw,
     elapsed_ms,
-    iter_json_items,
-    records_frame,
-    shape_error,
+    read_items,
+    rows_batch,
 )
 from curate.ingest.formats.messages import maybe_json, normalize_finish, read_messages, read_output
 
-BATCH_ROWS = 20_000
 FEEDBACK_NAMES = ("user-feedback", "user_feedback", "feedback", "thumbs", "rating", "correctness")
 
 
@@ -169,32 +163,17 @@ class Langfuse(LogFormat):
         return False
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
-        rows: list[dict[str, Any]] = []
-        quarantined: list[Quarantined] = []
-        skipped: Counter[str] = Counter()
-        for number, raw, item in iter_json_items(source, ctx):
-            if isinstance(item, Exception):
-                quarantined.append(Quarantined(number, f"not valid JSON: {item}", cut_raw(raw)))
-                continue
+        def read_item(number: int, raw: str, item: Any) -> ItemRead:
             found = _trace_and_observations(item)
-            if found is None:
-                quarantined.append(
-                    Quarantined(
-                        number,
-                        "not a Langfuse trace export: expected "
-                        '{"trace": {...}, "observations": [...]}',
-                        cut_raw(raw or orjson.dumps(item)),
-                    )
-                )
-                continue
-            try:
-                line_rows, line_skipped = _generation_rows(*found, number)
-            except SHAPE_ERRORS as exc:
-                quarantined.append(shape_error(number, raw, item, exc))
-                continue
-            rows += line_rows
-            skipped.update(line_skipped)
-            if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
-                yield Batch(records_frame(rows), quarantined, dict(skipped))
-                rows, quarantined, skipped = [], [], Counter()
-        yield Batch(records_frame(rows), quarantined, skipped)
+            assert found is not None
+            return _generation_rows(*found, number)
+
+        return read_items(
+            source,
+            ctx,
+            is_item=lambda item: _trace_and_observations(item) is not None,
+            not_item="not a Langfuse trace export: expected "
+            '{"trace": {...}, "observations": [...]}',
+            read_item=read_item,
+            batch=rows_batch,
+        )

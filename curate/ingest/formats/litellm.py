@@ -12,20 +12,17 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from curate.ingest.formats.base import (
-    SHAPE_ERRORS,
     Batch,
+    ItemRead,
     LogFormat,
-    Quarantined,
     ReadContext,
     Sample,
     Source,
-    cut_raw,
-    iter_json_items,
-    shape_error,
+    read_items,
 )
 from curate.ingest.formats.exchange import exchanges_batch
 
-BATCH_ITEMS = 20_000
+NOT_COMPLETIONS = ("embedding", "aembedding", "image_generation", "moderation")
 
 
 def _is_payload(obj: Any) -> bool:
@@ -122,38 +119,17 @@ class LiteLLM(LogFormat):
         return any(_is_payload(o) for o in sample.objects[:5])
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
-        items: list[tuple[int, str, dict[str, Any]]] = []
-        quarantined: list[Quarantined] = []
-        skipped: dict[str, int] = {}
-        for number, raw, item in iter_json_items(source, ctx):
-            if isinstance(item, Exception):
-                quarantined.append(Quarantined(number, f"not valid JSON: {item}", cut_raw(raw)))
-                continue
-            if not _is_payload(item):
-                quarantined.append(
-                    Quarantined(
-                        number,
-                        "not a LiteLLM StandardLoggingPayload (it has call_type and "
-                        "response_cost, hidden_params or model_parameters)",
-                        cut_raw(raw),
-                    )
-                )
-                continue
-            if item.get("call_type") in (
-                "embedding",
-                "aembedding",
-                "image_generation",
-                "moderation",
-            ):
-                key = f"{item['call_type']} calls (not chat or text completions)"
-                skipped[key] = skipped.get(key, 0) + 1
-                continue
-            try:
-                items.append((number, raw, payload_exchange(item)))
-            except SHAPE_ERRORS as exc:
-                quarantined.append(shape_error(number, raw, item, exc))
-                continue
-            if len(items) >= BATCH_ITEMS:
-                yield exchanges_batch(items, quarantined)
-                items, quarantined = [], []
-        yield exchanges_batch(items, quarantined, skipped)
+        def read_item(number: int, raw: str, item: dict[str, Any]) -> ItemRead:
+            if item.get("call_type") in NOT_COMPLETIONS:
+                return [], {f"{item['call_type']} calls (not chat or text completions)": 1}
+            return [(number, raw, payload_exchange(item))], {}
+
+        return read_items(
+            source,
+            ctx,
+            is_item=_is_payload,
+            not_item="not a LiteLLM StandardLoggingPayload (it has call_type and "
+            "response_cost, hidden_params or model_parameters)",
+            read_item=read_item,
+            batch=exchanges_batch,
+        )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from curate.core.errors import InputError
 from curate.ingest.formats.base import (
     Batch,
+    ItemRead,
     LogFormat,
     Quarantined,
     ReadContext,
@@ -26,10 +27,9 @@ from curate.ingest.formats.base import (
     Source,
     cut_raw,
     iter_json_items,
+    read_items,
 )
 from curate.ingest.formats.exchange import exchanges_batch
-
-BATCH_ITEMS = 20_000
 
 
 def _is_output(obj: Any) -> bool:
@@ -88,40 +88,35 @@ class OpenAIBatch(LogFormat):
         return any(_is_output(o) for o in sample.lines[:5])
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
-        items: list[tuple[int, str, dict[str, Any]]] = []
-        quarantined: list[Quarantined] = []
         unmatched = 0  # over the whole file
-        for number, raw, item in iter_json_items(source, ctx):
-            if isinstance(item, Exception):
-                quarantined.append(Quarantined(number, f"not valid JSON: {item}", cut_raw(raw)))
-                continue
-            if not _is_output(item):
-                quarantined.append(
-                    Quarantined(
-                        number,
-                        "not a Batch output line: needs `custom_id` and `response` or `error`",
-                        cut_raw(raw),
-                    )
-                )
-                continue
+
+        def read_item(number: int, raw: str, item: dict[str, Any]) -> ItemRead:
+            nonlocal unmatched
             request = ctx.batch_requests.get(str(item["custom_id"]))
             unmatched += request is None and bool(ctx.batch_requests)
-            items.append((number, raw, batch_exchange(item, request)))
-            if len(items) >= BATCH_ITEMS:
-                yield exchanges_batch(items, quarantined)
-                items, quarantined = [], []
-        batch = exchanges_batch(items, quarantined)
-        if not ctx.batch_requests:
-            batch.warnings.append(
-                f"{source.display}: no Batch input file given, so its records have no request "
-                "messages; pass the input file too (curate ingest OUTPUT INPUT)"
-            )
-        elif unmatched:
-            batch.warnings.append(
-                f"{source.display}: {unmatched} outputs have a custom_id that is in no input file; "
-                "kept without their request messages"
-            )
-        yield batch
+            return [(number, raw, batch_exchange(item, request))], {}
+
+        def end(batch: Batch) -> None:
+            if not ctx.batch_requests:
+                batch.warnings.append(
+                    f"{source.display}: no Batch input file given, so its records have no "
+                    "request messages; pass the input file too (curate ingest OUTPUT INPUT)"
+                )
+            elif unmatched:
+                batch.warnings.append(
+                    f"{source.display}: {unmatched} outputs have a custom_id that is in no input "
+                    "file; kept without their request messages"
+                )
+
+        return read_items(
+            source,
+            ctx,
+            is_item=_is_output,
+            not_item="not a Batch output line: needs `custom_id` and `response` or `error`",
+            read_item=read_item,
+            batch=exchanges_batch,
+            end=end,
+        )
 
 
 class OpenAIBatchInput(LogFormat):

@@ -15,21 +15,15 @@ from typing import Any, ClassVar
 
 from curate.core.records import to_json
 from curate.ingest.formats.base import (
-    SHAPE_ERRORS,
     Batch,
     LogFormat,
-    Quarantined,
     ReadContext,
     Sample,
     Source,
-    cut_raw,
-    iter_json_items,
-    records_frame,
-    shape_error,
+    read_items,
+    rows_batch,
 )
 from curate.ingest.formats.messages import maybe_json, normalize_finish, parts_text, read_messages
-
-BATCH_ROWS = 20_000
 
 
 def any_value(value: Any) -> Any:
@@ -202,26 +196,13 @@ class OTelGenAI(LogFormat):
         return any("resourceSpans" in obj for obj in sample.objects[:3])
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
-        rows: list[dict[str, Any]] = []
-        quarantined: list[Quarantined] = []
-        skipped: Counter[str] = Counter()
-        for number, raw, item in iter_json_items(source, ctx):
-            if isinstance(item, Exception):
-                quarantined.append(Quarantined(number, f"not valid JSON: {item}", cut_raw(raw)))
-                continue
-            if not isinstance(item, dict) or not isinstance(item.get("resourceSpans"), list):
-                quarantined.append(
-                    Quarantined(number, "not OTLP JSON: no `resourceSpans` list", cut_raw(raw))
-                )
-                continue
-            try:
-                line_rows, line_skipped = _span_rows(item["resourceSpans"], number)
-            except SHAPE_ERRORS as exc:
-                quarantined.append(shape_error(number, raw, item, exc))
-                continue
-            rows += line_rows
-            skipped.update(line_skipped)
-            if len(rows) >= BATCH_ROWS:  # bounded memory on large exports
-                yield Batch(records_frame(rows), quarantined, dict(skipped))
-                rows, quarantined, skipped = [], [], Counter()
-        yield Batch(records_frame(rows), quarantined, dict(skipped))
+        return read_items(
+            source,
+            ctx,
+            is_item=lambda item: (
+                isinstance(item, dict) and isinstance(item.get("resourceSpans"), list)
+            ),
+            not_item="not OTLP JSON: no `resourceSpans` list",
+            read_item=lambda number, raw, item: _span_rows(item["resourceSpans"], number),
+            batch=rows_batch,
+        )
