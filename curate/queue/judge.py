@@ -290,99 +290,18 @@ def suggest(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> SuggestResult:
     """Ask the judge about every candidate not asked before; write `suggestions`."""
-    workspace, config = project.workspace, project.config
-    judge_settings = settings(config)
+    workspace = project.workspace
+    judge_settings = settings(project.config)
     workspace.require()
-    candidates = workspace.read_table("candidates", needed_by="curate suggest")
-    if task is not None:
-        project.task(task)
-        candidates = candidates.filter(pl.col("task") == task)
-    candidates = candidates.filter(pl.col("task").is_in(list(project.tasks)))
-    records = (
-        workspace.scan_records()
-        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "task", "input_hash", "messages", "output", "metadata")
-        .collect()
-    )
+    records = _candidate_records(project, task)
     judge = Judge(judge_settings)
     cache = workspace.read_table("suggestions", empty=True)
     result = SuggestResult(model=judge.model, candidates=records.height)
-    todo, rows = [], []
-    known = {
-        (h, m, p): row
-        for h, m, p, row in zip(
-            cache["input_hash"], cache["model"], cache["prompt_hash"], cache.to_dicts(), strict=True
-        )
-    }
     dicts = records.to_dicts()
-    for record, prompt in zip(dicts, _prompts(project, judge_settings, dicts), strict=True):
-        prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:32]
-        key = (record["input_hash"], judge.model, prompt_hash)
-        if key in known and known[key]["error"] is None:
-            result.cached += 1
-            rows.append(known[key] | {"record_id": record["record_id"]})
-        else:
-            todo.append((record, prompt, prompt_hash))
-    budget_calls = judge_settings.get("budget_calls")
-    budget_tokens = judge_settings.get("budget_tokens")
-    lock = threading.Lock()
-
-    def spent() -> bool:
-        tokens = result.prompt_tokens + result.completion_tokens
-        return (budget_calls is not None and result.asked >= int(budget_calls)) or (
-            budget_tokens is not None and tokens >= int(budget_tokens)
-        )
-
-    def one(item: tuple[dict[str, Any], str, str]) -> dict[str, Any] | None:
-        record, prompt, prompt_hash = item
-        with lock:
-            if spent():
-                result.over_budget += 1
-                return None
-            result.asked += 1
-        row = {
-            "record_id": record["record_id"],
-            "task": record["task"],
-            "input_hash": record["input_hash"],
-            "model": judge.model,
-            "prompt_hash": prompt_hash,
-            "label": None,
-            "corrected_output": None,
-            "score": None,
-            "answer": None,
-            "error": None,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "asked_at": now_utc(),
-        }
-        try:
-            answer = judge.ask(prompt)
-        except JudgeError as exc:
-            with lock:
-                result.failed += 1
-                if len(result.errors) < 5:
-                    result.errors.append(str(exc))
-            if progress is not None:
-                progress(f"judge {judge.model}", 1, len(todo))
-            return row | {"error": str(exc)}
-        label, corrected = _read_answer(project.tasks[record["task"]], answer["text"])
-        with lock:
-            result.answered += 1
-            result.prompt_tokens += answer["prompt_tokens"]
-            result.completion_tokens += answer["completion_tokens"]
-        if progress is not None:
-            progress(f"judge {judge.model}", 1, len(todo))
-        return row | {
-            "label": label,
-            "corrected_output": corrected,
-            "score": answer["score"],
-            "answer": answer["text"][:2000],
-            "prompt_tokens": answer["prompt_tokens"],
-            "completion_tokens": answer["completion_tokens"],
-        }
-
+    todo = _not_asked(dicts, _prompts(project, judge_settings, dicts), cache, judge.model, result)
+    asking = _Asking(project, judge, judge_settings, result, progress, len(todo))
     with ThreadPoolExecutor(max_workers=int(judge_settings.get("max_concurrency", 4))) as pool:
-        asked = [row for row in pool.map(one, todo) if row is not None]
+        asked = [row for row in pool.map(asking.one, todo) if row is not None]
     judge.client.close()
     result.retries = judge.retries
     prices = judge_settings.get("prices", {})
@@ -409,6 +328,116 @@ def suggest(
         run.write("suggestions", pl.concat([keep, fresh]))
         run.counts = {k: v for k, v in result.to_dict().items() if k != "errors"}
     return result
+
+
+def _candidate_records(project: Project, task: str | None) -> pl.DataFrame:
+    """The candidates of the task (of every task of curate.toml without one), as records."""
+    workspace = project.workspace
+    candidates = workspace.read_table("candidates", needed_by="curate suggest")
+    if task is not None:
+        project.task(task)
+        candidates = candidates.filter(pl.col("task") == task)
+    candidates = candidates.filter(pl.col("task").is_in(list(project.tasks)))
+    return (
+        workspace.scan_records()
+        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
+        .select("record_id", "task", "input_hash", "messages", "output", "metadata")
+        .collect()
+    )
+
+
+def _not_asked(
+    records: list[dict[str, Any]],
+    prompts: list[str],
+    cache: pl.DataFrame,
+    model: str,
+    result: SuggestResult,
+) -> list[tuple[dict[str, Any], str, str]]:
+    """(record, prompt, its hash) of the records whose input this model has not answered with
+    this prompt; the others are counted as cached (an answer that failed is asked again)."""
+    known = {
+        (h, m, p): error
+        for h, m, p, error in cache.select("input_hash", "model", "prompt_hash", "error").rows()
+    }
+    todo = []
+    for record, prompt in zip(records, prompts, strict=True):
+        prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:32]
+        key = (record["input_hash"], model, prompt_hash)
+        if key in known and known[key] is None:
+            result.cached += 1
+        else:
+            todo.append((record, prompt, prompt_hash))
+    return todo
+
+
+class _Asking:
+    """One ask of the judge per record, on several threads, within the budget."""
+
+    def __init__(self, project, judge: Judge, judge_settings, result, progress, total: int):
+        self.project, self.judge, self.result = project, judge, result
+        self.progress, self.total = progress, total
+        self.budget_calls = judge_settings.get("budget_calls")
+        self.budget_tokens = judge_settings.get("budget_tokens")
+        self.lock = threading.Lock()
+
+    def _spent(self) -> bool:
+        result = self.result
+        tokens = result.prompt_tokens + result.completion_tokens
+        return (self.budget_calls is not None and result.asked >= int(self.budget_calls)) or (
+            self.budget_tokens is not None and tokens >= int(self.budget_tokens)
+        )
+
+    def one(self, item: tuple[dict[str, Any], str, str]) -> dict[str, Any] | None:
+        """The suggestions row of one record, or None past the budget."""
+        record, prompt, prompt_hash = item
+        result, model = self.result, self.judge.model
+        with self.lock:
+            if self._spent():
+                result.over_budget += 1
+                return None
+            result.asked += 1
+        row = {
+            "record_id": record["record_id"],
+            "task": record["task"],
+            "input_hash": record["input_hash"],
+            "model": model,
+            "prompt_hash": prompt_hash,
+            "label": None,
+            "corrected_output": None,
+            "score": None,
+            "answer": None,
+            "error": None,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "asked_at": now_utc(),
+        }
+        try:
+            answer = self.judge.ask(prompt)
+        except JudgeError as exc:
+            with self.lock:
+                result.failed += 1
+                if len(result.errors) < 5:
+                    result.errors.append(str(exc))
+            self._tick()
+            return row | {"error": str(exc)}
+        label, corrected = _read_answer(self.project.tasks[record["task"]], answer["text"])
+        with self.lock:
+            result.answered += 1
+            result.prompt_tokens += answer["prompt_tokens"]
+            result.completion_tokens += answer["completion_tokens"]
+        self._tick()
+        return row | {
+            "label": label,
+            "corrected_output": corrected,
+            "score": answer["score"],
+            "answer": answer["text"][:2000],
+            "prompt_tokens": answer["prompt_tokens"],
+            "completion_tokens": answer["completion_tokens"],
+        }
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress(f"judge {self.judge.model}", 1, self.total)
 
 
 __all__ = ["SuggestResult", "suggest"]
