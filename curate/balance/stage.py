@@ -124,60 +124,61 @@ def _ordered(pool: pl.DataFrame, seed: int) -> list[dict[str, Any]]:
     return dealt.with_row_index("_draw").sort("_turn", "_draw").drop("_turn", "_draw").to_dicts()
 
 
-def select_candidates(
-    pool: pl.DataFrame, settings: BalanceSettings, classes: list[str], has_tags: bool = True
-) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
-    """Seeded stratified selection from one task's pool (see the module docstring).
+class _Selection:
+    """The rows chosen so far, in order: each record once, at most K per cluster."""
 
-    Returns the selected rows, the shortfall lines, and the targets that were asked.
-    """
-    n_controls = round(settings.target * settings.controls)
-    n_failures = settings.target - n_controls
-    ratio = settings.class_ratio or {c: 1 / len(classes) for c in classes}
-    strangers = sorted(set(ratio) - set(classes) - {UNKNOWN})
-    shortfalls: list[str] = []
-    if strangers:
-        shortfalls.append(f"--class-ratio names {', '.join(strangers)}, which are not labels here")
-    failing = pool.filter(~pl.col("is_control"))
-    failure_targets = _targets(n_failures, ratio)
-    unknown_failures = failing.filter(pl.col("class") == UNKNOWN).height
-    if UNKNOWN not in ratio and unknown_failures:
-        # failures whose class nobody knows yet (broken JSON, no reference) keep their share
-        # of the failures, outside the balance of the labelled classes
-        unknown_target = round(n_failures * unknown_failures / failing.height)
-        failure_targets = _targets(n_failures - unknown_target, ratio) | {UNKNOWN: unknown_target}
-    control_classes = set(pool.filter(pl.col("is_control"))["class"])
-    # controls of tasks without labels have no class of their own: one bucket
-    control_ratio = ratio if control_classes & set(ratio) else {CONTROL: 1.0}
-    control_targets = _targets(n_controls, control_ratio)
-    per_cluster: Counter[str] = Counter()
-    chosen: list[dict[str, Any]] = []
-    taken: set[str] = set()
+    def __init__(self, max_per_cluster: int):
+        self.max_per_cluster = max_per_cluster
+        self.chosen: list[dict[str, Any]] = []
+        self.taken: set[str] = set()
+        self.per_cluster: Counter[str] = Counter()
 
     def take(
-        rows, want: int, per_class: Counter, caps: dict[str, int], why: str, match=None
+        self, rows, want: int, per_class: Counter, caps: dict[str, int], why: str, match=None
     ) -> int:
         """Walk `rows` in order, keeping those the caps allow, until `want` are kept."""
         got = 0
         for row in rows:
             if got >= want:
                 break
-            if row["record_id"] in taken or (match is not None and not match(row)):
+            if row["record_id"] in self.taken or (match is not None and not match(row)):
                 continue
             if per_class[row["class"]] >= caps.get(row["class"], 0):
                 continue
-            if per_cluster[row["cluster_id"]] >= settings.max_per_cluster:
+            if self.per_cluster[row["cluster_id"]] >= self.max_per_cluster:
                 continue
-            taken.add(row["record_id"])
+            self.taken.add(row["record_id"])
             per_class[row["class"]] += 1
-            per_cluster[row["cluster_id"]] += 1
-            chosen.append({**row, "selected_by": why, "rank": len(chosen) + 1})
+            self.per_cluster[row["cluster_id"]] += 1
+            self.chosen.append({**row, "selected_by": why, "rank": len(self.chosen) + 1})
             got += 1
         return got
 
-    failures = _ordered(pool.filter(~pl.col("is_control")), settings.seed)
-    controls = _ordered(pool.filter(pl.col("is_control")), settings.seed + 1)
-    per_class: Counter[str] = Counter()
+
+def _failure_targets(
+    failing: pl.DataFrame, n_failures: int, ratio: dict[str, float]
+) -> dict[str, int]:
+    """Failures to choose per class, in the ratio; failures whose class nobody knows yet (broken
+    JSON, no reference) keep their share of the failures, outside the balance of the classes."""
+    unknown_failures = failing.filter(pl.col("class") == UNKNOWN).height
+    if UNKNOWN in ratio or not unknown_failures:
+        return _targets(n_failures, ratio)
+    unknown_target = round(n_failures * unknown_failures / failing.height)
+    return _targets(n_failures - unknown_target, ratio) | {UNKNOWN: unknown_target}
+
+
+def _take_quotas(
+    selection: _Selection,
+    failures: list[dict[str, Any]],
+    settings: BalanceSettings,
+    ratio: dict[str, float],
+    per_class: Counter[str],
+    caps: dict[str, int],
+    has_tags: bool,
+) -> list[str]:
+    """The quotas' rows, first: a class quota as asked, others spread over the classes in the
+    asked ratio; what could not be filled."""
+    shortfalls = []
     for quota in settings.quotas:
         if quota.key == "class":
             wants = {quota.value: round(settings.target * quota.share)}
@@ -192,13 +193,42 @@ def select_candidates(
                 return row["class"] == cls and quota.value in (values or [])
 
             why = f"quota {quota.key}={quota.value}"
-            got = take(failures, want, per_class, failure_targets, why, match)
+            got = selection.take(failures, want, per_class, caps, why, match)
             if got < want:
                 shortfalls.append(
                     f"{cls} x {quota.value}: wanted {want}, {got} available"
                     + ("" if got else f" (no failing {cls} record has {quota.key} {quota.value})")
                 )
-    take(failures, n_failures, per_class, failure_targets, "balance")
+    return shortfalls
+
+
+def select_candidates(
+    pool: pl.DataFrame, settings: BalanceSettings, classes: list[str], has_tags: bool = True
+) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
+    """Seeded stratified selection from one task's pool (see the module docstring).
+
+    Returns the selected rows, the shortfall lines, and the targets that were asked.
+    """
+    n_controls = round(settings.target * settings.controls)
+    n_failures = settings.target - n_controls
+    ratio = settings.class_ratio or {c: 1 / len(classes) for c in classes}
+    strangers = sorted(set(ratio) - set(classes) - {UNKNOWN})
+    shortfalls: list[str] = []
+    if strangers:
+        shortfalls.append(f"--class-ratio names {', '.join(strangers)}, which are not labels here")
+    failure_targets = _failure_targets(pool.filter(~pl.col("is_control")), n_failures, ratio)
+    control_classes = set(pool.filter(pl.col("is_control"))["class"])
+    # controls of tasks without labels have no class of their own: one bucket
+    control_ratio = ratio if control_classes & set(ratio) else {CONTROL: 1.0}
+    control_targets = _targets(n_controls, control_ratio)
+    selection = _Selection(settings.max_per_cluster)
+    failures = _ordered(pool.filter(~pl.col("is_control")), settings.seed)
+    controls = _ordered(pool.filter(pl.col("is_control")), settings.seed + 1)
+    per_class: Counter[str] = Counter()
+    shortfalls += _take_quotas(
+        selection, failures, settings, ratio, per_class, failure_targets, has_tags
+    )
+    selection.take(failures, n_failures, per_class, failure_targets, "balance")
     for cls, want in failure_targets.items():
         if per_class[cls] < want:
             supply = sum(1 for r in failures if r["class"] == cls)
@@ -207,12 +237,12 @@ def select_candidates(
                 f"records of that class, at most {settings.max_per_cluster} per cluster)"
             )
     control_class: Counter[str] = Counter()
-    take(controls, n_controls, control_class, control_targets, "control")
+    selection.take(controls, n_controls, control_class, control_targets, "control")
     for cls, want in control_targets.items():
         if control_class[cls] < want:
             shortfalls.append(f"{cls} controls: wanted {want}, {control_class[cls]} available")
     selected = pl.DataFrame(
-        chosen, schema={**pool.schema, "selected_by": pl.String, "rank": pl.Int64}
+        selection.chosen, schema={**pool.schema, "selected_by": pl.String, "rank": pl.Int64}
     )
     return selected, shortfalls, {"failures": failure_targets, "controls": control_targets}
 
@@ -236,11 +266,7 @@ def balance_candidates(
     the clusters are the same."""
     workspace, config = project.workspace, project.config
     engine = engine or project.engine()
-    check_range("--target", settings.target, 1)
-    check_range("--seed", settings.seed, 0, SEED_MAX)
-    check_range("--max-per-cluster", settings.max_per_cluster, 1)
-    check_range("--controls", settings.controls, 0, 1, high_open=True)
-    check_range("--cutoff", settings.cluster.cutoff, 0, 100)
+    _check(settings)
     workspace.require()
     findings = workspace.read_table("findings", needed_by="curate balance")
     tasks = project.tasks
@@ -258,19 +284,8 @@ def balance_candidates(
         "task": settings.task,
     }
     with workspace.stage("balance", args) as run:
-        records = (
-            workspace.scan_records()
-            .select(
-                "record_id",
-                "task",
-                "source_format",
-                "messages",
-                "metadata",
-                "reference",
-                "output",
-            )
-            .collect()
-        )
+        columns = ["record_id", "task", "source_format", "messages", "metadata", "reference"]
+        records = workspace.scan_records().select(*columns, "output").collect()
         result.records = records.height
         names = (
             [settings.task]
@@ -285,23 +300,11 @@ def balance_candidates(
         cluster_frames, tag_frames, candidate_frames = [], [], []
         for name in names:
             task = tasks[name]
-            mine = records.filter(pl.col("task") == name)
             # the class detect read for each record (null for a task without labels)
-            mine = mine.join(labels, on="record_id", how="left", maintain_order="left")
-            texts = mine.select(_unit_text(task).alias("t"))["t"]
-            no_input = texts.fill_null("").str.strip_chars() == ""
-            if no_input.any():
-                result.warnings.append(_no_input_warning(name, mine, no_input))
-            groups = cluster_texts(texts, settings.cluster, engine=engine)["group"]
-            clusters = (
-                mine.select("record_id")
-                .with_columns(groups.alias("_g"))
-                .with_columns(
-                    pl.col("record_id").min().over("_g").alias("cluster_id"),
-                    pl.len().over("_g").alias("cluster_size"),
-                )
-                .drop("_g")
+            mine = records.filter(pl.col("task") == name).join(
+                labels, on="record_id", how="left", maintain_order="left"
             )
+            clusters = _clusters(mine, task, settings, engine, result)
             cluster_frames.append(clusters.with_columns(pl.lit(name).alias("task")))
             tags = (
                 tag_pairs(mine, task.pair)
@@ -319,6 +322,35 @@ def balance_candidates(
         run.write("candidates", pl.concat(candidate_frames))
         run.counts = {name: s["selected"] for name, s in result.tasks.items()}
     return result
+
+
+def _check(settings: BalanceSettings) -> None:
+    check_range("--target", settings.target, 1)
+    check_range("--seed", settings.seed, 0, SEED_MAX)
+    check_range("--max-per-cluster", settings.max_per_cluster, 1)
+    check_range("--controls", settings.controls, 0, 1, high_open=True)
+    check_range("--cutoff", settings.cluster.cutoff, 0, 100)
+
+
+def _clusters(
+    mine: pl.DataFrame, task: Task, settings: BalanceSettings, engine: Engine, result
+) -> pl.DataFrame:
+    """(record_id, cluster_id, cluster_size) of one task's records: near-duplicate inputs
+    share a cluster, named by its smallest record_id."""
+    texts = mine.select(_unit_text(task).alias("t"))["t"]
+    no_input = texts.fill_null("").str.strip_chars() == ""
+    if no_input.any():
+        result.warnings.append(_no_input_warning(task.name, mine, no_input))
+    groups = cluster_texts(texts, settings.cluster, engine=engine)["group"]
+    return (
+        mine.select("record_id")
+        .with_columns(groups.alias("_g"))
+        .with_columns(
+            pl.col("record_id").min().over("_g").alias("cluster_id"),
+            pl.len().over("_g").alias("cluster_size"),
+        )
+        .drop("_g")
+    )
 
 
 def _no_input_warning(task: str, records: pl.DataFrame, no_input: pl.Series) -> str:
