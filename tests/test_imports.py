@@ -167,4 +167,4 @@ def test_the_layer_rule_sees_an_upward_import():
     assert not allowed("curate.queue.stage", "curate.cli.render")
     assert allowed("curate.queue.stage", "curate.queue.argilla")
     assert allowed("curate.export.stage", "curate.core.redact")
-    assert allowed("curate.cli.commands", "curate.report.stage")
+    assert allowed("curate.cli.stages", "curate.report.stage")

@@ -1,7 +1,7 @@
-"""The command line: commands.py parses and calls the stages, render.py draws the results in
-the terminal, options.py and queue.py and argilla.py hold the shared options and the command
-groups. No logic of its own."""
+"""The command line: main.py is the `curate` group; stages.py, workspace.py, queue.py and
+argilla.py hold its commands, options.py what they share, render.py what they print for people.
+No logic of its own."""
 
-from curate.cli.commands import main
+from curate.cli.main import main
 
 __all__ = ["main"]

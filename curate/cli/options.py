@@ -39,9 +39,10 @@ class State:
         return self._project
 
 
-def command(group: click.Group, name: str | None = None, state: bool = True):
+def command(group: click.Group | list[click.Command], name: str | None = None, state: bool = True):
     """A subcommand with the options every command has: -h/--help, --json, and (with `state`)
-    the group's State as its first argument."""
+    the group's State as its first argument. `group` is its group, or a list the command joins
+    (a module's COMMANDS, which the `curate` group adds)."""
 
     def decorate(fn: Callable[..., Any]) -> click.Command:
         fn = click.option(
@@ -49,7 +50,11 @@ def command(group: click.Group, name: str | None = None, state: bool = True):
         )(fn)
         if state:
             fn = click.pass_obj(fn)
-        cmd = group.command(name=name, context_settings=CONTEXT)(fn)
+        if isinstance(group, click.Group):
+            cmd = group.command(name=name, context_settings=CONTEXT)(fn)
+        else:
+            cmd = click.command(name=name, context_settings=CONTEXT)(fn)
+            group.append(cmd)
         cmd.params.append(cmd.params.pop(0))  # --json after the command's own options
         return cmd
 

@@ -1,8 +1,9 @@
 """What the `curate` command prints for people: one function per command's result.
 
-The commands (curate/cli/commands.py) parse, call the library, and hand the result here, or
-print it as JSON with --json. Every text goes through a console that neutralizes control characters
-(curate.core.text.printable): logged content never reaches the terminal as escape sequences.
+The commands (curate/cli/stages.py, workspace.py, queue.py, argilla.py) parse, call the library,
+and hand the result here, or print it as JSON with --json. Every text goes through a console that
+neutralizes control characters (curate.core.text.printable): logged content never reaches the
+terminal as escape sequences.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ moved aside (into `damaged/`, never deleted) so that the rest stays usable.
 A file cut short (a disk that filled, a copy that stopped) or overwritten with something else
 makes polars fail deep inside a scan, naming no file. The doctor reads each table part and table
 file whole and the manifest, and says which are damaged and why. Commands that fail on a
-damaged file run the same check to name it (curate/cli/commands.py).
+damaged file run the same check to name it (curate/cli/main.py).
 """
 
 from __future__ import annotations

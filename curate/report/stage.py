@@ -79,21 +79,7 @@ def failure_trends(
         .group_by(*keys, "detector")
         .len()
     )
-    verdicts = {}
-    for (task,), mine in versions.group_by("task", maintain_order=True):
-        models = mine["model"].unique(maintain_order=True).to_list()
-        for model in models:
-            one = mine.filter(pl.col("model").eq_missing(model))
-            name = task or "(no task)"
-            if len(models) > 1:
-                name += f" ({model or 'no model'})"
-            verdicts[name] = plateau_verdict(
-                one["prompt_version"].to_list(),
-                one["records"].to_list(),
-                one["failures"].to_list(),
-                margin=margin,
-                floor=floor,
-            )
+    verdicts = _verdicts(versions, margin, floor)
     undated = int(base["week"].null_count())
     notes = []
     if undated:
@@ -123,6 +109,27 @@ def failure_trends(
         ],
         "verdicts": verdicts,
     }
+
+
+def _verdicts(versions: pl.DataFrame, margin: float, floor: float) -> dict[str, Any]:
+    """The plateau verdict of each task's prompt versions, per model where a task has several
+    (a second model is no prompt change)."""
+    verdicts = {}
+    for (task,), mine in versions.group_by("task", maintain_order=True):
+        models = mine["model"].unique(maintain_order=True).to_list()
+        for model in models:
+            one = mine.filter(pl.col("model").eq_missing(model))
+            name = task or "(no task)"
+            if len(models) > 1:
+                name += f" ({model or 'no model'})"
+            verdicts[name] = plateau_verdict(
+                one["prompt_version"].to_list(),
+                one["records"].to_list(),
+                one["failures"].to_list(),
+                margin=margin,
+                floor=floor,
+            )
+    return verdicts
 
 
 def _weekly(base: pl.DataFrame, failing: pl.DataFrame) -> list[dict[str, Any]]:

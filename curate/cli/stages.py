@@ -1,7 +1,6 @@
-"""The `curate` command: parses the options, calls the library, hands the result to the
-renderer (curate/cli/render.py) or prints it as JSON with --json. No logic of its own.
-
-Heavy imports happen inside the commands so that `curate --help` is instant.
+"""The stages' commands: init, ingest, detect, balance, suggest, redact, export, report, run.
+Each parses its options, calls the library and hands the result to render.py (or prints it as
+JSON with --json). Heavy imports happen inside the commands so that `curate --help` is instant.
 """
 
 from __future__ import annotations
@@ -11,12 +10,9 @@ from typing import Any
 
 import click
 
-from curate import __version__
 from curate.balance.settings import BalanceSettings, ClusterSettings
-from curate.cli.argilla import argilla
 from curate.cli.options import (
     CONFIG_FAILURES,
-    CONTEXT,
     COUNT,
     SEED,
     SHARE,
@@ -26,119 +22,12 @@ from curate.cli.options import (
     progress,
     show,
 )
-from curate.cli.queue import queue
-from curate.core.errors import CurateError
 from curate.export.settings import ExportSettings
 
-
-class CurateGroup(click.Group):
-    """Turns the library's errors into a clear message and an exit code, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from curate.core.text import printable
-
-        try:
-            return super().invoke(ctx)
-        except CurateError as exc:
-            click.echo(f"error: {printable(exc)}", err=True)
-            sys.exit(exc.exit_code)
-        except OSError as exc:
-            message = storage_error(exc, ctx.obj) or damaged_files(ctx.obj)
-            if message is None:
-                raise
-            click.echo(f"error: {printable(message)}", err=True)
-            sys.exit(1)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception:
-            # polars and pyarrow fail deep inside a scan on a damaged file, naming none
-            message = damaged_files(ctx.obj)
-            if message is None:
-                raise
-            click.echo(f"error: {printable(message)}", err=True)
-            sys.exit(1)
+COMMANDS: list[click.Command] = []
 
 
-def damaged_files(state: State | None) -> str | None:
-    """Which workspace files are damaged, and what to do, when some are (else None)."""
-    from curate.core.doctor import name_the_damage
-    from curate.core.errors import WorkspaceError
-
-    if state is None:
-        return None
-    try:
-        return name_the_damage(state.workspace())
-    except WorkspaceError:
-        return None
-
-
-def storage_error(exc: OSError, state: State | None) -> str | None:
-    """What to do about a full disk or a folder that cannot be written, or None for any other
-    OSError (that one is a bug to see whole). The path is the error's, else the workspace's
-    (pyarrow's full-disk error names no file). Stages commit nothing half-done, so the same
-    command, run again once there is room, adds what is missing."""
-    import errno
-
-    from curate.core.errors import WorkspaceError
-
-    path = exc.filename
-    if path is None and state is not None:
-        try:
-            path = state.workspace().root
-        except WorkspaceError:
-            path = None
-    where = f" ({path})" if path else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (
-            f"no space left on the device{where}: free some there, or use a workspace on "
-            "another disk (--workspace DIR), and run the command again; nothing it had not "
-            "committed was kept, and the workspace is as it was"
-        )
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return (
-            f"cannot write{where}: {exc.strerror or 'not permitted'}. Make it writable, or "
-            "use a workspace you can write to (--workspace DIR); the workspace is as it was"
-        )
-    return None
-
-
-@click.group(cls=CurateGroup, context_settings=CONTEXT)
-@click.version_option(__version__, prog_name="curate")
-@click.option(
-    "--workspace",
-    "-w",
-    metavar="DIR",
-    envvar="CURATE_WORKSPACE",
-    help="Workspace folder (default: .curate next to curate.toml). Env: CURATE_WORKSPACE.",
-)
-@click.option(
-    "--config",
-    "-c",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="curate.toml to use (default: the nearest one in this folder or above).",
-)
-@click.pass_context
-def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
-    """Train on what broke: mine LLM failures from production logs into fine-tuning data.
-
-    \b
-    The pipeline, one command per stage:
-      curate run                       all of it, from [[sources]] (skips what is up to date)
-      curate init                      write curate.toml and the workspace
-      curate ingest LOGS...            read logs into canonical records
-      curate detect                    find what broke (curate failures shows it)
-      curate balance                   choose the records worth labelling
-      curate queue push|pull|status    label them in Argilla (curate argilla up starts it)
-      curate export                    write the corrected failures as SFT data
-      curate status                    what the workspace holds (curate doctor: is it whole?)
-
-    Run `curate COMMAND --help` for each command's options and examples.
-    """
-    ctx.obj = State(workspace, config)
-
-
-@command(main)
+@command(COMMANDS)
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 def init(state: State, directory: str, json_mode: bool) -> None:
     """Write a commented curate.toml and an empty workspace in DIRECTORY.
@@ -152,7 +41,7 @@ def init(state: State, directory: str, json_mode: bool) -> None:
     show(json_mode, result, render.init, result)
 
 
-@command(main)
+@command(COMMANDS)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--format",
@@ -229,7 +118,7 @@ def ingest(
     show(json_mode, result, render.ingest, result, project.workspace)
 
 
-@command(main)
+@command(COMMANDS)
 @click.option(
     "--only",
     metavar="NAME,...",
@@ -262,32 +151,7 @@ def detect(
     show(json_mode, result, render.detect, result)
 
 
-@command(main)
-@click.option("--detector", "detector", metavar="NAME", help="Only this detector's findings.")
-@click.option("--task", metavar="NAME", help="Only records of this task.")
-@click.option("--limit", default=10, show_default=True, type=COUNT, help="How many to show.")
-def failures(
-    state: State, detector: str | None, task: str | None, limit: int, json_mode: bool
-) -> None:
-    """Show findings with the record's input, output and evidence, for a person to read."""
-    from curate.cli import render
-    from curate.detect.failures import list_failures
-
-    total, rows = list_failures(state.workspace(), detector=detector, task=task, limit=limit)
-    show(json_mode, {"total": total, "failures": rows}, render.failures, total, rows)
-
-
-@command(main, name="detectors", state=False)
-def list_detectors(json_mode: bool) -> None:
-    """List the registered detectors, what each finds, and its config keys."""
-    from curate.cli import render
-    from curate.detect.detectors import describe
-
-    rows = describe()
-    show(json_mode, {"detectors": rows}, render.detectors, rows)
-
-
-@command(main)
+@command(COMMANDS)
 @click.option(
     "--target",
     default=BalanceSettings.target,
@@ -377,7 +241,7 @@ def balance(
     show(json_mode, result, render.balance, result)
 
 
-@command(main)
+@command(COMMANDS)
 @click.option("--task", metavar="NAME", help="Only this task's candidates.")
 def suggest(state: State, task: str | None, json_mode: bool) -> None:
     """Ask a judge model to pre-label the candidates; `queue push` shows its answers.
@@ -401,7 +265,7 @@ def suggest(state: State, task: str | None, json_mode: bool) -> None:
     show(json_mode, result, render.suggested, result)
 
 
-@command(main)
+@command(COMMANDS)
 @click.option("--preview", is_flag=True, help="Show what would be replaced (writes nothing).")
 @click.option("--task", metavar="NAME", help="Only this task's candidates.")
 @click.option("--limit", default=5, show_default=True, type=COUNT, help="Examples to show.")
@@ -423,7 +287,7 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     show(json_mode, data, render.redaction, data)
 
 
-@command(main)
+@command(COMMANDS)
 @click.option(
     "--name", default=ExportSettings.name, show_default=True, help="Folder under exports/."
 )
@@ -503,7 +367,7 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
     show(json_mode, result, render.export, result)
 
 
-@command(main)
+@command(COMMANDS)
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), help="Also write one HTML file."
 )
@@ -550,7 +414,7 @@ def report(
     show(json_mode, public(data), render.report, data, html_path)
 
 
-@command(main, name="run")
+@command(COMMANDS, name="run")
 def run_command(state: State, json_mode: bool) -> None:
     """The whole job: ingest, detect, balance, push; then pull and export once labelled.
 
@@ -571,73 +435,3 @@ def run_command(state: State, json_mode: bool) -> None:
     show(json_mode, result, render.run, result, connection(project.config)[0])
     if result.failed:
         sys.exit(1)
-
-
-@command(main)
-def status(state: State, json_mode: bool) -> None:
-    """What the workspace holds: records by format, task and model; quarantine; sources."""
-    from curate.cli import render
-    from curate.core.status import workspace_status
-
-    data = workspace_status(state.workspace())
-    show(json_mode, data, render.status, data)
-
-
-@command(main)
-@click.option("--fix", is_flag=True, help="Move the damaged files aside, into damaged/.")
-def doctor(state: State, fix: bool, json_mode: bool) -> None:
-    """Check that every file of the workspace reads: the manifest and each table part.
-
-    A file cut short (a full disk, an interrupted copy) or overwritten is named with what is
-    wrong. With --fix, damaged files are moved into the workspace's damaged/ folder (never
-    deleted) and a damaged manifest is replaced by an empty one, so the rest stays usable;
-    then re-run the stage that wrote them (ingest adds back only what is missing).
-
-    \b
-      curate doctor
-      curate doctor --fix
-    """
-    from curate.cli import render
-    from curate.core.doctor import find_damage, repair
-
-    workspace = state.workspace()
-    workspace.require()
-    result = repair(workspace) if fix else find_damage(workspace)
-    show(json_mode, result, render.doctor, result)
-    if result.damaged and not fix:
-        sys.exit(1)
-
-
-@command(main)
-@click.option("--limit", default=20, show_default=True, type=COUNT, help="How many rows to show.")
-def quarantine(state: State, limit: int, json_mode: bool) -> None:
-    """Show the input rows that could not be read, with file, line and reason."""
-    from curate.cli import render
-    from curate.core.status import quarantine_rows
-
-    total, rows = quarantine_rows(state.workspace(), limit)
-    show(json_mode, {"quarantined": total, "rows": rows}, render.quarantine, total, rows)
-
-
-@command(main, state=False)
-def formats(json_mode: bool) -> None:
-    """List the log formats `curate ingest` reads (and what each expects), and the formats
-    `curate export --format` writes. Plugins' formats are listed with curate's own."""
-    from curate.cli import render
-    from curate.export import exporters
-    from curate.ingest.formats import describe
-
-    data = {
-        "formats": describe(),
-        "export_formats": [
-            {"name": e.name, "writes": e.description} for e in exporters.available().values()
-        ],
-    }
-    show(json_mode, data, render.formats, data)
-
-
-main.add_command(argilla)
-main.add_command(queue)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
