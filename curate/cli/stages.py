@@ -404,14 +404,14 @@ def report(
     """
     from pathlib import Path
 
-    from curate.cli import render
+    from curate.cli.report import report as render_report
     from curate.report.html import write_html
     from curate.report.stage import build_report, public
 
     data = build_report(state.project(), compare_with=compare or None)
     if html_path:
         write_html(Path(html_path), data)
-    show(json_mode, public(data), render.report, data, html_path)
+    show(json_mode, public(data), render_report, data, html_path)
 
 
 @command(COMMANDS, name="run")
