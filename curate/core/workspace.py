@@ -394,6 +394,16 @@ class Workspace:
     def scan_records(self) -> pl.LazyFrame:
         return self.scan("records")
 
+    def records_of(self, ids: pl.DataFrame, *columns: str | pl.Expr) -> pl.DataFrame:
+        """The records whose record_id is in `ids` (candidates, findings: a frame with a
+        record_id column), with `columns` (names or expressions), in the records' order."""
+        return (
+            self.scan_records()
+            .join(ids.lazy().select("record_id").unique(), on="record_id", how="semi")
+            .select(*columns)
+            .collect()
+        )
+
     def table_path(self, name: str) -> Path:
         return self.root / tables.table(name).file_name
 

@@ -49,18 +49,14 @@ def list_failures(
         )
         .list.last()
     )
-    records = (
-        workspace.scan_records()
-        .join(chosen.lazy().select("record_id"), on="record_id", how="semi")
-        .select(
-            "record_id",
-            _cut(last_user).alias("input"),
-            _cut(pl.col("output")).alias("output"),
-            "reference",
-            "source",
-            "source_line",
-        )
-        .collect()
+    records = workspace.records_of(
+        chosen,
+        "record_id",
+        _cut(last_user).alias("input"),
+        _cut(pl.col("output")).alias("output"),
+        "reference",
+        "source",
+        "source_line",
     )
     rows = chosen.join(records, on="record_id", how="left", maintain_order="left")
     return total, rows.to_dicts()

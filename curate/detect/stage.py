@@ -190,12 +190,7 @@ def find_failures(
 
 def _with_meta(findings: pl.DataFrame, workspace: Workspace) -> pl.DataFrame:
     """Findings kept from an earlier run, with their record's model and prompt_version."""
-    meta = (
-        workspace.scan_records()
-        .select("record_id", "model", "prompt_version")
-        .join(findings.lazy().select("record_id").unique(), on="record_id", how="semi")
-        .collect()
-    )
+    meta = workspace.records_of(findings, "record_id", "model", "prompt_version")
     return findings.select("record_id", "detector", "task").join(meta, on="record_id", how="left")
 
 

@@ -218,11 +218,9 @@ def _inputs(project: Project) -> _Inputs:
         .group_by("record_id")
         .agg(pl.col("username").unique().sort())
     )
+    columns = ("record_id", "task", "messages", "output", "tools", "metadata")
     records = (
-        workspace.scan_records()
-        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "task", "messages", "output", "tools", "metadata")
-        .collect()
+        workspace.records_of(candidates, *columns)
         .join(candidates.drop("task"), on="record_id")
         .join(
             clusters.select("record_id", pl.col("cluster_id").alias("near_duplicate_cluster")),

@@ -338,12 +338,8 @@ def _candidate_records(project: Project, task: str | None) -> pl.DataFrame:
         project.task(task)
         candidates = candidates.filter(pl.col("task") == task)
     candidates = candidates.filter(pl.col("task").is_in(list(project.tasks)))
-    return (
-        workspace.scan_records()
-        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "task", "input_hash", "messages", "output", "metadata")
-        .collect()
-    )
+    columns = ("record_id", "task", "input_hash", "messages", "output", "metadata")
+    return workspace.records_of(candidates, *columns)
 
 
 def _not_asked(

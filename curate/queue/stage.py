@@ -164,13 +164,8 @@ def candidate_rows(
 ) -> pl.DataFrame:
     """The candidates with what a person sees of them: the record's input and output, and the
     detectors' evidence (`_record` turns each row into a queue record)."""
-    records = (
-        workspace.scan_records()
-        .join(candidates.lazy().select("record_id"), on="record_id", how="semi")
-        .select("record_id", "messages", "output", "metadata", "model", "prompt_version")
-        .collect()
-        .join(candidates, on="record_id")
-    )
+    columns = ("record_id", "messages", "output", "metadata", "model", "prompt_version")
+    records = workspace.records_of(candidates, *columns).join(candidates, on="record_id")
     evidence = (
         findings.filter(pl.col("record_id").is_in(candidates["record_id"].implode()))
         .group_by("record_id")
