@@ -19,8 +19,7 @@ def _project(tmp_path, monkeypatch, answers: str):
     toml = f"\n[tasks.entity_match.answers]\n{answers}\n" if answers else ""
     workspace, config = balanced_sample(tmp_path, target=120, seed=3, extra_toml=toml)
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
-    project = Project(workspace, config)
+    project = Project(workspace, config, queue_backend=queue)
     candidates = workspace.read_table("candidates")
     refs = (
         workspace.scan_records()

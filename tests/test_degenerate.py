@@ -73,7 +73,7 @@ def _project(root: Path, case: Case) -> tuple[list[str], list[str]]:
         ingest += ["--references", str(refs)]
         source += f'references = "logs/{refs.name}"\n'
     config = root / "curate.toml"
-    config.write_text(logs.CONFIG + "\n[run]\ntarget = 20\n")
+    config.write_text(logs.CONFIG + '\n[run]\ntarget = 20\n[queue]\nbackend = "memory"\n')
     run_config = root / "run" / "curate.toml"
     run_config.parent.mkdir()
     shutil.copytree(root / "logs", root / "run" / "logs")
@@ -93,11 +93,13 @@ def _check(result, args) -> dict[str, Any] | None:
     return json.loads(result.stdout) if "--json" in args else None
 
 
-@pytest.fixture
-def queue(monkeypatch) -> MemoryQueue:
-    stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
-    return stand_in
+def _queue(config: Path) -> MemoryQueue:
+    """The in-memory queue the commands given `--config config` push to (`[queue] backend =
+    "memory"`): what a person answers in the UI, the test answers here."""
+    from curate.core.config import load_config
+    from curate.queue import memory
+
+    return memory.connect(load_config(config))
 
 
 def _answers(dataset, record) -> dict[str, Any]:
@@ -110,9 +112,10 @@ def _answers(dataset, record) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_every_stage_on_a_degenerate_workspace(name, tmp_path, runner, queue):
+def test_every_stage_on_a_degenerate_workspace(name, tmp_path, runner):
     case = CASES[name]
     ws, ingest_args = _project(tmp_path, case)
+    queue = _queue(tmp_path / "curate.toml")
 
     def cli(*args: str) -> dict[str, Any] | None:
         full = [*ws, *args]
@@ -153,7 +156,7 @@ def test_every_stage_on_a_degenerate_workspace(name, tmp_path, runner, queue):
         run_ws += ["--config", str(tmp_path / "run" / "curate.toml")]
         first = runner.invoke(main, [*run_ws, "run", "--json"])
         _check(first, ["run", "--json"])
-        queue.answer_all(_answers)
+        _queue(tmp_path / "run" / "curate.toml").answer_all(_answers)
         again = runner.invoke(main, [*run_ws, "run", "--json"])
         _check(again, ["run", "--json"])
 
@@ -181,12 +184,13 @@ def _hold_lock(root: str, ready, release) -> None:
         release.wait(60)
 
 
-def test_every_writing_command_takes_the_lock(tmp_path, runner, queue, monkeypatch):
+def test_every_writing_command_takes_the_lock(tmp_path, runner, monkeypatch):
     """While another process holds the workspace, no command writes to it: each says who holds
     it (an export during an ingest once lost manifest entries)."""
     import multiprocessing
 
     ws, ingest_args = _project(tmp_path, Case())
+    queue = _queue(tmp_path / "curate.toml")
     for args in (["ingest", *ingest_args], ["detect"], ["balance", "--target", "20"]):
         _check(runner.invoke(main, [*ws, *args]), args)
     _check(runner.invoke(main, [*ws, "queue", "push"]), ["queue", "push"])

@@ -99,10 +99,11 @@ def test_trusted_references_that_contradict_answer_for_none(tmp_path, runner, mo
     from curate.core.config import load_config
     from curate.core.workspace import Workspace
 
-    project = Project(Workspace(tmp_path / ".curate"), load_config(tmp_path / "curate.toml"))
-    candidates = project.workspace.read_table("candidates")
     queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
+    project = Project(
+        Workspace(tmp_path / ".curate"), load_config(tmp_path / "curate.toml"), queue_backend=queue
+    )
+    candidates = project.workspace.read_table("candidates")
     (pushed,) = push_queue(project)
     contradicted = {f"chatcmpl-{i}" for i in range(5)} | {f"again-{i}" for i in range(5)}
     by_source = dict(

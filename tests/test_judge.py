@@ -87,10 +87,9 @@ def test_calls_that_never_work_are_counted_and_asked_again(judged):
     assert again.asked == 2 and again.failed == 0
 
 
-def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged, monkeypatch):
+def test_suggestions_reach_the_queue_and_the_judge_is_measured(judged):
     project, _ = judged
-    queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
+    queue = project.queue_backend = MemoryQueue()
     suggest(project)
     push_queue(project)
     table = project.workspace.read_table("suggestions")

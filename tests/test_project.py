@@ -200,13 +200,11 @@ def _ingest_more(args: list[str], log: str, ready) -> None:
 
 def test_export_and_ingest_at_once_lose_nothing(tmp_path, runner, monkeypatch):
     """Two writers at once: the second waits for the lock; both runs and every record stay."""
-    from curate.queue.memory import MemoryQueue
     from tests import logs
-    from tests.test_degenerate import Case, _answers, _project
+    from tests.test_degenerate import Case, _answers, _project, _queue
 
-    stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
     args, ingest_args = _project(tmp_path, Case(n=120))
+    stand_in = _queue(tmp_path / "curate.toml")
     for step in (["ingest", *ingest_args], ["detect"], ["balance", "--target", "40"]):
         assert runner.invoke(main, [*args, *step]).exit_code == 0, step
     assert runner.invoke(main, [*args, "queue", "push"]).exit_code == 0
@@ -246,7 +244,8 @@ def test_the_readme_notebook_session_runs(tmp_path, monkeypatch):
     ingest, detect, findings as a frame, balance, push; then, after (stand-in) labelling, pull
     and export. The queue is the in-memory stand-in; the real server is the integration
     tests' business."""
-    from curate.queue.memory import MemoryQueue
+    from curate.core.config import load_config
+    from curate.queue import memory
 
     readme = (SAMPLE.parent / "README.md").read_text()
     section = readme[readme.index("## From Python") : readme.index("## curate.toml reference")]
@@ -257,8 +256,9 @@ def test_the_readme_notebook_session_runs(tmp_path, monkeypatch):
         (tmp_path / name).write_bytes((SAMPLE / name).read_bytes())
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CURATE_WORKSPACE", raising=False)
-    stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
+    with (tmp_path / "curate.toml").open("a") as toml:
+        toml.write('\n[queue]\nbackend = "memory"\n')
+    stand_in = memory.connect(load_config(tmp_path / "curate.toml"))
     namespace: dict = {}
     exec(compile(before, "README.md", "exec"), namespace)
     assert namespace["failures"].height > 0 and namespace["detected"].failing_records > 0
@@ -298,3 +298,22 @@ def test_a_killed_stage_leaves_nothing_staged_after_the_next_command(tmp_path):
         pass
     assert not orphan.exists() and not staged.exists()
     assert ws.read_table("tags")["tag"].to_list() == ["t"]
+
+
+def test_the_queue_is_the_one_curate_toml_names_connected_once(tmp_path):
+    from curate.core.errors import ConfigError
+    from curate.core.project import Project
+    from curate.queue.memory import MemoryQueue
+
+    toml = tmp_path / "curate.toml"
+    toml.write_text('[queue]\nbackend = "memory"\n')
+    project = curate.open(toml)
+    queue = project.queue()
+    assert isinstance(queue, MemoryQueue) and project.queue() is queue
+    # another project on the same curate.toml (the next command) finds what was pushed
+    assert curate.open(toml).queue() is queue
+    given = MemoryQueue()
+    assert Project(project.workspace, project.config, queue_backend=given).queue() is given
+    toml.write_text('[queue]\nbackend = "argila"\n')
+    with pytest.raises(ConfigError, match=r"did you mean 'argilla'.*argilla, memory"):
+        curate.open(toml).queue()

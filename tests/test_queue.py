@@ -12,15 +12,13 @@ from tests.conftest import balanced_sample
 
 
 @pytest.fixture
-def queue(monkeypatch) -> MemoryQueue:
-    stand_in = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: stand_in)
-    return stand_in
+def queue() -> MemoryQueue:
+    return MemoryQueue()
 
 
 def test_annotators_see_what_the_detectors_found(tmp_path, queue):
     workspace, config = balanced_sample(tmp_path, target=40, seed=3)
-    push_queue(Project(workspace, config), task="entity_match")
+    push_queue(Project(workspace, config, queue_backend=queue), task="entity_match")
     candidates = pl.read_parquet(workspace.root / "candidates.parquet")
     findings = pl.read_parquet(workspace.root / "findings.parquet")
     pushed = queue.dataset("curate-entity_match").records

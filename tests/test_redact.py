@@ -110,8 +110,7 @@ def _balanced(tmp_path, shared_data, monkeypatch, toml: str):
     )
     find_failures(project)
     balance_candidates(project, BalanceSettings(target=60, seed=1))
-    queue = MemoryQueue()
-    monkeypatch.setattr("curate.queue.stage.connect", lambda config: queue)
+    queue = project.queue_backend = MemoryQueue()
     return project, queue, people
 
 

@@ -11,6 +11,9 @@ A package registers one under the group of its kind, in its pyproject.toml:
     [project.entry-points."curate.exporters"]    # an Exporter subclass
     my_sft = "my_package.sft:MySft"
 
+    [project.entry-points."curate.queues"]       # connect(config) -> a QueueBackend
+    my_queue = "my_package.labels:connect"
+
 curate's own are registered the same way, in its pyproject.toml. The entry point's name is the
 class's `name`; two plugins of one kind cannot share a name.
 """
@@ -66,6 +69,25 @@ def load_group(group: str, base: type[T], kind: str) -> dict[str, type[T]]:
     return found
 
 
+def load_function(group: str, name: str, kind: str):
+    """The function registered as `name` under `group` (a queue backend's connect); a
+    ConfigError naming the ones there are when none is."""
+    points = {point.name: point for point in entry_points(group=group)}
+    if name not in points:
+        known = sorted(points)
+        raise ConfigError(
+            f"no {kind} is named {name!r}: {did_you_mean(name, known)}the ones installed are "
+            f"{', '.join(known) or 'none (run `make install`)'}"
+        )
+    try:
+        return points[name].load()
+    except Exception as exc:
+        raise ConfigError(
+            f"the {kind} plugin {name!r} ({points[name].value}) cannot be loaded: {exc}. "
+            "Fix or uninstall the package that provides it."
+        ) from exc
+
+
 def did_you_mean(name: str, names: list[str]) -> str:
     """ "did you mean 'x'? " for the nearest of `names`, or "" when none is near."""
     import difflib
@@ -74,4 +96,4 @@ def did_you_mean(name: str, names: list[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-__all__ = ["did_you_mean", "load_group"]
+__all__ = ["did_you_mean", "load_function", "load_group"]

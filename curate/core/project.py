@@ -35,6 +35,8 @@ class Project:
 
     workspace: Workspace
     config: Config = field(default_factory=Config)
+    # the labelling queue, once connected (or given: an in-memory one in tests)
+    queue_backend: Any = field(default=None, repr=False, compare=False)
 
     @cached_property
     def tasks(self) -> dict[str, Task]:
@@ -54,6 +56,18 @@ class Project:
         from curate.core.engine import Engine
 
         return Engine.from_config(self.config.section("engine"), kind, ray_address)
+
+    def queue(self) -> Any:
+        """The labelling queue (a curate.queue.backend.QueueBackend) the queue stage talks to:
+        the one this project was given, else the backend `[queue] backend` names (default
+        argilla, the server of [argilla] / ARGILLA_API_URL), connected once per project."""
+        if self.queue_backend is None:
+            from curate.core.plugins import load_function
+
+            name = self.config.section("queue").get("backend", "argilla")
+            connect = load_function("curate.queues", name, "queue backend")
+            self.queue_backend = connect(self.config)
+        return self.queue_backend
 
     def table(self, name: str) -> pl.DataFrame:
         """A workspace table as a polars DataFrame (records, findings, candidates, ...)."""

@@ -77,3 +77,13 @@ class MemoryQueue:
                 record["status"] = "completed"
                 answered += 1
         return answered
+
+
+_SHARED: dict[str, MemoryQueue] = {}
+
+
+def connect(config: Any) -> MemoryQueue:
+    """`[queue] backend = "memory"`: one in-memory queue per curate.toml in this process, so that
+    what one command pushes the next pulls (tests of the command line); gone with the process."""
+    key = str(config.path.resolve()) if config.path else ""
+    return _SHARED.setdefault(key, MemoryQueue())

@@ -34,7 +34,7 @@ from curate.core.suggestions import judge_agreement, latest_suggestions
 from curate.core.tables import ANNOTATIONS_SCHEMA
 from curate.core.tasks import Task
 from curate.core.workspace import StageRun, Workspace, now_utc
-from curate.queue.argilla import PUSH_BATCH, connect, connection, render_record
+from curate.queue.argilla import PUSH_BATCH, connection, render_record
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
 
 # -- push --------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
     names = _task_names(candidates, task, dataset)
     if task is not None and task not in tasks:
         config.require_task(task)
-    queue = connect(config)
+    queue = project.queue()
     min_submitted = int(config.section("argilla").get("min_submitted", 1))
     findings = workspace.read_table("findings", needed_by="curate queue push")
     referenced = referenced_records(workspace)
@@ -230,11 +230,11 @@ def pull_queue(
         raise ConfigError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
     if policy == "prefer-user" and not prefer_user:
         raise ConfigError("--policy prefer-user needs the user: --prefer-user NAME")
-    workspace, config = project.workspace, project.config
+    workspace = project.workspace
     workspace.require()
     candidates = workspace.read_table("candidates", needed_by="curate queue pull")
     names = _task_names(candidates, task, dataset)
-    queue = connect(config)
+    queue = project.queue()
     users = queue.users()
     pulled_at = now_utc().isoformat()
     rows = []
@@ -301,11 +301,11 @@ def queue_status(
     project: Project, dataset: str | None = None, task: str | None = None
 ) -> dict[str, Any]:
     """Pending / completed / discarded records, per stratum and per annotator."""
-    workspace, config = project.workspace, project.config
+    workspace = project.workspace
     workspace.require()
     candidates = workspace.read_table("candidates", needed_by="curate queue status")
     names = _task_names(candidates, task, dataset)
-    queue = connect(config)
+    queue = project.queue()
     users = queue.users()
     out: dict[str, Any] = {}
     for name in names:
@@ -352,7 +352,6 @@ __all__ = [
     "PullResult",
     "PushResult",
     "candidate_rows",
-    "connect",
     "connection",
     "dataset_name",
     "pull_queue",
