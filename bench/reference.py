@@ -1,6 +1,6 @@
 """The built-in checks written the way a user would write them by hand: one record at a time.
 
-Used twice: as the baseline of bench/detect.py, and by tests/test_detect_reference.py, which
+Used twice: as the baseline of bench/detect.py, and by tests/detect/test_detect_reference.py, which
 checks that curate's polars detectors flag exactly the records this plain version flags.
 """
 

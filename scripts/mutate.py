@@ -47,7 +47,7 @@ GROUPS: dict[str, list[str]] = {
         ),
     ],
     # engine() (loading Presidio) is set-up, warmed once by the tests: its mutants are left out
-    # the HTTP side (asking, retrying) is tests/test_judge.py's, against a local server
+    # the HTTP side (asking, retrying) is tests/queue/test_judge.py's, against a local server
     "judge": [
         *(f"curate.queue.judge.x_{f}__*" for f in ("prompt_for", "_read_answer")),
         "curate.core.suggestions.x_judge_agreement__*",

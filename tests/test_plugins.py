@@ -19,7 +19,7 @@ from curate.ingest import formats
 from curate.ingest.formats.base import Batch, LogFormat, Quarantined, records_frame
 from curate.ingest.stage import ingest_logs
 from tests.conftest import records
-from tests.test_export import annotated  # noqa: F401 - a fixture
+from tests.export.test_export import annotated  # noqa: F401 - a fixture
 
 
 class PipeLog(LogFormat):

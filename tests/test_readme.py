@@ -47,7 +47,7 @@ def test_every_toml_block_is_valid_curate_toml(tmp_path):
 def test_the_detector_plugin_example_runs(workspace):
     """The README's plugin example, executed as written and run over records."""
     from curate.detect.detectors import Detector
-    from tests.detectors.helpers import put
+    from tests.detect.detectors.helpers import put
 
     (example,) = [b for b in _blocks("python") if "class LongOutput" in b]
     namespace: dict = {}
@@ -65,7 +65,7 @@ def _walkthrough_commands() -> list[list[str]]:
     commands = []
     for block in _blocks("bash"):
         if "report --compare" in block:
-            continue  # the before/after walkthrough: tests/test_before_after.py runs it
+            continue  # the before/after walkthrough: tests/report/test_before_after.py runs it
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split("#")[0].strip()
             if not line.startswith("curate ") or "[" in line:

@@ -4,7 +4,7 @@ cores or on a Ray cluster.
 The stages do not know the engine. They hand it a plain function over a polars frame (records
 in, named tables out) and say which column keeps rows together; the local engine calls it once
 on everything, Daft calls it on each partition of the workspace's Parquet shards and the
-tables come back concatenated. The same function, so the same answers (tests/test_engine.py
+tables come back concatenated. The same function, so the same answers (tests/core/test_engine.py
 checks them row for row).
 
     [engine]

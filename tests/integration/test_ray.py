@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from curate.detect.stage import find_failures
-from tests.test_engine import sample_project
+from tests.core.test_engine import sample_project
 
 RAY_ADDRESS = os.environ.get("CURATE_TEST_RAY_ADDRESS", "127.0.0.1:6390")
 

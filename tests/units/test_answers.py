@@ -250,7 +250,7 @@ def test_the_audit_is_per_task_and_lists_twenty_disagreements():
 
 def test_referenced_records_carry_the_label_detect_read(workspace):
     from curate.core.answers import referenced_records
-    from tests.detectors.helpers import put
+    from tests.detect.detectors.helpers import put
 
     ids = put(workspace, [{"reference": "match"}, {"reference": None}], task="t")
     before = referenced_records(workspace)  # no labels table yet: labels are null

@@ -1,4 +1,4 @@
-from tests.detectors.helpers import detect, evidence, put
+from tests.detect.detectors.helpers import detect, evidence, put
 
 
 def test_token_limit_and_cut_structures(workspace):

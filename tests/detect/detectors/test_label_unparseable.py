@@ -1,4 +1,4 @@
-from tests.detectors.helpers import LABELS, TOPICS, detect, evidence, put
+from tests.detect.detectors.helpers import LABELS, TOPICS, detect, evidence, put
 
 
 def test_json_field_missing_or_not_json(workspace):

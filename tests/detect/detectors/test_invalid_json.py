@@ -1,4 +1,4 @@
-from tests.detectors.helpers import LABELS, detect, evidence, put
+from tests.detect.detectors.helpers import LABELS, detect, evidence, put
 
 
 def test_fires_on_broken_json_with_the_parsers_position(workspace):

@@ -1,6 +1,6 @@
 import json
 
-from tests.detectors.helpers import detect, evidence, put
+from tests.detect.detectors.helpers import detect, evidence, put
 
 TOOLS = json.dumps(
     [

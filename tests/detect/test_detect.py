@@ -14,7 +14,7 @@ from curate.core.project import Project
 from curate.detect import detectors as registry
 from curate.detect.detectors import Detector, Option
 from curate.detect.stage import find_failures, read_findings
-from tests.detectors.helpers import LABELS, TOPICS, put
+from tests.detect.detectors.helpers import LABELS, TOPICS, put
 
 
 class LongOutput(Detector):
@@ -39,7 +39,7 @@ def plugin(monkeypatch):
         points = list(real(group=group))
         if group != registry.GROUP:
             return points
-        return [*points, EntryPoint("long_output", "tests.test_detect:LongOutput", group)]
+        return [*points, EntryPoint("long_output", "tests.detect.test_detect:LongOutput", group)]
 
     monkeypatch.setattr(curate.core.plugins, "entry_points", with_plugin)
     registry.available.cache_clear()

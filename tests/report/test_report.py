@@ -98,7 +98,7 @@ def test_report_says_what_the_logs_lack(workspace, latency, usage):
     from curate.report.html import render_html
     from curate.report.sections import report_notes
     from curate.report.stage import build_report
-    from tests.detectors.helpers import TOPICS, put
+    from tests.detect.detectors.helpers import TOPICS, put
 
     rows = []
     for i in range(40):

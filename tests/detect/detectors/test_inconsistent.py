@@ -1,4 +1,4 @@
-from tests.detectors.helpers import TOPICS, detect, evidence, put
+from tests.detect.detectors.helpers import TOPICS, detect, evidence, put
 
 
 def test_same_input_different_answers(workspace):

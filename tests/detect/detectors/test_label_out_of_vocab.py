@@ -1,4 +1,4 @@
-from tests.detectors.helpers import LABELS, TOPICS, detect, evidence, put
+from tests.detect.detectors.helpers import LABELS, TOPICS, detect, evidence, put
 
 
 def test_out_of_vocab_names_the_nearest_label(workspace):

@@ -1,6 +1,6 @@
 import json
 
-from tests.detectors.helpers import LABELS, detect, evidence, put
+from tests.detect.detectors.helpers import LABELS, detect, evidence, put
 
 
 def test_fires_with_json_path_and_rule(tmp_path, workspace):

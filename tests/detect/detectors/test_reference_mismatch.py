@@ -1,4 +1,4 @@
-from tests.detectors.helpers import LABELS, detect, evidence, put
+from tests.detect.detectors.helpers import LABELS, detect, evidence, put
 
 
 def test_labels_compared_through_synonyms(workspace):

@@ -9,7 +9,7 @@ from curate.core.config import Config
 from curate.core.project import Project
 from curate.core.triage import CLASSES, RULES, rules_table
 from curate.detect.stage import find_failures, read_findings
-from tests.detectors.helpers import LABELS, TOPICS, put
+from tests.detect.detectors.helpers import LABELS, TOPICS, put
 
 
 def _triage(workspace, rows, task=None, tasks=None):

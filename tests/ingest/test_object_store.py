@@ -14,7 +14,7 @@ from curate.core.project import Project
 from curate.core.workspace import Workspace
 from curate.ingest.stage import ingest_logs
 from tests.conftest import SAMPLE
-from tests.test_engine import assert_same, ingested, small_logs
+from tests.core.test_engine import assert_same, ingested, small_logs
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,7 @@ def test_generation_tasks_balance_across_failure_types(workspace):
     from curate.balance.stage import BalanceSettings, balance_candidates
     from curate.core.config import Config
     from curate.detect.stage import find_failures
-    from tests.detectors.helpers import put
+    from tests.detect.detectors.helpers import put
 
     rows = [{"output": f"summary {i}", "finish_reason": "length"} for i in range(30)]
     rows += [{"output": None, "refusal": "no"} for _ in range(5)]

@@ -172,7 +172,7 @@ class Colours(Tagger):
 
 def test_a_third_party_tagger_registers_and_tags(monkeypatch):
     real = curate.core.plugins.entry_points
-    point = EntryPoint("colours", "tests.test_taggers:Colours", edge_cases.GROUP)
+    point = EntryPoint("colours", "tests.balance.test_taggers:Colours", edge_cases.GROUP)
     monkeypatch.setattr(
         curate.core.plugins,
         "entry_points",
@@ -201,7 +201,7 @@ def test_balance_files_products_under_their_tags(workspace):
     from curate.core.config import Config
     from curate.core.project import Project
     from curate.detect.stage import find_failures
-    from tests.detectors.helpers import put
+    from tests.detect.detectors.helpers import put
 
     rows = []
     for i, (a, b, _) in enumerate(PRODUCTS * 3):

@@ -1,7 +1,7 @@
 import pytest
 
 from curate.core.errors import ConfigError
-from tests.detectors.helpers import detect, evidence, put
+from tests.detect.detectors.helpers import detect, evidence, put
 
 
 def test_refusal_field_filter_and_phrasing(workspace):
