@@ -168,3 +168,38 @@ def test_the_layer_rule_sees_an_upward_import():
     assert allowed("curate.queue.stage", "curate.queue.argilla")
     assert allowed("curate.export.stage", "curate.core.redact")
     assert allowed("curate.cli.stages", "curate.report.stage")
+
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def sizes(source: str) -> tuple[int, dict[str, int]]:
+    """(the module's lines, each function's lines from its `def` to its last line, by name)."""
+    tree = ast.parse(source)
+    functions = {
+        node.name: node.end_lineno - node.lineno + 1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return len(source.splitlines()), functions
+
+
+def test_no_module_over_500_lines_and_no_function_over_80():
+    """A long module holds two jobs, a long function a loop of special cases: split them."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines, functions = sizes(path.read_text())
+        name = path.relative_to(PACKAGE.parent)
+        if lines > MAX_MODULE_LINES:
+            wrong.append(f"{name}: {lines} lines")
+        wrong += [
+            f"{name}: {f}() {n} lines" for f, n in functions.items() if n > MAX_FUNCTION_LINES
+        ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_size_rule_counts_what_it_says():
+    body = "\n".join(f"    x = {i}" for i in range(80))
+    lines, functions = sizes(f"def long():\n{body}\n\n\ndef short():\n    pass\n")
+    assert lines == 85 and functions == {"long": 81, "short": 2}
