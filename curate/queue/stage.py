@@ -197,6 +197,13 @@ def _answered_ids(queue: QueueBackend, dataset) -> set[str]:
     }
 
 
+def _open(project: Project, task, dataset, needed_by: str):
+    """(the candidates, the tasks asked for, the queue) for a command on the queue."""
+    project.workspace.require()
+    candidates = project.workspace.read_table("candidates", needed_by=needed_by)
+    return candidates, _task_names(candidates, task, dataset), project.queue()
+
+
 # -- pull ------------------------------------------------------------------------------------------
 
 
@@ -231,10 +238,7 @@ def pull_queue(
     if policy == "prefer-user" and not prefer_user:
         raise ConfigError("--policy prefer-user needs the user: --prefer-user NAME")
     workspace = project.workspace
-    workspace.require()
-    candidates = workspace.read_table("candidates", needed_by="curate queue pull")
-    names = _task_names(candidates, task, dataset)
-    queue = project.queue()
+    candidates, names, queue = _open(project, task, dataset, "curate queue pull")
     users = queue.users()
     pulled_at = now_utc().isoformat()
     rows = []
@@ -301,11 +305,7 @@ def queue_status(
     project: Project, dataset: str | None = None, task: str | None = None
 ) -> dict[str, Any]:
     """Pending / completed / discarded records, per stratum and per annotator."""
-    workspace = project.workspace
-    workspace.require()
-    candidates = workspace.read_table("candidates", needed_by="curate queue status")
-    names = _task_names(candidates, task, dataset)
-    queue = project.queue()
+    candidates, names, queue = _open(project, task, dataset, "curate queue status")
     users = queue.users()
     out: dict[str, Any] = {}
     for name in names:

@@ -368,23 +368,37 @@ def finish_exchanges(frame: pl.DataFrame, quarantined: list[Quarantined]) -> Bat
     return Batch(records, quarantined)
 
 
+def add_exchange(
+    number: int,
+    raw: str,
+    obj: Any,
+    rows: list[tuple[int, dict[str, Any]]],
+    raws: list[str],
+    quarantined: list[Quarantined],
+) -> None:
+    """One decoded item normalized to an exchange (rows, with its text in raws), or quarantined
+    with why it cannot be one."""
+    try:
+        rows.append((number, normalize_line(raw, obj)))
+    except RowError as exc:
+        quarantined.append(Quarantined(number, str(exc), cut_raw(raw)))
+        return
+    except SHAPE_ERRORS as exc:
+        quarantined.append(shape_error(number, raw, obj, exc))
+        return
+    raws.append(raw)
+
+
 def exchanges_batch(
     items: list[tuple[int, str, dict[str, Any]]],
     quarantined: list[Quarantined],
     skipped: dict[str, int] | None = None,
 ) -> Batch:
     """Records from exchanges other formats built in Python: (number, raw text, exchange)."""
-    rows, raws = [], []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    raws: list[str] = []
     for number, raw, obj in items:
-        try:
-            rows.append((number, normalize_line(raw, obj)))
-        except RowError as exc:
-            quarantined.append(Quarantined(number, str(exc), cut_raw(raw)))
-            continue
-        except SHAPE_ERRORS as exc:
-            quarantined.append(shape_error(number, raw, obj, exc))
-            continue
-        raws.append(raw)
+        add_exchange(number, raw, obj, rows, raws, quarantined)
     batch = finish_exchanges(exchange_rows_to_frame(rows, raws), quarantined)
     batch.skipped = dict(skipped or {})
     return batch

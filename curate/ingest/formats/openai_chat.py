@@ -25,10 +25,8 @@ from typing import Any, ClassVar
 import orjson
 import polars as pl
 
-from curate.core.errors import RowError
 from curate.ingest.formats.base import (
     JSON_SPACE,
-    SHAPE_ERRORS,
     Batch,
     LogFormat,
     Quarantined,
@@ -38,14 +36,13 @@ from curate.ingest.formats.base import (
     cut_raw,
     ordered_map,
     read_lines_frame,
-    shape_error,
 )
 from curate.ingest.formats.exchange import (
     EXCHANGE,
+    add_exchange,
     exchange_rows_to_frame,
     finish_exchanges,
     normalize_exchange,
-    normalize_line,
 )
 from curate.ingest.formats.streams import assemble_stream
 
@@ -194,15 +191,7 @@ def decode_exchange_lines(
         if isinstance(obj, dict) and obj.get("object") == "chat.completion.chunk":
             stream_chunks.setdefault(str(obj.get("id")), (number, []))[1].append(obj)
             continue
-        try:
-            rows.append((number, normalize_line(raw, obj)))
-        except RowError as exc:
-            quarantined.append(Quarantined(number, str(exc), cut_raw(raw)))
-            continue
-        except SHAPE_ERRORS as exc:
-            quarantined.append(shape_error(number, raw, obj, exc))
-            continue
-        raws.append(raw)
+        add_exchange(number, raw, obj, rows, raws, quarantined)
     if rows:
         good = pl.concat([good, exchange_rows_to_frame(rows, raws)]).sort("source_line")
     return finish_exchanges(good, quarantined)
