@@ -10,7 +10,22 @@ import pytest
 
 from curate.core.errors import ExportError
 from curate.core.tasks import Task
-from curate.export.checks import assistant_turn, check_openai_example, messages_for
+from curate.export.checks import (
+    CHECKS,
+    Candidate,
+    Checking,
+    assistant_turn,
+    check_openai_example,
+    confirmed_control,
+    discarded,
+    duplicate,
+    fixed_without_training,
+    left_out,
+    messages_for,
+    too_long,
+    unknown_task,
+    unresolved,
+)
 from curate.export.stage import _split, check_export_name
 
 SCHEMA = {
@@ -245,3 +260,133 @@ def test_a_case_sensitive_task_does_not_fold_the_label_it_reads():
     )
     got = assistant_turn(task, {"corrected_output": '{"answer": "YES"}', "label": "yes"}, "")
     assert got == (None, "the corrected output says 'YES' but the resolved label is 'yes'")
+
+
+# -- the named checks, one by one and in their order (curate/export/checks.py) ----------------
+
+
+class _Words:
+    """A tokenizer stand-in: one token per word, so lengths are counted by hand."""
+
+    @staticmethod
+    def encode(text: str) -> list[str]:
+        return text.split()
+
+
+def _checking(**settings) -> Checking:
+    from curate.export.exporters import get_exporter
+    from curate.export.settings import ExportResult, ExportSettings
+
+    return Checking(
+        project=None,
+        settings=ExportSettings(**settings),
+        result=ExportResult(folder=""),
+        discarded={"gone"},
+        policies={"topic": None},
+        encoding=_Words(),
+        openai=get_exporter("openai"),
+    )
+
+
+def _candidate(answers=None, task=True, **record) -> Candidate:
+    row = {"record_id": "r1", "task": "topic", "triage": "decision", "is_control": False}
+    row |= {"output": "wrong", "messages": [{"role": "user", "content": "my card was charged"}]}
+    return Candidate(row | record, _text_task() if task else None, answers)
+
+
+def test_a_discarded_record_is_left_out_and_only_it():
+    run = _checking()
+    assert discarded(_candidate(record_id="gone"), run) == "discarded by an annotator"
+    assert discarded(_candidate(record_id="kept"), run) is None
+
+
+@pytest.mark.parametrize("triage", ["config", "infrastructure"])
+def test_a_failure_fixed_without_training_is_left_out_unless_asked_for(triage):
+    why = f"a {triage} failure, fixed without training (--include-config-failures writes it)"
+    assert fixed_without_training(_candidate(triage=triage), _checking()) == why
+    assert (
+        fixed_without_training(_candidate(triage=triage), _checking(include_config_failures=True))
+        is None
+    )
+    for other in ("decision", "format", "safety", None):
+        assert fixed_without_training(_candidate(triage=other), _checking()) is None
+
+
+def test_an_unresolved_record_is_left_out():
+    why = "not resolved (unanswered, or annotators disagree)"
+    assert unresolved(_candidate(None), _checking()) == why
+    assert unresolved(_candidate({}), _checking()) == why
+    assert unresolved(_candidate({"label": "billing"}), _checking()) is None
+
+
+@pytest.mark.parametrize(
+    ("is_control", "said", "left_out"),
+    [
+        (False, "no", True),  # people say the model was right: a control after all
+        (False, "yes", False),
+        (False, None, False),
+        (True, None, True),  # a control nobody called a failure
+        (True, "no", True),
+        (True, "yes", False),  # a control people found broken: a failure
+    ],
+)
+def test_a_confirmed_control_is_left_out_unless_asked_for(is_control, said, left_out):
+    answers = {"label": "billing"} | ({"is_failure": said} if said else {})
+    candidate = _candidate(answers, is_control=is_control)
+    why = "a control confirmed correct (use --include-controls)"
+    assert confirmed_control(candidate, _checking()) == (why if left_out else None)
+    assert confirmed_control(candidate, _checking(include_controls=True)) is None
+
+
+def test_a_task_not_in_curate_toml_is_left_out_with_its_name():
+    candidate = _candidate({"label": "billing"}, task=False)
+    assert unknown_task(candidate, _checking()) == "task 'topic' is not in curate.toml"
+    assert unknown_task(_candidate({"label": "billing"}), _checking()) is None
+
+
+def test_too_long_counts_every_turn_and_the_overhead_against_the_limit():
+    candidate = _candidate({"label": "billing"})
+    # 4 words of the user turn + 1 of the answer, 4 a message, 2 a conversation: 5 + 8 + 2
+    candidate.example = {
+        "messages": [
+            {"role": "user", "content": "my card was charged"},
+            {"role": "assistant", "content": "billing"},
+        ]
+    }
+    assert too_long(candidate, _checking(max_tokens=15)) is None
+    assert candidate.tokens == 15
+    assert too_long(candidate, _checking(max_tokens=14)) == "too long: 15 tokens > 14"
+    candidate.example["messages"][0]["content"] = None  # no text counts as none
+    assert too_long(candidate, _checking(max_tokens=11)) is None and candidate.tokens == 11
+
+
+def test_a_second_equal_example_is_a_duplicate_and_a_different_one_is_not():
+    run = _checking()
+    first, again, other = (_candidate({"label": "billing"}) for _ in range(3))
+    first.example = again.example = {"messages": [{"role": "assistant", "content": "billing"}]}
+    other.example = {"messages": [{"role": "assistant", "content": "other"}]}
+    assert duplicate(first, run) is None
+    assert duplicate(again, run) == "duplicate of another example"
+    assert duplicate(other, run) is None and len(run.seen) == 2
+
+
+def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
+    run = _checking()
+    # discarded and unresolved both: the earlier check's reason
+    assert left_out(_candidate(None, record_id="gone"), run) == "discarded by an annotator"
+    good = _candidate({"label": "billing"})
+    assert left_out(good, run) is None
+    assert good.answer == "billing" and good.tokens == 4 + 4 + 1 + 4 + 2
+    assert good.example["messages"][-1] == {"role": "assistant", "content": "billing"}
+    assert left_out(_candidate({"label": "billing"}), run) == "duplicate of another example"
+    assert [c.__name__ for c in CHECKS] == [
+        "discarded",
+        "fixed_without_training",
+        "unresolved",
+        "confirmed_control",
+        "unknown_task",
+        "invalid_answer",
+        "invalid_example",
+        "too_long",
+        "duplicate",
+    ]

@@ -207,3 +207,32 @@ def test_the_rules_table_is_the_rules():
         "why": "the request did not fit the context window",
     }
     assert rows[1]["when"] == "always"
+
+
+class _Records:
+    """A workspace stand-in: records with these finish reasons."""
+
+    def __init__(self, reasons: list[str | None]):
+        self.frame = pl.DataFrame(
+            {"record_id": [f"r{i}" for i in range(len(reasons))], "finish_reason": reasons},
+            schema={"record_id": pl.String, "finish_reason": pl.String},
+        )
+
+    def scan_records(self) -> pl.LazyFrame:
+        return self.frame.lazy()
+
+
+def test_the_calls_at_the_token_limit_are_those_with_a_limit_reason():
+    from curate.core.config import Config
+    from curate.core.triage import at_token_limit
+
+    workspace = _Records(["length", "stop", "max_tokens", "max_output_tokens", None, "LENGTH"])
+    hit = at_token_limit(workspace, Config())
+    assert hit.columns == ["record_id"] and hit["record_id"].to_list() == ["r0", "r2", "r3"]
+    # [detectors.truncated] finish_reasons replaces the default list, not adds to it
+    own = Config(data={"detectors": {"truncated": {"finish_reasons": ["LENGTH"]}}})
+    assert at_token_limit(workspace, own)["record_id"].to_list() == ["r5"]
+    # a truncated section without finish_reasons, or another detector's, keeps the default
+    for data in ({"detectors": {"truncated": {}}}, {"detectors": {"refusal": {"x": 1}}}):
+        got = at_token_limit(workspace, Config(data=data))["record_id"].to_list()
+        assert got == ["r0", "r2", "r3"]
