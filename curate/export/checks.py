@@ -38,6 +38,7 @@ class Candidate:
     messages: list[dict[str, Any]] = field(default_factory=list)
     example: dict[str, Any] = field(default_factory=dict)  # in OpenAI's shape, for the checks
     tokens: int = 0
+    rejected: str | None = None  # preference formats: the production output that broke
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Checking:
     encoding: Any  # the tokenizer lengths are counted with
     openai: Exporter
     seen: set[str] = field(default_factory=set)  # the examples written so far, by hash
+    pairs: bool = False  # a preference format: the production output is the rejected side
 
 
 Check = Callable[[Candidate, Checking], "str | None"]
@@ -90,13 +92,61 @@ def invalid_answer(c: Candidate, run: Checking) -> str | None:
     return f"invalid: {why}" if c.answer is None else None
 
 
+def no_pair(c: Candidate, run: Checking) -> str | None:
+    """Preference formats: the production output is the rejected side only where it is an
+    answer that broke: never a control's (it was right), an API error's or a cut one's (config
+    and infrastructure failures are no answer), an empty one, or one the correction equals."""
+    if not run.pairs:
+        return None
+    assert c.task is not None and c.answer is not None
+    record, said = c.record, (c.answers or {}).get(IS_FAILURE)
+    if said == "no" or (record["is_control"] and said != "yes"):
+        return "not paired, a control (its output was right)"
+    if record["triage"] in NOT_FOR_TRAINING:
+        triage = record["triage"]
+        return f"not paired, a {triage} failure (its output is no answer to prefer against)"
+    output = record["output"]
+    if output is None or not output.strip():
+        return "not paired, no production output to prefer against"
+    if same_answer(c.task, c.answer, output):
+        return "not paired, the correction says what the production output said"
+    c.rejected = output
+    return None
+
+
+def same_answer(task: Task, chosen: str, output: str) -> bool:
+    """The production output says what the correction says, read as the task reads answers:
+    JSON compared as values (the label field by its term), labels by their term, text with its
+    white space folded."""
+
+    def term(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        return task.terms().get(label_key_of(text, task.case_sensitive), text.strip())
+
+    if task.wants_json:
+        try:
+            a, b = json.loads(chosen), json.loads(output)
+        except json.JSONDecodeError:
+            return False
+        if task.parse_field and isinstance(a, dict) and isinstance(b, dict):
+            a = a | {task.parse_field: term(a.get(task.parse_field))}
+            b = b | {task.parse_field: term(b.get(task.parse_field))}
+        return a == b
+    if task.has_labels:
+        return term(chosen) == term(output)
+    return " ".join(chosen.split()) == " ".join(output.split())
+
+
 def invalid_example(c: Candidate, run: Checking) -> str | None:
     """The conversation (redacted where the task's policy says so) passes OpenAI's checks."""
     assert c.task is not None and c.answer is not None
     c.messages = messages_for(c.record["messages"], run.settings.system_prompt)
     policy = run.policies[c.record["task"]]
     if policy is not None and "export" in policy.where:
-        c.messages, c.answer = redacted(run, c.record, c.task, policy, c.messages, c.answer)
+        c.messages, c.answer, c.rejected = redacted(
+            run, c.record, c.task, policy, c.messages, c.answer, c.rejected
+        )
     c.example = run.openai.render(c.messages, c.answer)
     problem = check_openai_example(c.example)
     return f"invalid: {problem}" if problem else None
@@ -124,6 +174,7 @@ CHECKS: list[Check] = [
     confirmed_control,
     unknown_task,
     invalid_answer,
+    no_pair,
     invalid_example,
     too_long,
     duplicate,
@@ -207,18 +258,20 @@ def messages_for(messages: list[dict[str, Any]], system_prompt: str | None) -> l
     return out
 
 
-def redacted(run: Checking, record, task, policy, messages, answer):
-    """The example's turns and answer with personal data replaced (curate/core/redact.py); the
-    placeholders' values go to the workspace's mapping, never into the export."""
+def redacted(run: Checking, record, task, policy, messages, answer, rejected=None):
+    """The example's turns, answer and rejected side with personal data replaced
+    (curate/core/redact.py); the placeholders' values go to the workspace's mapping, never into
+    the export. One record's equal values share one placeholder across all three."""
     texts = {"id": [record["record_id"]], "turns": [m["content"] or "" for m in messages]}
     texts["answer"] = [answer]
+    texts["rejected"] = [rejected or ""]
     kept = [kept_values(record.get("metadata"), task, policy)]
     (done,), found = redact_records([texts], policy, kept)
     save_mapping(run.project.workspace, found)
     for entity, n in found.counts.items():
         run.result.redacted[entity] = run.result.redacted.get(entity, 0) + n
     turns = [m | {"content": c} for m, c in zip(messages, done["turns"], strict=True)]
-    return turns, done["answer"][0]
+    return turns, done["answer"][0], (done["rejected"][0] if rejected is not None else None)
 
 
 def check_openai_example(example: dict[str, Any]) -> str | None:

@@ -4,6 +4,9 @@ Each is an Exporter registered under the entry point group `curate.exporters` (s
 curate.core.plugins); a package adds its own the same way. An exporter gets the conversation the
 model saw (system prompt included, unless --system-prompt replaced it) and the corrected answer,
 and returns one JSON object: a line of train.jsonl / validation.jsonl.
+
+A preference format (`pairs = True`) gets the production output that broke as well, and returns
+the lines of one record: one pair (DPO), or one line per side (KTO's unpaired labels).
 """
 
 from __future__ import annotations
@@ -22,9 +25,19 @@ Messages = list[dict[str, Any]]
 class Exporter:
     name: ClassVar[str]
     description: ClassVar[str]
+    # a preference format: each example is the person's correction against the production
+    # output that broke (render_pair), not the correction alone (render)
+    pairs: ClassVar[bool] = False
 
     def render(self, messages: Messages, answer: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
 
 
 class OpenAIChat(Exporter):
@@ -70,6 +83,52 @@ class Alpaca(Exporter):
             "input": (context + "\n\n" + last_user).strip(),
             "output": answer,
         }
+
+
+class TRLPreference(Exporter):
+    name: ClassVar[str] = "dpo"
+    description: ClassVar[str] = (
+        "preference pairs, TRL conversational: {prompt: [...], chosen: [assistant], rejected: "
+        "[assistant]} (the correction against the output that broke)"
+    )
+    pairs: ClassVar[bool] = True
+
+    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+        pair = {"chosen": _assistant(chosen), "rejected": _assistant(rejected)}
+        return [{"prompt": messages} | pair]
+
+
+class OpenAIPreference(Exporter):
+    name: ClassVar[str] = "openai-preference"
+    description: ClassVar[str] = (
+        "OpenAI preference fine-tuning (DPO): {input: {messages}, preferred_output, "
+        "non_preferred_output}"
+    )
+    pairs: ClassVar[bool] = True
+
+    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "input": {"messages": messages},
+                "preferred_output": _assistant(chosen),
+                "non_preferred_output": _assistant(rejected),
+            }
+        ]
+
+
+class TRLUnpaired(Exporter):
+    name: ClassVar[str] = "kto"
+    description: ClassVar[str] = (
+        "unpaired preference, TRL conversational: {prompt, completion: [assistant], label}, "
+        "the correction labelled true and the output that broke false"
+    )
+    pairs: ClassVar[bool] = True
+
+    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+        return [
+            {"prompt": messages, "completion": _assistant(chosen), "label": True},
+            {"prompt": messages, "completion": _assistant(rejected), "label": False},
+        ]
 
 
 @cache

@@ -15,11 +15,21 @@ from curate.core.config import Config
 from curate.core.errors import ExportError
 from curate.core.text import TOKENIZER
 from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
+from curate.export.exporters import get_exporter
 
 if TYPE_CHECKING:
     from curate.export.settings import ExportResult, ExportSettings
 
 SPLITS = ("train", "validation")
+SFT_CARD = (
+    "Supervised fine-tuning data made by curate from the failures of a prompted model: each example"
+    "\nis an input the model got wrong, with the output people corrected in Argilla."
+)
+PAIRS_CARD = (
+    "Preference data made by curate from the failures of a prompted model: each example is an"
+    "\ninput the model got wrong, the output people corrected in Argilla (preferred) against the"
+    "\noutput the model gave (rejected). Token counts are of the preferred side."
+)
 # what the manifest says of each example, beside its split and line
 PROVENANCE = (
     "record_id",
@@ -51,7 +61,20 @@ def check_hf_dir(workspace: Workspace, hf_dir: Path | None) -> None:
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r["example"], ensure_ascii=False) + "\n" for r in rows).encode()
+    return "".join(
+        json.dumps(example, ensure_ascii=False) + "\n" for r in rows for example in r["examples"]
+    ).encode()
+
+
+def _lines(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where each record's lines are in its split's file: its first line, and all of them where
+    it has more than one (KTO's two sides)."""
+    out, line = [], 1
+    for r in members:
+        n = len(r["examples"])
+        out.append({"line": line} | ({"lines": list(range(line, line + n))} if n > 1 else {}))
+        line += n
+    return out
 
 
 def write_export(
@@ -75,7 +98,7 @@ def write_export(
     splits = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
     for split, members in splits.items():
         atomic_write_bytes(folder / f"{split}.jsonl", _jsonl(members))
-        result.written[split] = len(members)
+        result.written[split] = sum(len(r["examples"]) for r in members)
     result.tokens = _token_summary([r["tokens"] for r in rows])
     manifest = _manifest(config, settings, splits, result)
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
@@ -120,12 +143,19 @@ def _manifest(
         "tokens": result.tokens,
         "redacted": result.redacted,
         "examples": [
-            {"split": r["split"], "line": i + 1} | {k: r[k] for k in PROVENANCE}
+            {"split": r["split"]} | where | {k: r[k] for k in PROVENANCE}
             for split in SPLITS
-            for i, r in enumerate(splits[split])
+            for r, where in zip(splits[split], _lines(splits[split]), strict=True)
         ],
         "excluded": result.excluded_records,
-    }
+    } | (_pairs(splits) if get_exporter(settings.format).pairs else {})
+
+
+def _pairs(splits: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A preference format's count: the records that became pairs (the rest are under
+    `excluded`, with why), and the lines they make."""
+    rows = [r for members in splits.values() for r in members]
+    return {"pairs": {"records": len(rows), "lines": sum(len(r["examples"]) for r in rows)}}
 
 
 def _hugging_face(
@@ -135,7 +165,7 @@ def _hugging_face(
 
     dataset = datasets.DatasetDict(
         {
-            split: datasets.Dataset.from_list([r["example"] for r in members])
+            split: datasets.Dataset.from_list([e for r in members for e in r["examples"]])
             for split, members in splits.items()
         }
     )
@@ -171,10 +201,10 @@ def _card(settings: ExportSettings, rows: list[dict[str, Any]], result: ExportRe
         if result.redacted
         else "nothing (no [tasks.NAME.redact] policy, or nothing found)"
     )
+    what = PAIRS_CARD if get_exporter(settings.format).pairs else SFT_CARD
     return f"""# {settings.name}
 
-Supervised fine-tuning data made by curate from the failures of a prompted model: each example
-is an input the model got wrong, with the output people corrected in Argilla.
+{what}
 
 - format: `{settings.format}`; files: `train.jsonl` ({result.written.get("train", 0)} examples),
   `validation.jsonl` ({result.written.get("validation", 0)} examples)

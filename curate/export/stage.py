@@ -124,6 +124,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
             "input, two answers): no reference answers them, so they are not exported until "
             "people label them (curate queue push) or the references are corrected"
         )
+    exporter = get_exporter(settings.format)
     run = Checking(
         project=project,
         settings=settings,
@@ -132,8 +133,8 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         policies={name: Policy.of(task) for name, task in project.tasks.items()},
         encoding=tokenizer(),
         openai=get_exporter("openai"),
+        pairs=exporter.pairs,
     )
-    exporter = get_exporter(settings.format)
     names = [settings.task] if settings.task else inputs.tasks
     excluded: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
@@ -159,7 +160,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
                 "source": "reference" if record_id in inputs.from_reference else "people",
                 "tokens": candidate.tokens,
-                "example": exporter.render(candidate.messages, candidate.answer),
+                "examples": _examples(exporter, candidate),
                 "detectors": inputs.detectors_of.get(record_id, []),
                 "annotators": inputs.annotators_of.get(record_id, []),
             }
@@ -169,6 +170,14 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     _split(rows, settings.validation_fraction, settings.seed)
     write_export(project.config, settings, rows, result)
     return result
+
+
+def _examples(exporter, candidate: Candidate) -> list[dict[str, Any]]:
+    """The lines one record becomes: its example, or (a preference format) its pair."""
+    if exporter.pairs:
+        assert candidate.rejected is not None
+        return exporter.render_pair(candidate.messages, candidate.answer, candidate.rejected)
+    return [exporter.render(candidate.messages, candidate.answer)]
 
 
 def _check_target(target: Path, overwrite: bool) -> None:

@@ -368,6 +368,12 @@ def test_a_second_equal_example_is_a_duplicate_and_a_different_one_is_not():
     assert duplicate(first, run) is None
     assert duplicate(again, run) == "duplicate of another example"
     assert duplicate(other, run) is None and len(run.seen) == 2
+    # the same example with its keys in another order is the same example
+    turn = {"role": "assistant", "content": "billing"}
+    reordered = _candidate({"label": "billing"})
+    reordered.example = {"messages": [{"content": "billing", "role": "assistant"}]}
+    assert first.example == {"messages": [turn]}
+    assert duplicate(reordered, run) == "duplicate of another example"
 
 
 def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
@@ -386,6 +392,7 @@ def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
         "confirmed_control",
         "unknown_task",
         "invalid_answer",
+        "no_pair",
         "invalid_example",
         "too_long",
         "duplicate",
