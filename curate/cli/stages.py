@@ -298,7 +298,8 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     metavar="FORMAT",
     default=ExportSettings.format,
     show_default=True,
-    help="How each example is written: openai, prompt-completion, sharegpt, alpaca, or a "
+    help="How each example is written: openai, prompt-completion, sharegpt, alpaca; preference "
+    "pairs: dpo, openai-preference, kto; or a "
     "plugin's (`curate formats` lists them).",
 )
 @click.option(

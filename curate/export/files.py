@@ -163,14 +163,21 @@ def _hugging_face(
 ) -> None:
     import datasets
 
-    dataset = datasets.DatasetDict(
-        {
-            split: datasets.Dataset.from_list([e for r in members for e in r["examples"]])
-            for split, members in splits.items()
-        }
-    )
+    built = {
+        split: datasets.Dataset.from_list([e for r in members for e in r["examples"]])
+        for split, members in splits.items()
+    }
+    # an empty split (--validation-fraction 0) takes the columns of the other, and is saved as
+    # one shard: saved with none (datasets 5.2's default for 0 rows) it cannot be loaded again
+    full = next((d for d in built.values() if d.num_rows), None)
+    if full is not None:
+        built = {k: d if d.num_rows else full.select([]) for k, d in built.items()}
+    dataset = datasets.DatasetDict(built)
     if settings.hf_dir is not None:
-        dataset.save_to_disk(str(settings.hf_dir))
+        dataset.save_to_disk(
+            str(settings.hf_dir),
+            num_shards={k: 1 for k in dataset if not dataset[k].num_rows} or None,
+        )
         result.hf_dir = str(settings.hf_dir)
     if settings.push_to_hub:
         dataset.push_to_hub(settings.push_to_hub, private=True)
