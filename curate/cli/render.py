@@ -393,6 +393,7 @@ def quarantine(out, total: int, rows: list[dict[str, Any]]) -> None:
 
 
 def formats(out, data: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="log formats")
@@ -401,14 +402,14 @@ def formats(out, data: dict[str, Any]) -> None:
     table.add_column("expects", overflow="fold")
     for row in data["formats"]:
         table.add_row(
-            row["name"], "auto" if row["detected"] else "--map / --format", row["expects"]
+            row["name"], "auto" if row["detected"] else "--map / --format", escape(row["expects"])
         )
     out.print(table)
     exports = Table(title="export formats (curate export --format)")
     exports.add_column("name")
     exports.add_column("writes", overflow="fold")
     for row in data["export_formats"]:
-        exports.add_row(row["name"], row["writes"])
+        exports.add_row(row["name"], escape(row["writes"]))
     out.print(exports)
 
 

@@ -151,3 +151,11 @@ def test_the_library_checks_ranges_too(workspace):
 
     with pytest.raises(ConfigError, match="--seed -3: must be from 0"):
         balance_candidates(Project(workspace, Config()), BalanceSettings(seed=-3))
+
+
+def test_formats_prints_descriptions_as_written(runner):
+    """A description's brackets are text, not terminal markup ("[assistant]" once vanished)."""
+    result = runner.invoke(main, ["formats"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    said = " ".join(result.output.split())
+    assert "completion: [assistant], label}" in said and "rejected: [assistant]}" in said
