@@ -153,8 +153,12 @@ def invalid_example(c: Candidate, run: Checking) -> str | None:
 
 
 def too_long(c: Candidate, run: Checking) -> str | None:
+    """The conversation in tokens (4 a message, 2 a conversation, as OpenAI counts them); for a
+    pair, with the longer of its two answers: a trainer holds both sides."""
     encode = run.encoding.encode
     c.tokens = sum(len(encode(m["content"] or "")) + 4 for m in c.example["messages"]) + 2
+    if c.rejected is not None:
+        c.tokens += max(len(encode(c.rejected)) - len(encode(c.answer or "")), 0)
     limit = run.settings.max_tokens
     return f"too long: {c.tokens} tokens > {limit}" if c.tokens > limit else None
 

@@ -28,7 +28,7 @@ SFT_CARD = (
 PAIRS_CARD = (
     "Preference data made by curate from the failures of a prompted model: each example is an"
     "\ninput the model got wrong, the output people corrected in Argilla (preferred) against the"
-    "\noutput the model gave (rejected). Token counts are of the preferred side."
+    "\noutput the model gave (rejected). Token counts take the longer of the two sides."
 )
 # what the manifest says of each example, beside its split and line
 PROVENANCE = (

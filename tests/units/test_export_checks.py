@@ -358,6 +358,12 @@ def test_too_long_counts_every_turn_and_the_overhead_against_the_limit():
     assert too_long(candidate, _checking(max_tokens=14)) == "too long: 15 tokens > 14"
     candidate.example["messages"][0]["content"] = None  # no text counts as none
     assert too_long(candidate, _checking(max_tokens=11)) is None and candidate.tokens == 11
+    # a pair counts the longer of its answers: the correction "billing" (1) against 3 words
+    candidate.answer, candidate.rejected = "billing", "it is billing"
+    assert too_long(candidate, _checking(max_tokens=13)) is None and candidate.tokens == 13
+    assert too_long(candidate, _checking(max_tokens=12)) == "too long: 13 tokens > 12"
+    candidate.rejected = "x"  # a shorter rejected side adds nothing
+    assert too_long(candidate, _checking(max_tokens=11)) is None and candidate.tokens == 11
 
 
 def test_a_second_equal_example_is_a_duplicate_and_a_different_one_is_not():
