@@ -54,8 +54,9 @@ class PlainText(Exporter):
     name: ClassVar[str] = "plain_text"
     description: ClassVar[str] = "{text}: the turns and the answer as one text"
 
-    def render(self, messages, answer) -> dict[str, Any]:
-        return {"text": "\n".join(m["content"] for m in messages) + "\n=> " + answer}
+    def render(self, example) -> list[dict[str, Any]]:
+        turns = "\n".join(m["content"] for m in example.messages)
+        return [{"text": turns + "\n=> " + example.answer["content"]}]
 
 
 @pytest.fixture

@@ -105,6 +105,7 @@ class Engine:
                 schema=schema,
                 missing_columns="insert",
                 extra_columns="ignore",
+                cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
                 hive_partitioning=False,
             ).collect()
             return {name: [table] for name, table in fn(frame).items()}

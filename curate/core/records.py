@@ -15,10 +15,18 @@ import polars_hash as plh
 
 from curate.core.text import input_key
 
-MESSAGE = pl.Struct(
-    {"role": pl.String, "content": pl.String, "name": pl.String, "tool_call_id": pl.String}
-)
 TOOL_CALL = pl.Struct({"id": pl.String, "name": pl.String, "arguments": pl.String})
+# an assistant turn of the input may be tool calls (answered by `tool` turns): kept, so that an
+# export trains on the conversation the model saw; no part of a record's id or input_hash
+MESSAGE = pl.Struct(
+    {
+        "role": pl.String,
+        "content": pl.String,
+        "name": pl.String,
+        "tool_call_id": pl.String,
+        "tool_calls": pl.List(TOOL_CALL),
+    }
+)
 
 RECORD_SCHEMA = pl.Schema(
     {

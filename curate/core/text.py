@@ -20,6 +20,8 @@ from typing import Any
 
 import polars as pl
 
+from curate.core.tool_calls import calls_text
+
 
 def label_key(expr: pl.Expr, case_sensitive: bool = False) -> pl.Expr:
     """Case, punctuation and white space folded: 'Non-Match!' -> 'non match'."""
@@ -117,6 +119,9 @@ def conversation_markdown(messages: list[dict[str, Any]] | None) -> str:
         content = message.get("content") or ""
         if message.get("role") == "system" and len(content) > 600:
             content = content[:600] + " …"
+        calls = calls_text(message.get("tool_calls"))
+        if calls is not None:  # an assistant turn that called tools
+            content = (content + "\n\n" if content else "") + f"tool calls:\n```json\n{calls}\n```"
         parts.append(f"**{message.get('role')}**\n\n{content}")
     return "\n\n---\n\n".join(parts) or "_(no input logged)_"
 

@@ -385,10 +385,14 @@ class Workspace:
         parts = self.parts(table)
         if not parts:
             return pl.LazyFrame(schema=schema)
-        # parts written before a column was added to the schema read it as missing values;
-        # the date of a part's folder is not a column (hive_partitioning off)
+        # parts written before a column (or a message's tool_calls) was added to the schema
+        # read it as missing values; the date of a part's folder is not a column
         return pl.scan_parquet(
-            parts, schema=schema, missing_columns="insert", hive_partitioning=False
+            parts,
+            schema=schema,
+            missing_columns="insert",
+            cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
+            hive_partitioning=False,
         )
 
     def scan_records(self) -> pl.LazyFrame:

@@ -17,7 +17,9 @@ from curate.core.redact import Policy, kept_values, redact_records, save_mapping
 from curate.core.tables import CORRECTED, IS_FAILURE, LABEL
 from curate.core.tasks import Task
 from curate.core.text import label_key_of
+from curate.core.tool_calls import calls_text, openai_tools, read_calls
 from curate.core.triage import NOT_FOR_TRAINING
+from curate.export.exporters import Example, text_of
 
 if TYPE_CHECKING:
     from curate.core.project import Project
@@ -34,11 +36,15 @@ class Candidate:
     record: dict[str, Any]
     task: Task | None
     answers: dict[str, Any] | None  # question -> resolved value
-    answer: str | None = None  # the assistant turn
+    answer: str | None = None  # the assistant turn, as text (tool calls: their JSON)
     messages: list[dict[str, Any]] = field(default_factory=list)
-    example: dict[str, Any] = field(default_factory=dict)  # in OpenAI's shape, for the checks
+    example: Example | None = None
+    openai: dict[str, Any] = field(default_factory=dict)  # the example in OpenAI's shape
     tokens: int = 0
     rejected: str | None = None  # preference formats: the production output that broke
+    tools: list[dict[str, Any]] | None = None  # the request's, OpenAI-shaped
+    answer_calls: list[dict[str, str]] | None = None  # the answer is these tool calls
+    rejected_calls: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -87,7 +93,14 @@ def unknown_task(c: Candidate, run: Checking) -> str | None:
 
 
 def invalid_answer(c: Candidate, run: Checking) -> str | None:
+    """The corrected answer: tool calls where it names the request's tools as calls
+    (curate/core/tool_calls.py), else the task's answer, canonical and schema-checked."""
     assert c.task is not None and c.answers is not None
+    c.tools = openai_tools(c.record.get("tools"))
+    c.answer_calls = read_calls(c.answers.get(CORRECTED), c.tools)
+    if c.answer_calls is not None:
+        c.answer = calls_text(c.answer_calls)
+        return None
     c.answer, why = assistant_turn(c.task, c.answers, c.record["output"])
     return f"invalid: {why}" if c.answer is None else None
 
@@ -105,12 +118,15 @@ def no_pair(c: Candidate, run: Checking) -> str | None:
     if record["triage"] in NOT_FOR_TRAINING:
         triage = record["triage"]
         return f"not paired, a {triage} failure (its output is no answer to prefer against)"
-    output = record["output"]
+    output, calls = record["output"], None
+    if (output is None or not output.strip()) and record.get("tool_calls"):
+        calls = record["tool_calls"]
+        output = calls_text(calls)
     if output is None or not output.strip():
         return "not paired, no production output to prefer against"
-    if same_answer(c.task, c.answer, output):
+    if output == c.answer or same_answer(c.task, c.answer, output):
         return "not paired, the correction says what the production output said"
-    c.rejected = output
+    c.rejected, c.rejected_calls = output, calls
     return None
 
 
@@ -147,16 +163,45 @@ def invalid_example(c: Candidate, run: Checking) -> str | None:
         c.messages, c.answer, c.rejected = redacted(
             run, c.record, c.task, policy, c.messages, c.answer, c.rejected
         )
-    c.example = run.openai.render(c.messages, c.answer)
-    problem = check_openai_example(c.example)
+    answer = assistant_message(c.answer, c.answer_calls, c.tools)
+    rejected = assistant_message(c.rejected, c.rejected_calls, c.tools)
+    if answer is None or (c.rejected is not None and rejected is None):
+        return "invalid: a tool call's arguments are no longer JSON after redaction"
+    c.example = Example(c.messages, answer, c.tools, rejected)
+    c.openai = run.openai.render(c.example)[0]
+    problem = check_openai_example(c.openai)
     return f"invalid: {problem}" if problem else None
+
+
+def assistant_message(
+    text: str | None, calls: list[dict[str, str]] | None, tools: list[dict[str, Any]] | None
+) -> dict[str, Any] | None:
+    """The assistant turn of `text`: tool calls where it was read as calls (read again, as
+    redaction may have replaced values in it), else its content. None: calls no longer read."""
+    if text is None:
+        return None
+    if calls is None:
+        return {"role": "assistant", "content": text}
+    calls = read_calls(text, tools)
+    return {"role": "assistant", "tool_calls": openai_calls(calls)} if calls else None
+
+
+def openai_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.get("id"),
+            "type": "function",
+            "function": {"name": c.get("name"), "arguments": c.get("arguments") or "{}"},
+        }
+        for c in calls
+    ]
 
 
 def too_long(c: Candidate, run: Checking) -> str | None:
     """The conversation in tokens (4 a message, 2 a conversation, as OpenAI counts them); for a
     pair, with the longer of its two answers: a trainer holds both sides."""
     encode = run.encoding.encode
-    c.tokens = sum(len(encode(m["content"] or "")) + 4 for m in c.example["messages"]) + 2
+    c.tokens = sum(len(encode(text_of(m))) + 4 for m in c.openai["messages"]) + 2
     if c.rejected is not None:
         c.tokens += max(len(encode(c.rejected)) - len(encode(c.answer or "")), 0)
     limit = run.settings.max_tokens
@@ -164,7 +209,7 @@ def too_long(c: Candidate, run: Checking) -> str | None:
 
 
 def duplicate(c: Candidate, run: Checking) -> str | None:
-    key = hashlib.sha256(json.dumps(c.example, sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps(c.openai, sort_keys=True).encode()).hexdigest()
     if key in run.seen:
         return "duplicate of another example"
     run.seen.add(key)
@@ -244,16 +289,20 @@ def assistant_turn(
     return corrected, None
 
 
-def messages_for(messages: list[dict[str, Any]], system_prompt: str | None) -> list[dict[str, str]]:
-    """The conversation the example trains on: role, content, name, tool_call_id; the system
-    prompt replaced by `system_prompt` where one is given."""
+def messages_for(messages: list[dict[str, Any]], system_prompt: str | None) -> list[dict[str, Any]]:
+    """The conversation the example trains on, in OpenAI's shape: role, content, name,
+    tool_calls, tool_call_id; the system prompt replaced by `system_prompt` where one is given."""
     out = []
     for message in messages or []:
         if message["role"] == "system" and system_prompt is not None:
             continue
-        entry = {"role": message["role"], "content": message.get("content")}
+        entry: dict[str, Any] = {"role": message["role"], "content": message.get("content")}
         if message.get("name"):
             entry["name"] = message["name"]
+        if message.get("tool_calls"):
+            entry["tool_calls"] = openai_calls(message["tool_calls"])
+            if not entry["content"]:
+                del entry["content"]
         if message.get("tool_call_id"):
             entry["tool_call_id"] = message["tool_call_id"]
         out.append(entry)
@@ -266,7 +315,9 @@ def redacted(run: Checking, record, task, policy, messages, answer, rejected=Non
     """The example's turns, answer and rejected side with personal data replaced
     (curate/core/redact.py); the placeholders' values go to the workspace's mapping, never into
     the export. One record's equal values share one placeholder across all three."""
-    texts = {"id": [record["record_id"]], "turns": [m["content"] or "" for m in messages]}
+    calls = [c for m in messages for c in m.get("tool_calls") or []]
+    texts = {"id": [record["record_id"]], "turns": [m.get("content") or "" for m in messages]}
+    texts["arguments"] = [c["function"]["arguments"] for c in calls]
     texts["answer"] = [answer]
     texts["rejected"] = [rejected or ""]
     kept = [kept_values(record.get("metadata"), task, policy)]
@@ -274,7 +325,19 @@ def redacted(run: Checking, record, task, policy, messages, answer, rejected=Non
     save_mapping(run.project.workspace, found)
     for entity, n in found.counts.items():
         run.result.redacted[entity] = run.result.redacted.get(entity, 0) + n
-    turns = [m | {"content": c} for m, c in zip(messages, done["turns"], strict=True)]
+    arguments = iter(done["arguments"])
+    turns = []
+    for message, content in zip(messages, done["turns"], strict=True):
+        if "content" in message:
+            message = message | {"content": content}
+        if message.get("tool_calls"):
+            message = message | {
+                "tool_calls": [
+                    c | {"function": c["function"] | {"arguments": next(arguments)}}
+                    for c in message["tool_calls"]
+                ]
+            }
+        turns.append(message)
     return turns, done["answer"][0], (done["rejected"][0] if rejected is not None else None)
 
 

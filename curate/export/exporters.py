@@ -2,15 +2,19 @@
 
 Each is an Exporter registered under the entry point group `curate.exporters` (see
 curate.core.plugins); a package adds its own the same way. An exporter gets the conversation the
-model saw (system prompt included, unless --system-prompt replaced it) and the corrected answer,
-and returns one JSON object: a line of train.jsonl / validation.jsonl.
+model saw (system prompt included, unless --system-prompt replaced it) and the corrected answer
+(an Example), and returns the JSON objects it becomes: lines of train.jsonl / validation.jsonl.
 
 A preference format (`pairs = True`) gets the production output that broke as well, and returns
-the lines of one record: one pair (DPO), or one line per side (KTO's unpaired labels).
+the lines of one record: one pair (DPO), or one line per side (KTO's unpaired labels). Tool calls
+are kept: the assistant turns of the input that called tools, the `tool` turns that answered
+them, the request's `tools`, and an answer that is itself a tool call.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
@@ -22,96 +26,170 @@ GROUP = "curate.exporters"
 Messages = list[dict[str, Any]]
 
 
+@dataclass
+class Example:
+    """One record's training example, as every format reads it. Messages are in OpenAI's
+    shape: an assistant turn may carry `tool_calls` ({id, type, function: {name, arguments}},
+    the arguments as JSON text) answered by `tool` turns naming their `tool_call_id`."""
+
+    messages: Messages  # the conversation the model saw
+    answer: dict[str, Any]  # the assistant turn to train: {role, content} or {role, tool_calls}
+    tools: list[dict[str, Any]] | None = None  # the request's tools, OpenAI-shaped
+    rejected: dict[str, Any] | None = None  # preference formats: the output that broke
+
+
 class Exporter:
     name: ClassVar[str]
     description: ClassVar[str]
     # a preference format: each example is the person's correction against the production
-    # output that broke (render_pair), not the correction alone (render)
+    # output that broke (Example.rejected), not the correction alone
     pairs: ClassVar[bool] = False
 
-    def render(self, messages: Messages, answer: str) -> dict[str, Any]:
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        """The lines of train.jsonl / validation.jsonl the example becomes."""
         raise NotImplementedError
 
-    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
-        raise NotImplementedError
+
+def text_of(message: dict[str, Any]) -> str:
+    """A turn as text, for formats that have no tool calls: its content, else its calls as
+    JSON ([{name, arguments}])."""
+    if message.get("content"):
+        return message["content"]
+    calls = [
+        {"name": c["function"]["name"], "arguments": _decoded(c["function"]["arguments"])}
+        for c in message.get("tool_calls") or []
+    ]
+    return json.dumps(calls, ensure_ascii=False) if calls else ""
 
 
-def _assistant(text: str) -> list[dict[str, str]]:
-    return [{"role": "assistant", "content": text}]
+def _decoded(arguments: Any) -> Any:
+    try:
+        return json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError:
+        return arguments
+
+
+def _with_tools(line: dict[str, Any], tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+    return line | {"tools": tools} if tools else line
+
+
+def _hf(message: dict[str, Any]) -> dict[str, Any]:
+    """A turn as Hugging Face chat templates read it: tool call arguments as objects."""
+    if not message.get("tool_calls"):
+        return message
+    calls = [
+        c | {"function": c["function"] | {"arguments": _decoded(c["function"]["arguments"])}}
+        for c in message["tool_calls"]
+    ]
+    return message | {"tool_calls": calls}
 
 
 class OpenAIChat(Exporter):
     name: ClassVar[str] = "openai"
-    description: ClassVar[str] = "OpenAI chat fine-tuning: {messages: [..., assistant]}"
+    description: ClassVar[str] = (
+        "OpenAI chat fine-tuning: {messages: [..., assistant], tools} (tool calls kept)"
+    )
 
-    def render(self, messages: Messages, answer: str) -> dict[str, Any]:
-        return {"messages": [*messages, {"role": "assistant", "content": answer}]}
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        return [_with_tools({"messages": [*example.messages, example.answer]}, example.tools)]
 
 
 class PromptCompletion(Exporter):
     name: ClassVar[str] = "prompt-completion"
     description: ClassVar[str] = "{prompt, completion}: 'role: text' turns, then 'assistant:'"
 
-    def render(self, messages: Messages, answer: str) -> dict[str, Any]:
-        prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
-        return {"prompt": prompt, "completion": " " + answer}
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        turns = (f"{m['role']}: {text_of(m)}" for m in example.messages)
+        prompt = "\n\n".join(turns) + "\n\nassistant:"
+        return [{"prompt": prompt, "completion": " " + text_of(example.answer)}]
+
+
+# ShareGPT as LLaMA-Factory reads it: tool calls are `function_call` turns (a JSON object, or a
+# list of them, of name and arguments), tool results `observation` turns, tools a JSON string
+SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
+
+
+def sharegpt_turn(message: dict[str, Any]) -> dict[str, str]:
+    if message["role"] == "assistant" and message.get("tool_calls"):
+        calls = [
+            {"name": c["function"]["name"], "arguments": _decoded(c["function"]["arguments"])}
+            for c in message["tool_calls"]
+        ]
+        value = calls[0] if len(calls) == 1 else calls
+        return {"from": "function_call", "value": json.dumps(value, ensure_ascii=False)}
+    role = message["role"]
+    return {"from": SHAREGPT_ROLES.get(role, role), "value": message.get("content") or ""}
 
 
 class ShareGPT(Exporter):
     name: ClassVar[str] = "sharegpt"
-    description: ClassVar[str] = "{conversations: [{from, value}, ...]} (human / gpt / system)"
+    description: ClassVar[str] = (
+        "{conversations: [{from, value}, ...], tools} (human / gpt / system; function_call / "
+        "observation for tool calls, as LLaMA-Factory reads them)"
+    )
 
-    def render(self, messages: Messages, answer: str) -> dict[str, Any]:
-        who = {"system": "system", "user": "human", "assistant": "gpt", "tool": "tool"}
-        turns = [{"from": who.get(m["role"], m["role"]), "value": m["content"]} for m in messages]
-        return {"conversations": [*turns, {"from": "gpt", "value": answer}]}
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        turns = [sharegpt_turn(m) for m in [*example.messages, example.answer]]
+        line: dict[str, Any] = {"conversations": turns}
+        if example.tools:
+            line["tools"] = json.dumps([t["function"] for t in example.tools], ensure_ascii=False)
+        return [line]
 
 
 class Alpaca(Exporter):
     name: ClassVar[str] = "alpaca"
     description: ClassVar[str] = "{instruction: the system prompt, input: the user turns, output}"
 
-    def render(self, messages: Messages, answer: str) -> dict[str, Any]:
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        messages = example.messages
         system = "\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])
         rest = [m for m in messages if m["role"] != "system"]
-        last_user = next((m["content"] for m in reversed(rest) if m["role"] == "user"), "")
+        last_user = next((text_of(m) for m in reversed(rest) if m["role"] == "user"), "")
         context = (
-            "\n\n".join(f"{m['role']}: {m['content']}" for m in rest[:-1]) if len(rest) > 1 else ""
+            "\n\n".join(f"{m['role']}: {text_of(m)}" for m in rest[:-1]) if len(rest) > 1 else ""
         )
-        return {
-            "instruction": system,
-            "input": (context + "\n\n" + last_user).strip(),
-            "output": answer,
-        }
+        return [
+            {
+                "instruction": system,
+                "input": (context + "\n\n" + last_user).strip(),
+                "output": text_of(example.answer),
+            }
+        ]
 
 
 class TRLPreference(Exporter):
     name: ClassVar[str] = "dpo"
     description: ClassVar[str] = (
         "preference pairs, TRL conversational: {prompt: [...], chosen: [assistant], rejected: "
-        "[assistant]} (the correction against the output that broke)"
+        "[assistant], tools} (the correction against the output that broke)"
     )
     pairs: ClassVar[bool] = True
 
-    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
-        pair = {"chosen": _assistant(chosen), "rejected": _assistant(rejected)}
-        return [{"prompt": messages} | pair]
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        assert example.rejected is not None
+        line = {
+            "prompt": [_hf(m) for m in example.messages],
+            "chosen": [_hf(example.answer)],
+            "rejected": [_hf(example.rejected)],
+        }
+        return [_with_tools(line, example.tools)]
 
 
 class OpenAIPreference(Exporter):
     name: ClassVar[str] = "openai-preference"
     description: ClassVar[str] = (
-        "OpenAI preference fine-tuning (DPO): {input: {messages}, preferred_output, "
+        "OpenAI preference fine-tuning (DPO): {input: {messages, tools}, preferred_output, "
         "non_preferred_output}"
     )
     pairs: ClassVar[bool] = True
 
-    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        assert example.rejected is not None
         return [
             {
-                "input": {"messages": messages},
-                "preferred_output": _assistant(chosen),
-                "non_preferred_output": _assistant(rejected),
+                "input": _with_tools({"messages": example.messages}, example.tools),
+                "preferred_output": [example.answer],
+                "non_preferred_output": [example.rejected],
             }
         ]
 
@@ -124,10 +202,13 @@ class TRLUnpaired(Exporter):
     )
     pairs: ClassVar[bool] = True
 
-    def render_pair(self, messages: Messages, chosen: str, rejected: str) -> list[dict[str, Any]]:
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        assert example.rejected is not None
+        prompt = [_hf(m) for m in example.messages]
+        sides = ((example.answer, True), (example.rejected, False))
         return [
-            {"prompt": messages, "completion": _assistant(chosen), "label": True},
-            {"prompt": messages, "completion": _assistant(rejected), "label": False},
+            _with_tools({"prompt": prompt, "completion": [_hf(m)], "label": label}, example.tools)
+            for m, label in sides
         ]
 
 
@@ -146,4 +227,4 @@ def get_exporter(name: str) -> Exporter:
     raise ConfigError(f"unknown format {name!r}; {hint}use one of {', '.join(exporters)}")
 
 
-__all__ = ["GROUP", "Exporter", "available", "get_exporter"]
+__all__ = ["GROUP", "Example", "Exporter", "available", "get_exporter", "text_of"]

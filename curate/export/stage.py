@@ -160,7 +160,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
                 "source": "reference" if record_id in inputs.from_reference else "people",
                 "tokens": candidate.tokens,
-                "examples": _examples(exporter, candidate),
+                "examples": exporter.render(candidate.example),
                 "detectors": inputs.detectors_of.get(record_id, []),
                 "annotators": inputs.annotators_of.get(record_id, []),
             }
@@ -170,14 +170,6 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     _split(rows, settings.validation_fraction, settings.seed)
     write_export(project.config, settings, rows, result)
     return result
-
-
-def _examples(exporter, candidate: Candidate) -> list[dict[str, Any]]:
-    """The lines one record becomes: its example, or (a preference format) its pair."""
-    if exporter.pairs:
-        assert candidate.rejected is not None
-        return exporter.render_pair(candidate.messages, candidate.answer, candidate.rejected)
-    return [exporter.render(candidate.messages, candidate.answer)]
 
 
 def _check_target(target: Path, overwrite: bool) -> None:
@@ -227,7 +219,7 @@ def _inputs(project: Project) -> _Inputs:
         .group_by("record_id")
         .agg(pl.col("username").unique().sort())
     )
-    columns = ("record_id", "task", "messages", "output", "tools", "metadata")
+    columns = ("record_id", "task", "messages", "output", "tool_calls", "tools", "metadata")
     records = (
         workspace.records_of(candidates, *columns)
         .join(candidates.drop("task"), on="record_id")

@@ -33,6 +33,7 @@ from curate.core.redact import Policy, redact_queue_records, save_mapping
 from curate.core.suggestions import judge_agreement, latest_suggestions
 from curate.core.tables import ANNOTATIONS_SCHEMA
 from curate.core.tasks import Task
+from curate.core.tool_calls import shown_output
 from curate.core.workspace import StageRun, Workspace, now_utc
 from curate.queue.argilla import PUSH_BATCH, connection, render_record
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
@@ -164,8 +165,14 @@ def candidate_rows(
 ) -> pl.DataFrame:
     """The candidates with what a person sees of them: the record's input and output, and the
     detectors' evidence (`_record` turns each row into a queue record)."""
-    columns = ("record_id", "messages", "output", "metadata", "model", "prompt_version")
-    records = workspace.records_of(candidates, *columns).join(candidates, on="record_id")
+    # an answer that is tool calls is shown (and corrected) as their JSON (core/tool_calls.py)
+    output = pl.struct("output", "tool_calls").map_elements(
+        lambda r: shown_output(r["output"], r["tool_calls"]), return_dtype=pl.String
+    )
+    columns = ("record_id", "messages", output.alias("output"), "metadata", "model")
+    records = workspace.records_of(candidates, *columns, "prompt_version").join(
+        candidates, on="record_id"
+    )
     evidence = (
         findings.filter(pl.col("record_id").is_in(candidates["record_id"].implode()))
         .group_by("record_id")

@@ -347,7 +347,7 @@ def test_a_task_not_in_curate_toml_is_left_out_with_its_name():
 def test_too_long_counts_every_turn_and_the_overhead_against_the_limit():
     candidate = _candidate({"label": "billing"})
     # 4 words of the user turn + 1 of the answer, 4 a message, 2 a conversation: 5 + 8 + 2
-    candidate.example = {
+    candidate.openai = {
         "messages": [
             {"role": "user", "content": "my card was charged"},
             {"role": "assistant", "content": "billing"},
@@ -356,7 +356,7 @@ def test_too_long_counts_every_turn_and_the_overhead_against_the_limit():
     assert too_long(candidate, _checking(max_tokens=15)) is None
     assert candidate.tokens == 15
     assert too_long(candidate, _checking(max_tokens=14)) == "too long: 15 tokens > 14"
-    candidate.example["messages"][0]["content"] = None  # no text counts as none
+    candidate.openai["messages"][0]["content"] = None  # no text counts as none
     assert too_long(candidate, _checking(max_tokens=11)) is None and candidate.tokens == 11
     # a pair counts the longer of its answers: the correction "billing" (1) against 3 words
     candidate.answer, candidate.rejected = "billing", "it is billing"
@@ -369,16 +369,16 @@ def test_too_long_counts_every_turn_and_the_overhead_against_the_limit():
 def test_a_second_equal_example_is_a_duplicate_and_a_different_one_is_not():
     run = _checking()
     first, again, other = (_candidate({"label": "billing"}) for _ in range(3))
-    first.example = again.example = {"messages": [{"role": "assistant", "content": "billing"}]}
-    other.example = {"messages": [{"role": "assistant", "content": "other"}]}
+    first.openai = again.openai = {"messages": [{"role": "assistant", "content": "billing"}]}
+    other.openai = {"messages": [{"role": "assistant", "content": "other"}]}
     assert duplicate(first, run) is None
     assert duplicate(again, run) == "duplicate of another example"
     assert duplicate(other, run) is None and len(run.seen) == 2
     # the same example with its keys in another order is the same example
     turn = {"role": "assistant", "content": "billing"}
     reordered = _candidate({"label": "billing"})
-    reordered.example = {"messages": [{"content": "billing", "role": "assistant"}]}
-    assert first.example == {"messages": [turn]}
+    reordered.openai = {"messages": [{"content": "billing", "role": "assistant"}]}
+    assert first.openai == {"messages": [turn]}
     assert duplicate(reordered, run) == "duplicate of another example"
 
 
@@ -389,7 +389,7 @@ def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
     good = _candidate({"label": "billing"})
     assert left_out(good, run) is None
     assert good.answer == "billing" and good.tokens == 4 + 4 + 1 + 4 + 2
-    assert good.example["messages"][-1] == {"role": "assistant", "content": "billing"}
+    assert good.openai["messages"][-1] == {"role": "assistant", "content": "billing"}
     assert left_out(_candidate({"label": "billing"}), run) == "duplicate of another example"
     assert [c.__name__ for c in CHECKS] == [
         "discarded",

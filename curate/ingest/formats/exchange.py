@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from curate.core.errors import RowError
-from curate.core.records import CALL_ID, RAW, coerce, to_json
+from curate.core.records import CALL_ID, MESSAGE, RAW, coerce, to_json
 from curate.ingest.formats.base import (
     SHAPE_ERRORS,
     Batch,
@@ -177,12 +177,14 @@ def normalize_exchange(obj: Any) -> dict[str, Any]:
 
 
 def _messages(expr: pl.Expr) -> pl.Expr:
+    """Canonical messages from the request's: an assistant turn's tool calls kept."""
     return expr.list.eval(
         pl.struct(
             pl.element().struct.field("role"),
             pl.element().struct.field("content"),
             pl.element().struct.field("name"),
             pl.element().struct.field("tool_call_id"),
+            _tool_calls(pl.element()).alias("tool_calls"),
         )
     )
 
@@ -211,9 +213,7 @@ def _request_messages(x: pl.Expr, req: pl.Expr) -> pl.Expr:
     return pl.coalesce(
         _messages(pl.coalesce(req.struct.field("messages"), x.struct.field("messages"))),
         pl.when(prompt.is_not_null()).then(
-            pl.concat_list(
-                pl.struct(role=pl.lit("user"), content=prompt, name=None, tool_call_id=None)
-            )
+            pl.concat_list(pl.struct(role=pl.lit("user"), content=prompt).cast(MESSAGE))
         ),
     )
 

@@ -1,7 +1,9 @@
 """Message shapes of the providers and frameworks, read into canonical messages.
 
 OpenAI chat messages, LangChain serialized messages, Anthropic content blocks, Gemini parts and
-OTel GenAI parts all come down to {role, content, name, tool_call_id}, plus tool calls.
+OTel GenAI parts all come down to {role, content, name, tool_call_id, tool_calls}: an
+assistant turn's tool calls are part of the message (the input keeps them); the answer's are
+returned beside it as well (a record's `tool_calls`).
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def openai_tool_calls(calls: Any) -> list[dict[str, Any]]:
 def read_message(message: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(canonical message, its tool calls) from any known message shape; None when not one."""
     if isinstance(message, str):
-        return {"role": "user", "content": message, "name": None, "tool_call_id": None}, []
+        return user_message(message), []
     if not isinstance(message, dict):
         return None, []
     if message.get("lc") and isinstance(message.get("kwargs"), dict):  # LangChain serialized
@@ -137,7 +139,13 @@ def read_message(message: Any) -> tuple[dict[str, Any] | None, list[dict[str, An
             "name": message.get("name"),
             "arguments": to_json(message.get("arguments")),
         }
-        return {"role": "assistant", "content": None, "name": None, "tool_call_id": None}, [call]
+        return {
+            "role": "assistant",
+            "content": None,
+            "name": None,
+            "tool_call_id": None,
+            "tool_calls": [call],
+        }, [call]
     if kind == "function_call_output" and "role" not in message:
         output = message.get("output")
         return {
@@ -145,6 +153,7 @@ def read_message(message: Any) -> tuple[dict[str, Any] | None, list[dict[str, An
             "content": output if isinstance(output, str) else to_json(output),
             "name": None,
             "tool_call_id": message.get("call_id"),
+            "tool_calls": None,
         }, []
     role = message.get("role") or kind
     role = ROLES.get(str(role).lower(), role) if role is not None else None
@@ -166,7 +175,16 @@ def read_message(message: Any) -> tuple[dict[str, Any] | None, list[dict[str, An
         "content": text,
         "name": name if isinstance(name, str) else None,
         "tool_call_id": message.get("tool_call_id"),
+        "tool_calls": calls or None,
     }, calls
+
+
+def user_message(text: str | None) -> dict[str, Any]:
+    return {"role": "user", "content": text, "name": None, "tool_call_id": None, "tool_calls": None}
+
+
+def system_message(text: str | None) -> dict[str, Any]:
+    return user_message(text) | {"role": "system"}
 
 
 def read_messages(value: Any) -> list[dict[str, Any]]:
@@ -180,24 +198,32 @@ def read_messages(value: Any) -> list[dict[str, Any]]:
                 system = config.get("system_instruction", config.get("systemInstruction"))
                 if system:
                     text = system if isinstance(system, str) else parts_text(system)[0]
-                    messages.insert(
-                        0, {"role": "system", "content": text, "name": None, "tool_call_id": None}
-                    )
+                    messages.insert(0, system_message(text))
                 return messages
         message, _ = read_message(value)
         return [message] if message else []
     if isinstance(value, str):
-        return [{"role": "user", "content": value, "name": None, "tool_call_id": None}]
+        return [user_message(value)]
     if not isinstance(value, list):
         return []
     if len(value) == 1 and isinstance(value[0], list):  # LangChain batches: [[...]]
         value = value[0]
-    messages = []
+    messages: list[dict[str, Any]] = []
     for item in value:
         message, _ = read_message(item)
-        if message is not None:
-            messages.append(message)
+        if message is None:
+            continue
+        last = messages[-1] if messages else None
+        if last is not None and _call_only(last) and _call_only(message):
+            # the Responses API logs parallel calls as one item each: one assistant turn
+            last["tool_calls"] = last["tool_calls"] + message["tool_calls"]
+            continue
+        messages.append(message)
     return messages
+
+
+def _call_only(message: dict[str, Any]) -> bool:
+    return message["role"] == "assistant" and not message["content"] and bool(message["tool_calls"])
 
 
 def read_output(value: Any) -> tuple[str | None, list[dict[str, Any]], str | None]:

@@ -23,7 +23,13 @@ from curate.ingest.formats.base import (
     read_items,
     rows_batch,
 )
-from curate.ingest.formats.messages import maybe_json, normalize_finish, parts_text, read_messages
+from curate.ingest.formats.messages import (
+    maybe_json,
+    normalize_finish,
+    parts_text,
+    read_messages,
+    system_message,
+)
 
 
 def any_value(value: Any) -> Any:
@@ -79,13 +85,42 @@ def _otel_messages(value: Any) -> list[dict[str, Any]]:
     return read_messages(value)
 
 
+def _indexed_calls(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool calls of a flattened message: {"tool_calls.0.name": ...} (deeper indexes stay
+    flat in the message)."""
+    return [
+        {"id": c.get("id"), "name": c.get("name"), "arguments": to_json(c.get("arguments"))}
+        for c in _indexed(item, "tool_calls.")
+    ]
+
+
+def _indexed_messages(attrs: dict[str, Any]):
+    """(messages, output, tool calls, finish reason) of the older flattened attributes,
+    gen_ai.prompt.N.* and gen_ai.completion.N.*."""
+    messages = [
+        {
+            "role": item.get("role") or "user",
+            "content": item.get("content"),
+            "name": None,
+            "tool_call_id": item.get("tool_call_id"),
+            "tool_calls": _indexed_calls(item) or None,
+        }
+        for item in _indexed(attrs, "gen_ai.prompt.")
+    ]
+    completions = _indexed(attrs, "gen_ai.completion.")
+    if not completions:
+        return messages, None, [], None
+    first = completions[0]
+    return messages, first.get("content"), _indexed_calls(first), first.get("finish_reason")
+
+
 def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> dict[str, Any]:
     attrs = attributes(span.get("attributes"))
     system = maybe_json(attrs.get("gen_ai.system_instructions"))
     messages = []
     if system:
         text, _ = parts_text(system)
-        messages.append({"role": "system", "content": text, "name": None, "tool_call_id": None})
+        messages.append(system_message(text))
     output_text, calls, finish = None, [], None
     if "gen_ai.input.messages" in attrs or "gen_ai.output.messages" in attrs:
         messages += _otel_messages(attrs.get("gen_ai.input.messages"))
@@ -95,25 +130,8 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
             output_text, calls = parts_text(first.get("parts", first.get("content")))
             finish = first.get("finish_reason")
     else:
-        for item in _indexed(attrs, "gen_ai.prompt."):
-            messages.append(
-                {
-                    "role": item.get("role") or "user",
-                    "content": item.get("content"),
-                    "name": None,
-                    "tool_call_id": item.get("tool_call_id"),
-                }
-            )
-        completions = _indexed(attrs, "gen_ai.completion.")
-        if completions:
-            first = completions[0]
-            output_text = first.get("content")
-            finish = first.get("finish_reason")
-            # deeper indexes stay flat in `first`: {"tool_calls.0.name": ...}
-            calls = [
-                {"id": c.get("id"), "name": c.get("name"), "arguments": to_json(c.get("arguments"))}
-                for c in _indexed(first, "tool_calls.")
-            ]
+        prompt, output_text, calls, finish = _indexed_messages(attrs)
+        messages += prompt
     finish = finish or attrs.get("gen_ai.response.finish_reasons")
     status = span.get("status") or {}
     failed = status.get("code") in (2, "STATUS_CODE_ERROR", "ERROR")

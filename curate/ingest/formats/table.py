@@ -146,10 +146,8 @@ def _messages(resolved: pl.DataFrame, field_map: dict[str, str]) -> pl.Series:
     )
     return frame.select(
         pl.concat_list(
-            pl.struct(
-                role=pl.lit("system"), content=pl.col("system"), name=None, tool_call_id=None
-            ),
-            pl.struct(role=pl.lit("user"), content=pl.col("user"), name=None, tool_call_id=None),
+            pl.struct(role=pl.lit("system"), content=pl.col("system")).cast(MESSAGE),
+            pl.struct(role=pl.lit("user"), content=pl.col("user")).cast(MESSAGE),
         )
         .list.eval(pl.element().filter(pl.element().struct.field("content").is_not_null()))
         .cast(pl.List(MESSAGE))
