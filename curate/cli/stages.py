@@ -23,6 +23,7 @@ from curate.cli.options import (
     show,
 )
 from curate.export.settings import ExportSettings
+from curate.export.trainers import TRAINERS
 
 COMMANDS: list[click.Command] = []
 
@@ -296,11 +297,16 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     "--format",
     "format_name",
     metavar="FORMAT",
-    default=ExportSettings.format,
-    show_default=True,
-    help="How each example is written: openai, prompt-completion, sharegpt, alpaca; preference "
-    "pairs: dpo, openai-preference, kto; or a "
-    "plugin's (`curate formats` lists them).",
+    help="How each example is written: openai (the default), prompt-completion, sharegpt, "
+    "alpaca; preference pairs: dpo, openai-preference, kto, sharegpt-dpo, sharegpt-kto; or a "
+    "plugin's (`curate formats` lists them). With --for, the trainer's supervised format.",
+)
+@click.option(
+    "--for",
+    "trainer",
+    type=click.Choice(list(TRAINERS)),
+    help="Write what this trainer needs to load the data unchanged, beside it: trl.yaml, "
+    "axolotl.yaml, or LLaMA-Factory's dataset_info.json and llamafactory.yaml.",
 )
 @click.option(
     "--system-prompt",
@@ -348,6 +354,8 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
     Examples:
       curate export --name em-v1 --validation-fraction 0.15 --seed 3
       curate export --format sharegpt --system-prompt short_prompt.txt --hf hf_dataset/
+      curate export --name em-dpo --format dpo --for trl
+      curate export --name em-lf --for llama-factory
     """
     from pathlib import Path
 

@@ -121,6 +121,26 @@ def sharegpt_turn(message: dict[str, Any]) -> dict[str, str]:
     return {"from": SHAREGPT_ROLES.get(role, role), "value": message.get("content") or ""}
 
 
+def sharegpt_turns(messages: Messages) -> list[dict[str, str]]:
+    """The turns, with consecutive turns from one side joined (two user turns, the results of
+    parallel calls): LLaMA-Factory skips a conversation whose turns do not alternate."""
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        turn = sharegpt_turn(message)
+        if turns and turns[-1]["from"] == turn["from"] and turn["from"] in ("human", "observation"):
+            turns[-1] = turn | {"value": turns[-1]["value"] + "\n\n" + turn["value"]}
+            continue
+        turns.append(turn)
+    return turns
+
+
+def _sharegpt_line(example: Example, turns: list[dict[str, str]], **columns) -> dict[str, Any]:
+    line: dict[str, Any] = {"conversations": turns, **columns}
+    if example.tools:
+        line["tools"] = json.dumps([t["function"] for t in example.tools], ensure_ascii=False)
+    return line
+
+
 class ShareGPT(Exporter):
     name: ClassVar[str] = "sharegpt"
     description: ClassVar[str] = (
@@ -129,11 +149,40 @@ class ShareGPT(Exporter):
     )
 
     def render(self, example: Example) -> list[dict[str, Any]]:
-        turns = [sharegpt_turn(m) for m in [*example.messages, example.answer]]
-        line: dict[str, Any] = {"conversations": turns}
-        if example.tools:
-            line["tools"] = json.dumps([t["function"] for t in example.tools], ensure_ascii=False)
-        return [line]
+        turns = sharegpt_turns([*example.messages, example.answer])
+        return [_sharegpt_line(example, turns)]
+
+
+class ShareGPTPreference(Exporter):
+    name: ClassVar[str] = "sharegpt-dpo"
+    description: ClassVar[str] = (
+        "preference pairs as LLaMA-Factory reads them: {conversations, chosen: {from, value}, "
+        "rejected: {from, value}, tools}"
+    )
+    pairs: ClassVar[bool] = True
+
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        assert example.rejected is not None
+        chosen, rejected = sharegpt_turn(example.answer), sharegpt_turn(example.rejected)
+        turns = sharegpt_turns(example.messages)
+        return [_sharegpt_line(example, turns, chosen=chosen, rejected=rejected)]
+
+
+class ShareGPTUnpaired(Exporter):
+    name: ClassVar[str] = "sharegpt-kto"
+    description: ClassVar[str] = (
+        "unpaired preference as LLaMA-Factory reads it: {conversations: [..., answer], kto_tag}, "
+        "the correction tagged true and the output that broke false"
+    )
+    pairs: ClassVar[bool] = True
+
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        assert example.rejected is not None
+        sides = ((example.answer, True), (example.rejected, False))
+        return [
+            _sharegpt_line(example, sharegpt_turns([*example.messages, m]), kto_tag=tag)
+            for m, tag in sides
+        ]
 
 
 class Alpaca(Exporter):

@@ -16,6 +16,7 @@ from curate.core.errors import ExportError
 from curate.core.text import TOKENIZER
 from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
 from curate.export.exporters import get_exporter
+from curate.export.trainers import trainer_files
 
 if TYPE_CHECKING:
     from curate.export.settings import ExportResult, ExportSettings
@@ -103,6 +104,8 @@ def write_export(
     manifest = _manifest(config, settings, splits, result)
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
+    for name, text in trainer_files(settings, final, result.written).items():
+        atomic_write_bytes(folder / name, text.encode())
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
@@ -209,12 +212,17 @@ def _card(settings: ExportSettings, rows: list[dict[str, Any]], result: ExportRe
         else "nothing (no [tasks.NAME.redact] policy, or nothing found)"
     )
     what = PAIRS_CARD if get_exporter(settings.format).pairs else SFT_CARD
+    trainer = (
+        f"\n- for {settings.trainer}: its files beside the data say how it loads them"
+        if settings.trainer
+        else ""
+    )
     return f"""# {settings.name}
 
 {what}
 
 - format: `{settings.format}`; files: `train.jsonl` ({result.written.get("train", 0)} examples),
-  `validation.jsonl` ({result.written.get("validation", 0)} examples)
+  `validation.jsonl` ({result.written.get("validation", 0)} examples){trainer}
 - split: grouped by near-duplicate cluster (no cluster on both sides), stratified by class,
   seed {settings.seed}
 - tokens: {token_line}

@@ -14,7 +14,8 @@ MIN_EXAMPLES = 10  # OpenAI's fine-tuning minimum
 class ExportSettings:
     name: str = "sft"
     task: str | None = None
-    format: str = "openai"
+    format: str | None = None  # None: openai, or the trainer's supervised format (--for)
+    trainer: str | None = None  # --for: trl, axolotl, llama-factory (export/trainers.py)
     system_prompt: str | None = None
     include_controls: bool = False
     validation_fraction: float = 0.1

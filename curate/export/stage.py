@@ -33,6 +33,7 @@ from curate.export.checks import Candidate, Checking, left_out
 from curate.export.exporters import get_exporter
 from curate.export.files import check_hf_dir, write_export
 from curate.export.settings import MIN_EXAMPLES, ExportResult, ExportSettings
+from curate.export.trainers import resolve as resolve_trainer
 
 # a plain folder name: no separators, no "..", nothing hidden
 EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -80,7 +81,10 @@ def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
 
 
 def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
-    """Write exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md)."""
+    """Write exports/NAME/ (train.jsonl, validation.jsonl, manifest.json, README.md; with
+    `trainer`, that trainer's files)."""
+    settings = resolve_trainer(settings)
+    assert settings.format is not None
     get_exporter(settings.format)  # an unknown one: a ConfigError that lists them
     check_range("--validation-fraction", settings.validation_fraction, 0, 1, high_open=True)
     check_range("--seed", settings.seed, 0, SEED_MAX)
@@ -88,6 +92,8 @@ def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     check_export_name(settings.name)
     project.workspace.require()
     args = {"name": settings.name, "format": settings.format}
+    if settings.trainer is not None:
+        args["for"] = settings.trainer
     with project.workspace.stage("export", args) as run:
         result = _export(project, settings)
         run.counts = result.written

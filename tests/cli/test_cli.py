@@ -158,4 +158,4 @@ def test_formats_prints_descriptions_as_written(runner):
     result = runner.invoke(main, ["formats"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     said = " ".join(result.output.split())
-    assert "completion: [assistant], label}" in said and "rejected: [assistant]}" in said
+    assert "completion: [assistant], label}" in said and "rejected: [assistant], tools}" in said

@@ -106,12 +106,16 @@ def exported(tmp_path_factory):
     cli("queue", "push")
     memory.connect(load_config(root / "curate.toml")).answer_all(_answers)
     cli("queue", "pull")
+    for fmt in ("sharegpt", "sharegpt-dpo", "sharegpt-kto"):
+        name = f"lf-{fmt}"
+        cli("export", "--name", name, "--format", fmt, "--for", "llama-factory", "--allow-small")
     out = {}
     for fmt in ("openai", "sharegpt", "dpo", "openai-preference", "kto", "alpaca"):
         cli("export", "--name", fmt, "--format", fmt, "--allow-small", "--validation-fraction", "0")
         folder = root / ".curate" / "exports" / fmt
         rows = [json.loads(x) for x in (folder / "train.jsonl").read_text().splitlines()]
         out[fmt] = (rows, json.loads((folder / "manifest.json").read_text()))
+    out["_root"] = root / ".curate" / "exports"
     return out
 
 
@@ -198,7 +202,20 @@ def test_a_format_without_tools_writes_the_call_as_its_json(exported):
 def test_every_format_loads_with_datasets(exported, tmp_path):
     from datasets import load_dataset
 
-    for fmt, (rows, _) in exported.items():
+    for fmt, (rows, _) in ((k, v) for k, v in exported.items() if k != "_root"):
         path = write_jsonl(tmp_path / f"{fmt}.jsonl", rows)
         loaded = load_dataset("json", data_files=str(path), split="train")
         assert loaded.num_rows == len(rows), fmt
+
+
+@pytest.mark.parametrize("fmt", ["sharegpt", "sharegpt-dpo", "sharegpt-kto"])
+def test_llama_factory_reads_every_tool_using_conversation(exported, fmt):
+    """Its rules: function_call at answer positions, observation at input ones, tools a JSON
+    string; a line that breaks them the trainer would skip without a word."""
+    from tests.export.test_trainers import check_llama_factory
+
+    folder = exported["_root"] / f"lf-{fmt}"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert check_llama_factory(folder) == sum(manifest["counts"]["written"].values()) > 0
+    text = (folder / "train.jsonl").read_text() + (folder / "validation.jsonl").read_text()
+    assert '"from": "function_call"' in text and '"tools": ' in text
