@@ -335,6 +335,13 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     "--hf", "hf_dir", type=click.Path(file_okay=False), help="Also save a DatasetDict here."
 )
 @click.option("--push-to-hub", metavar="REPO", help="Also push the DatasetDict to the Hub.")
+@click.option(
+    "--check-template",
+    metavar="TOKENIZER_DIR",
+    type=click.Path(file_okay=False),
+    help="Render every example with this local tokenizer's chat template: leave out those "
+    "whose answer or end-of-turn token is not trained, or that --max-tokens would cut.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing exports/NAME/.")
 @click.option(
     "--allow-small", is_flag=True, help="Write fewer than 10 examples (OpenAI refuses those)."
@@ -356,6 +363,7 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
       curate export --format sharegpt --system-prompt short_prompt.txt --hf hf_dataset/
       curate export --name em-dpo --format dpo --for trl
       curate export --name em-lf --for llama-factory
+      curate export --for trl --check-template ~/models/qwen2.5-0.5b-instruct
     """
     from pathlib import Path
 
@@ -364,7 +372,9 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
     from curate.export.stage import export_dataset
 
     hf_dir = options.pop("hf_dir")
+    template = options.pop("check_template")
     settings = ExportSettings(
+        check_template=Path(template) if template else None,
         format=options.pop("format_name"),
         system_prompt=read_text_file(system_prompt, "--system-prompt").strip()
         if system_prompt

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from curate.core.project import Project
     from curate.export.exporters import Exporter
     from curate.export.settings import ExportResult, ExportSettings
+    from curate.export.template import ChatTemplate
 
 ROLES = {"system", "user", "assistant", "tool"}
 
@@ -41,6 +42,7 @@ class Candidate:
     example: Example | None = None
     openai: dict[str, Any] = field(default_factory=dict)  # the example in OpenAI's shape
     tokens: int = 0
+    template_tokens: int = 0  # as --check-template's tokenizer renders it
     rejected: str | None = None  # preference formats: the production output that broke
     tools: list[dict[str, Any]] | None = None  # the request's, OpenAI-shaped
     answer_calls: list[dict[str, str]] | None = None  # the answer is these tool calls
@@ -60,6 +62,7 @@ class Checking:
     openai: Exporter
     seen: set[str] = field(default_factory=set)  # the examples written so far, by hash
     pairs: bool = False  # a preference format: the production output is the rejected side
+    template: ChatTemplate | None = None  # --check-template: the tokenizer's chat template
 
 
 Check = Callable[[Candidate, Checking], "str | None"]
@@ -208,6 +211,16 @@ def too_long(c: Candidate, run: Checking) -> str | None:
     return f"too long: {c.tokens} tokens > {limit}" if c.tokens > limit else None
 
 
+def template_problem(c: Candidate, run: Checking) -> str | None:
+    """--check-template: the tokenizer's chat template trains the answer and its end of turn,
+    within --max-tokens (curate/export/template.py)."""
+    if run.template is None:
+        return None
+    assert c.example is not None
+    reason, c.template_tokens = run.template.problem(c.example)
+    return reason
+
+
 def duplicate(c: Candidate, run: Checking) -> str | None:
     key = hashlib.sha256(json.dumps(c.openai, sort_keys=True).encode()).hexdigest()
     if key in run.seen:
@@ -226,6 +239,7 @@ CHECKS: list[Check] = [
     no_pair,
     invalid_example,
     too_long,
+    template_problem,
     duplicate,
 ]
 

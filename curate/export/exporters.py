@@ -44,6 +44,8 @@ class Exporter:
     # a preference format: each example is the person's correction against the production
     # output that broke (Example.rejected), not the correction alone
     pairs: ClassVar[bool] = False
+    # a chat format: a conversation a chat template renders (--check-template checks it)
+    chat: ClassVar[bool] = True
 
     def render(self, example: Example) -> list[dict[str, Any]]:
         """The lines of train.jsonl / validation.jsonl the example becomes."""
@@ -73,7 +75,7 @@ def _with_tools(line: dict[str, Any], tools: list[dict[str, Any]] | None) -> dic
     return line | {"tools": tools} if tools else line
 
 
-def _hf(message: dict[str, Any]) -> dict[str, Any]:
+def hf_message(message: dict[str, Any]) -> dict[str, Any]:
     """A turn as Hugging Face chat templates read it: tool call arguments as objects."""
     if not message.get("tool_calls"):
         return message
@@ -97,6 +99,7 @@ class OpenAIChat(Exporter):
 class PromptCompletion(Exporter):
     name: ClassVar[str] = "prompt-completion"
     description: ClassVar[str] = "{prompt, completion}: 'role: text' turns, then 'assistant:'"
+    chat: ClassVar[bool] = False
 
     def render(self, example: Example) -> list[dict[str, Any]]:
         turns = (f"{m['role']}: {text_of(m)}" for m in example.messages)
@@ -188,6 +191,7 @@ class ShareGPTUnpaired(Exporter):
 class Alpaca(Exporter):
     name: ClassVar[str] = "alpaca"
     description: ClassVar[str] = "{instruction: the system prompt, input: the user turns, output}"
+    chat: ClassVar[bool] = False
 
     def render(self, example: Example) -> list[dict[str, Any]]:
         messages = example.messages
@@ -217,9 +221,9 @@ class TRLPreference(Exporter):
     def render(self, example: Example) -> list[dict[str, Any]]:
         assert example.rejected is not None
         line = {
-            "prompt": [_hf(m) for m in example.messages],
-            "chosen": [_hf(example.answer)],
-            "rejected": [_hf(example.rejected)],
+            "prompt": [hf_message(m) for m in example.messages],
+            "chosen": [hf_message(example.answer)],
+            "rejected": [hf_message(example.rejected)],
         }
         return [_with_tools(line, example.tools)]
 
@@ -253,10 +257,12 @@ class TRLUnpaired(Exporter):
 
     def render(self, example: Example) -> list[dict[str, Any]]:
         assert example.rejected is not None
-        prompt = [_hf(m) for m in example.messages]
+        prompt = [hf_message(m) for m in example.messages]
         sides = ((example.answer, True), (example.rejected, False))
         return [
-            _with_tools({"prompt": prompt, "completion": [_hf(m)], "label": label}, example.tools)
+            _with_tools(
+                {"prompt": prompt, "completion": [hf_message(m)], "label": label}, example.tools
+            )
             for m, label in sides
         ]
 
@@ -276,4 +282,4 @@ def get_exporter(name: str) -> Exporter:
     raise ConfigError(f"unknown format {name!r}; {hint}use one of {', '.join(exporters)}")
 
 
-__all__ = ["GROUP", "Example", "Exporter", "available", "get_exporter", "text_of"]
+__all__ = ["GROUP", "Example", "Exporter", "available", "get_exporter", "hf_message", "text_of"]

@@ -16,6 +16,7 @@ from curate.core.errors import ExportError
 from curate.core.text import TOKENIZER
 from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
 from curate.export.exporters import get_exporter
+from curate.export.template import split_tokens
 from curate.export.trainers import trainer_files
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def write_export(
         atomic_write_bytes(folder / f"{split}.jsonl", _jsonl(members))
         result.written[split] = sum(len(r["examples"]) for r in members)
     result.tokens = _token_summary([r["tokens"] for r in rows])
+    if settings.check_template is not None:
+        result.template = {"tokenizer": str(settings.check_template), "splits": split_tokens(rows)}
     manifest = _manifest(config, settings, splits, result)
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
@@ -145,6 +148,7 @@ def _manifest(
         "counts": {"written": result.written, "excluded": result.excluded},
         "tokens": result.tokens,
         "redacted": result.redacted,
+        **({"template": result.template} if result.template else {}),
         "examples": [
             {"split": r["split"]} | where | {k: r[k] for k in PROVENANCE}
             for split in SPLITS

@@ -22,6 +22,7 @@ class ExportSettings:
     seed: int = 0
     max_tokens: int = 16_384
     hf_dir: Path | None = None
+    check_template: Path | None = None  # a tokenizer folder: render every example with it
     push_to_hub: str | None = None
     overwrite: bool = False  # replace an existing exports/NAME/
     allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)
@@ -39,6 +40,8 @@ class ExportResult:
     hf_dir: str | None = None
     pushed_to: str | None = None
     redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
+    # --check-template: the tokenizer folder, and per split: examples, tokens, the longest
+    template: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))

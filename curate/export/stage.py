@@ -140,6 +140,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         encoding=tokenizer(),
         openai=get_exporter("openai"),
         pairs=exporter.pairs,
+        template=_template(settings, exporter),
     )
     names = [settings.task] if settings.task else inputs.tasks
     excluded: Counter[str] = Counter()
@@ -166,6 +167,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
                 "source": "reference" if record_id in inputs.from_reference else "people",
                 "tokens": candidate.tokens,
+                "template_tokens": candidate.template_tokens,
                 "examples": exporter.render(candidate.example),
                 "detectors": inputs.detectors_of.get(record_id, []),
                 "annotators": inputs.annotators_of.get(record_id, []),
@@ -176,6 +178,20 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     _split(rows, settings.validation_fraction, settings.seed)
     write_export(project.config, settings, rows, result)
     return result
+
+
+def _template(settings: ExportSettings, exporter):
+    """--check-template's tokenizer, for a chat format; None without the option."""
+    if settings.check_template is None:
+        return None
+    if not exporter.chat:
+        raise ExportError(
+            f"--check-template renders conversations with a chat template; --format "
+            f"{settings.format} writes no conversation (use openai, sharegpt, dpo or kto)"
+        )
+    from curate.export.template import load_template
+
+    return load_template(settings.check_template, settings.max_tokens)
 
 
 def _check_target(target: Path, overwrite: bool) -> None:

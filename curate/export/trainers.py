@@ -78,9 +78,7 @@ def resolve(settings: ExportSettings) -> ExportSettings:
     return replace(settings, format=fmt)
 
 
-def trainer_files(
-    settings: ExportSettings, folder: Path, splits: dict[str, int]
-) -> dict[str, str]:
+def trainer_files(settings: ExportSettings, folder: Path, splits: dict[str, int]) -> dict[str, str]:
     """{file name: text} of the trainer named by `--for`, for the export at `folder` (its
     final, absolute place) with `splits` lines per split; {} without `--for`."""
     if settings.trainer is None:
@@ -182,7 +180,7 @@ def _llama_factory(settings, folder: Path, stage: str, validation: bool) -> dict
     train |= {"finetuning_type": "lora", "output_dir": f"{settings.name}-{stage}"}
     comment = (
         "The dataset part of a LLaMA-Factory train config, written by curate export --for "
-        f"llama-factory.\nAdd model_name_or_path and template, then: llamafactory-cli train "
+        "llama-factory.\nAdd model_name_or_path and template, then: llamafactory-cli train "
         "CONFIG.yaml"
     )
     return {
