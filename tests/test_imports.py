@@ -117,7 +117,7 @@ def test_no_module_imports_itself_round_a_circle():
 
 
 STAGES = ("ingest", "detect", "balance", "queue", "export", "report")
-TOP = ("curate", "curate.__main__", "curate.run", "curate.cli")
+TOP = ("curate", "curate.__main__", "curate.run", "curate.rewards", "curate.cli")
 
 
 def layer(module: str) -> str:

@@ -298,7 +298,8 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     "format_name",
     metavar="FORMAT",
     help="How each example is written: openai (the default), prompt-completion, sharegpt, "
-    "alpaca; preference pairs: dpo, openai-preference, kto, sharegpt-dpo, sharegpt-kto; or a "
+    "alpaca; preference pairs: dpo, openai-preference, kto, sharegpt-dpo, sharegpt-kto; "
+    "prompts with rewards.py: grpo; or a "
     "plugin's (`curate formats` lists them). With --for, the trainer's supervised format.",
 )
 @click.option(

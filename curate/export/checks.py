@@ -170,7 +170,8 @@ def invalid_example(c: Candidate, run: Checking) -> str | None:
     rejected = assistant_message(c.rejected, c.rejected_calls, c.tools)
     if answer is None or (c.rejected is not None and rejected is None):
         return "invalid: a tool call's arguments are no longer JSON after redaction"
-    c.example = Example(c.messages, answer, c.tools, rejected)
+    label = (c.answers or {}).get(LABEL)
+    c.example = Example(c.messages, answer, c.tools, rejected, c.record["task"], label)
     c.openai = run.openai.render(c.example)[0]
     problem = check_openai_example(c.openai)
     return f"invalid: {problem}" if problem else None

@@ -36,6 +36,8 @@ class Example:
     answer: dict[str, Any]  # the assistant turn to train: {role, content} or {role, tool_calls}
     tools: list[dict[str, Any]] | None = None  # the request's tools, OpenAI-shaped
     rejected: dict[str, Any] | None = None  # preference formats: the output that broke
+    task: str | None = None  # the task's name
+    label: str | None = None  # the resolved label, for a task with labels
 
 
 class Exporter:
@@ -50,6 +52,11 @@ class Exporter:
     def render(self, example: Example) -> list[dict[str, Any]]:
         """The lines of train.jsonl / validation.jsonl the example becomes."""
         raise NotImplementedError
+
+    def extra_files(self, tasks: dict[str, Any], detectors: dict[str, Any]) -> dict[str, str]:
+        """Files the format writes beside the data ({name: text}), given the export's tasks
+        and the [detectors] settings; none by default."""
+        return {}
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -265,6 +272,67 @@ class TRLUnpaired(Exporter):
             )
             for m, label in sides
         ]
+
+
+REWARDS_PY = '''"""Reward functions for TRL's GRPOTrainer, written by `curate export --format grpo`.
+
+They are curate's own detectors (curate/rewards.py) bound to this export's tasks and detector
+settings, so a completion is judged as `curate detect` would judge it. They need curate installed
+where the trainer runs. The dataset's `task` and `answer` columns reach them as keyword arguments.
+
+    from trl import GRPOConfig, GRPOTrainer
+    from rewards import correct, well_formed, complete
+    trainer = GRPOTrainer(model=MODEL, reward_funcs=[correct, well_formed, complete],
+                          args=GRPOConfig(output_dir="grpo"), train_dataset=dataset)
+"""
+
+import json
+
+from curate.rewards import Rewards
+
+TASKS = json.loads(%r)
+DETECTORS = json.loads(%r)
+
+_rewards = Rewards.from_export(TASKS, DETECTORS)
+
+
+def correct(completions, task, answer, **kwargs):
+    """1.0 where the answer, read as the task reads it, is the known one."""
+    return _rewards.correct(completions, task, answer)
+
+
+def well_formed(completions, task, answer, **kwargs):
+    """1.0 where the answer is a label of the vocabulary / JSON that meets the task schema."""
+    return _rewards.well_formed(completions, task, answer)
+
+
+def complete(completions, task, answer, **kwargs):
+    """1.0 where the answer is not cut inside a structure."""
+    return _rewards.complete(completions, task, answer)
+'''
+
+
+class GRPOPrompts(Exporter):
+    name: ClassVar[str] = "grpo"
+    description: ClassVar[str] = (
+        "prompt-only rows for TRL's GRPOTrainer: {prompt: [...], task, answer} (the label, or "
+        "the corrected output), and rewards.py: curate's detectors as reward functions"
+    )
+
+    def render(self, example: Example) -> list[dict[str, Any]]:
+        answer = example.label if example.label is not None else text_of(example.answer)
+        line = {"prompt": [hf_message(m) for m in example.messages], "task": example.task}
+        return [_with_tools(line | {"answer": answer}, example.tools)]
+
+    def extra_files(self, tasks: dict[str, Any], detectors: dict[str, Any]) -> dict[str, str]:
+        from dataclasses import fields
+
+        specs = {
+            name: {f.name: getattr(task, f.name) for f in fields(task) if f.init}
+            for name, task in tasks.items()
+        }
+        text = REWARDS_PY % (json.dumps(specs, sort_keys=True), json.dumps(detectors))
+        return {"rewards.py": text}
 
 
 @cache

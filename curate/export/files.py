@@ -84,9 +84,11 @@ def write_export(
     settings: ExportSettings,
     rows: list[dict[str, Any]],
     result: ExportResult,
+    extra: dict[str, str] | None = None,
 ) -> None:
     """The export folder, written aside and swapped in whole: a failed export leaves the old one
-    as it was; then the Hugging Face dataset where one is asked for."""
+    as it was; then the Hugging Face dataset where one is asked for. `extra`: the format's own
+    files ({name: text}, grpo's rewards.py)."""
     final = Path(result.folder)
     folder = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(folder, ignore_errors=True)
@@ -107,7 +109,8 @@ def write_export(
     manifest = _manifest(config, settings, splits, result)
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
-    for name, text in trainer_files(settings, final, result.written).items():
+    files = (extra or {}) | trainer_files(settings, final, result.written)
+    for name, text in files.items():
         atomic_write_bytes(folder / name, text.encode())
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():

@@ -176,7 +176,10 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     result.excluded = dict(excluded)
     _enough(rows, excluded, settings, result)
     _split(rows, settings.validation_fraction, settings.seed)
-    write_export(project.config, settings, rows, result)
+    used = {r["task"] for r in rows}
+    tasks = {name: task for name, task in project.tasks.items() if name in used}
+    extra = exporter.extra_files(tasks, project.config.section("detectors"))
+    write_export(project.config, settings, rows, result, extra)
     return result
 
 

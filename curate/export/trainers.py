@@ -45,7 +45,7 @@ class Trainer:
 
 
 TRAINERS = {
-    "trl": Trainer("trl", {"openai": "sft", "dpo": "dpo", "kto": "kto"}, {}),
+    "trl": Trainer("trl", {"openai": "sft", "dpo": "dpo", "kto": "kto", "grpo": "grpo"}, {}),
     "axolotl": Trainer(
         "axolotl",
         {"openai": "sft", "dpo": "dpo"},
@@ -102,10 +102,14 @@ def _trl(settings, folder: Path, stage: str, validation: bool) -> dict[str, str]
     args |= {"output_dir": f"{settings.name}-{stage}", "use_peft": True}
     if stage == "sft":
         args["assistant_only_loss"] = True
+    if stage == "grpo":  # the export's rewards.py, imported as `rewards` from the folder
+        args["reward_funcs"] = [f"rewards.{f}" for f in ("correct", "well_formed", "complete")]
     comment = (
         f"TRL script arguments written by curate export --for trl (--format {settings.format}).\n"
         f"trl {stage} --config {folder / 'trl.yaml'} --model_name_or_path MODEL"
     )
+    if stage == "grpo":
+        comment += f"\nrun it from {folder} (or with it on PYTHONPATH): rewards.py is imported."
     if stage == "sft":
         comment += (
             "\nassistant_only_loss needs a chat template that marks the assistant turns "
