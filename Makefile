@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test demo sample-data docs bench mutate clean stack-deps stack-up stack-down ray-up ray-down bench-scale
+.PHONY: install lint format test promptfoo demo sample-data docs bench mutate clean stack-deps stack-up stack-down ray-up ray-down bench-scale
 
 install: $(VENV)/.installed
 
@@ -26,10 +26,22 @@ format: install
 # The integration tests talk to a real local Argilla stack: started here, stopped after.
 STACK_WS ?= .test-stack/.curate
 
-test: lint stack-up ray-up
+test: lint stack-up ray-up promptfoo
 	$(BIN)/pytest -q; status=$$?; \
 	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; \
 	scripts/ray_cluster.sh down; exit $$status
+
+# The promptfoo CLI (npm), pinned, for the test that runs an export's eval suite. 0.121.x is the
+# last line that runs on Node 20 (0.122 needs Node >= 22.22).
+PROMPTFOO_VERSION ?= 0.121.20
+PROMPTFOO := .tools/promptfoo-$(PROMPTFOO_VERSION)/node_modules/.bin/promptfoo
+
+promptfoo: $(PROMPTFOO)
+
+$(PROMPTFOO):
+	@command -v npm > /dev/null || { echo "install Node.js (20.20+) and npm: the eval suite's test runs promptfoo" >&2; exit 1; }
+	npm install --prefix .tools/promptfoo-$(PROMPTFOO_VERSION) --no-audit --no-fund --loglevel=error promptfoo@$(PROMPTFOO_VERSION)
+	@touch $@
 
 # A local Ray cluster (head + worker on 127.0.0.1:6390) for the daft engine's tests.
 ray-up: install
@@ -93,4 +105,4 @@ bench-scale: install
 	$(BIN)/python bench/scale.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache .tools

@@ -323,6 +323,20 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     help="Validation share.",
 )
 @click.option(
+    "--eval",
+    "eval_split",
+    is_flag=True,
+    help="Hold out whole clusters of failures as a test split, with a promptfoo suite in "
+    "exports/NAME/eval/ (its assertion: curate's own detectors).",
+)
+@click.option(
+    "--eval-fraction",
+    default=0.1,
+    show_default=True,
+    type=SHARE,
+    help="With --eval: the share of the failures held out.",
+)
+@click.option(
     "--seed", default=ExportSettings.seed, show_default=True, type=SEED, help="Seed of the split."
 )
 @click.option(
@@ -365,6 +379,7 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
       curate export --name em-dpo --format dpo --for trl
       curate export --name em-lf --for llama-factory
       curate export --for trl --check-template ~/models/qwen2.5-0.5b-instruct
+      curate export --name em-eval --eval    # then: promptfoo eval -c .../eval/promptfooconfig.yaml
     """
     from pathlib import Path
 
@@ -374,7 +389,9 @@ def export(state: State, json_mode: bool, system_prompt: str | None, **options: 
 
     hf_dir = options.pop("hf_dir")
     template = options.pop("check_template")
+    share, wanted = options.pop("eval_fraction"), options.pop("eval_split")
     settings = ExportSettings(
+        eval_fraction=share if wanted else 0.0,
         check_template=Path(template) if template else None,
         format=options.pop("format_name"),
         system_prompt=read_text_file(system_prompt, "--system-prompt").strip()

@@ -14,7 +14,7 @@ off. A policy is per task, in curate.toml:
     entities = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE"]   # default: these
     action = "pseudonym"          # mask | pseudonym | keep (default: pseudonym)
     actions = { IBAN_CODE = "mask" }   # per entity type
-    where = ["queue", "export", "judge"]   # default: all three
+    where = ["queue", "export", "judge", "eval"]   # default: all four
     keep_fields = ["first_name", "surname", "dob"]   # pair fields the task needs as they are
 
 `pseudonym` preserves equality within a record, across both sides of a pair: the same value
@@ -50,7 +50,8 @@ DEFAULT_ENTITIES = (
 # what a task without [tasks.NAME.redact] gets: the pattern recognizers, which need no model
 PATTERN_ENTITIES = tuple(e for e in DEFAULT_ENTITIES if e not in ("PERSON", "LOCATION"))
 ACTIONS = ("mask", "pseudonym", "keep")
-PLACES = ("queue", "export", "judge")  # Argilla, the training set, the judge model's prompts
+# Argilla, the training set, the judge model's prompts, the eval suite (export --eval)
+PLACES = ("queue", "export", "judge", "eval")
 SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
 MIN_SCORE = 0.4
 

@@ -39,6 +39,7 @@ class Candidate:
     answers: dict[str, Any] | None  # question -> resolved value
     answer: str | None = None  # the assistant turn, as text (tool calls: their JSON)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    eval_messages: list[dict[str, Any]] = field(default_factory=list)  # for the --eval suite
     example: Example | None = None
     openai: dict[str, Any] = field(default_factory=dict)  # the example in OpenAI's shape
     tokens: int = 0
@@ -160,12 +161,15 @@ def same_answer(task: Task, chosen: str, output: str) -> bool:
 def invalid_example(c: Candidate, run: Checking) -> str | None:
     """The conversation (redacted where the task's policy says so) passes OpenAI's checks."""
     assert c.task is not None and c.answer is not None
-    c.messages = messages_for(c.record["messages"], run.settings.system_prompt)
+    c.messages = c.eval_messages = messages_for(c.record["messages"], run.settings.system_prompt)
     policy = run.policies[c.record["task"]]
-    if policy is not None and "export" in policy.where:
-        c.messages, c.answer, c.rejected = redacted(
-            run, c.record, c.task, policy, c.messages, c.answer, c.rejected
-        )
+    places = set(policy.where) & {"export", "eval"} if policy is not None else set()
+    if places:
+        done = redacted(run, c.record, c.task, policy, c.messages, c.answer, c.rejected)
+        if "eval" in places:  # the suite's conversation (--eval), sent to the model under test
+            c.eval_messages = done[0]
+        if "export" in places:
+            c.messages, c.answer, c.rejected = done
     answer = assistant_message(c.answer, c.answer_calls, c.tools)
     rejected = assistant_message(c.rejected, c.rejected_calls, c.tools)
     if answer is None or (c.rejected is not None and rejected is None):

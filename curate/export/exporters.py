@@ -274,44 +274,6 @@ class TRLUnpaired(Exporter):
         ]
 
 
-REWARDS_PY = '''"""Reward functions for TRL's GRPOTrainer, written by `curate export --format grpo`.
-
-They are curate's own detectors (curate/rewards.py) bound to this export's tasks and detector
-settings, so a completion is judged as `curate detect` would judge it. They need curate installed
-where the trainer runs. The dataset's `task` and `answer` columns reach them as keyword arguments.
-
-    from trl import GRPOConfig, GRPOTrainer
-    from rewards import correct, well_formed, complete
-    trainer = GRPOTrainer(model=MODEL, reward_funcs=[correct, well_formed, complete],
-                          args=GRPOConfig(output_dir="grpo"), train_dataset=dataset)
-"""
-
-import json
-
-from curate.rewards import Rewards
-
-TASKS = json.loads(%r)
-DETECTORS = json.loads(%r)
-
-_rewards = Rewards.from_export(TASKS, DETECTORS)
-
-
-def correct(completions, task, answer, **kwargs):
-    """1.0 where the answer, read as the task reads it, is the known one."""
-    return _rewards.correct(completions, task, answer)
-
-
-def well_formed(completions, task, answer, **kwargs):
-    """1.0 where the answer is a label of the vocabulary / JSON that meets the task schema."""
-    return _rewards.well_formed(completions, task, answer)
-
-
-def complete(completions, task, answer, **kwargs):
-    """1.0 where the answer is not cut inside a structure."""
-    return _rewards.complete(completions, task, answer)
-'''
-
-
 class GRPOPrompts(Exporter):
     name: ClassVar[str] = "grpo"
     description: ClassVar[str] = (
@@ -325,14 +287,9 @@ class GRPOPrompts(Exporter):
         return [_with_tools(line | {"answer": answer}, example.tools)]
 
     def extra_files(self, tasks: dict[str, Any], detectors: dict[str, Any]) -> dict[str, str]:
-        from dataclasses import fields
+        from curate.export.rewards_source import rewards_source
 
-        specs = {
-            name: {f.name: getattr(task, f.name) for f in fields(task) if f.init}
-            for name, task in tasks.items()
-        }
-        text = REWARDS_PY % (json.dumps(specs, sort_keys=True), json.dumps(detectors))
-        return {"rewards.py": text}
+        return {"rewards.py": rewards_source(tasks, detectors)}
 
 
 @cache

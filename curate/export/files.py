@@ -16,6 +16,7 @@ from curate.core.errors import ExportError
 from curate.core.text import TOKENIZER
 from curate.core.workspace import Workspace, atomic_write_bytes, now_utc
 from curate.export.exporters import get_exporter
+from curate.export.suite import suite_files
 from curate.export.template import split_tokens
 from curate.export.trainers import trainer_files
 
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
     from curate.export.settings import ExportResult, ExportSettings
 
 SPLITS = ("train", "validation")
+
+
+def splits_of(settings: ExportSettings) -> tuple[str, ...]:
+    """The export's splits: train and validation, and test with --eval."""
+    return (*SPLITS, "test") if settings.eval_fraction else SPLITS
+
+
 SFT_CARD = (
     "Supervised fine-tuning data made by curate from the failures of a prompted model: each example"
     "\nis an input the model got wrong, with the output people corrected in Argilla."
@@ -85,10 +93,13 @@ def write_export(
     rows: list[dict[str, Any]],
     result: ExportResult,
     extra: dict[str, str] | None = None,
+    tasks: dict[str, Any] | None = None,
+    detectors: dict[str, Any] | None = None,
 ) -> None:
     """The export folder, written aside and swapped in whole: a failed export leaves the old one
     as it was; then the Hugging Face dataset where one is asked for. `extra`: the format's own
-    files ({name: text}, grpo's rewards.py)."""
+    files ({name: text}, grpo's rewards.py); `tasks` and `detectors` ([detectors] settings):
+    what the --eval suite's assertions are built from."""
     final = Path(result.folder)
     folder = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(folder, ignore_errors=True)
@@ -99,7 +110,7 @@ def write_export(
             f"cannot write the export under {final.parent} ({exc.strerror}): check that the "
             "folder is writable, or point --workspace at one that is"
         ) from None
-    splits = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    splits = {s: [r for r in rows if r["split"] == s] for s in splits_of(settings)}
     for split, members in splits.items():
         atomic_write_bytes(folder / f"{split}.jsonl", _jsonl(members))
         result.written[split] = sum(len(r["examples"]) for r in members)
@@ -110,7 +121,10 @@ def write_export(
     atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     atomic_write_bytes(folder / "README.md", _card(settings, rows, result).encode())
     files = (extra or {}) | trainer_files(settings, final, result.written)
+    if settings.eval_fraction:
+        files |= suite_files(settings, splits["test"], tasks or {}, detectors or {})
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / name, text.encode())
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
@@ -154,7 +168,7 @@ def _manifest(
         **({"template": result.template} if result.template else {}),
         "examples": [
             {"split": r["split"]} | where | {k: r[k] for k in PROVENANCE}
-            for split in SPLITS
+            for split in splits
             for r, where in zip(splits[split], _lines(splits[split]), strict=True)
         ],
         "excluded": result.excluded_records,

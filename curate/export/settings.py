@@ -19,6 +19,9 @@ class ExportSettings:
     system_prompt: str | None = None
     include_controls: bool = False
     validation_fraction: float = 0.1
+    # --eval: this share of the failures, in whole clusters, held out as a test split with a
+    # promptfoo suite (export/suite.py); 0: no test split
+    eval_fraction: float = 0.0
     seed: int = 0
     max_tokens: int = 16_384
     hf_dir: Path | None = None

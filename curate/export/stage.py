@@ -57,8 +57,8 @@ def _answers(resolved: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
-    """Mark rows train/validation: whole clusters, about `fraction` of each class, seeded."""
+def _pick_clusters(rows: list[dict[str, Any]], fraction: float, seed: int) -> set[str]:
+    """Whole clusters holding about `fraction` of the rows of each class, seeded."""
     clusters: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         clusters[row["cluster_id"]].append(row)
@@ -67,17 +67,38 @@ def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
         top = Counter(m["class"] for m in members).most_common(1)[0][0]
         by_class[top].append(cluster_id)
     rng = random.Random(seed)
+    picked: set[str] = set()
     for _, ids in sorted(by_class.items()):
         rng.shuffle(ids)
-        total = sum(len(clusters[c]) for c in ids)
-        want = round(total * fraction)
+        want = round(sum(len(clusters[c]) for c in ids) * fraction)
         taken = 0
         for cluster_id in ids:
-            side = "validation" if taken < want else "train"
-            if side == "validation":
-                taken += len(clusters[cluster_id])
-            for row in clusters[cluster_id]:
-                row["split"] = side
+            if taken >= want:
+                break
+            picked.add(cluster_id)
+            taken += len(clusters[cluster_id])
+    return picked
+
+
+def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
+    """Mark rows train/validation: whole clusters, about `fraction` of each class, seeded.
+    Rows already marked (the held-out test split) stay where they are."""
+    rest = [r for r in rows if "split" not in r]
+    validation = _pick_clusters(rest, fraction, seed)
+    for row in rest:
+        row["split"] = "validation" if row["cluster_id"] in validation else "train"
+
+
+def _hold_out(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
+    """--eval: about `fraction` of the failures, in whole near-duplicate clusters, marked
+    `test`: a cluster with a control in it stays out of the test split, and no test cluster has
+    a member in train or validation."""
+    with_control = {r["cluster_id"] for r in rows if r["control"]}
+    failures = [r for r in rows if r["cluster_id"] not in with_control]
+    held = _pick_clusters(failures, fraction, seed + 1)
+    for row in rows:
+        if row["cluster_id"] in held:
+            row["split"] = "test"
 
 
 def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
@@ -87,6 +108,7 @@ def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     assert settings.format is not None
     get_exporter(settings.format)  # an unknown one: a ConfigError that lists them
     check_range("--validation-fraction", settings.validation_fraction, 0, 1, high_open=True)
+    check_range("--eval-fraction", settings.eval_fraction, 0, 1, high_open=True)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-tokens", settings.max_tokens, 1)
     check_export_name(settings.name)
@@ -162,6 +184,8 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "task": record["task"],
                 "class": (answers or {}).get(LABEL) or record["class"],
                 "failure_type": record["failure_type"],
+                "control": bool(record["is_control"]),
+                "model": record["model"],
                 "triage": record["triage"],
                 "edge_case": record["edge_case"],
                 "cluster_id": record["near_duplicate_cluster"] or record["cluster_id"],
@@ -169,17 +193,22 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
                 "tokens": candidate.tokens,
                 "template_tokens": candidate.template_tokens,
                 "examples": exporter.render(candidate.example),
+                "example": candidate.example,
+                "eval_messages": candidate.eval_messages,
                 "detectors": inputs.detectors_of.get(record_id, []),
                 "annotators": inputs.annotators_of.get(record_id, []),
             }
         )
     result.excluded = dict(excluded)
     _enough(rows, excluded, settings, result)
+    if settings.eval_fraction:
+        _hold_out(rows, settings.eval_fraction, settings.seed)
     _split(rows, settings.validation_fraction, settings.seed)
     used = {r["task"] for r in rows}
     tasks = {name: task for name, task in project.tasks.items() if name in used}
-    extra = exporter.extra_files(tasks, project.config.section("detectors"))
-    write_export(project.config, settings, rows, result, extra)
+    detectors = project.config.section("detectors")
+    extra = exporter.extra_files(tasks, detectors)
+    write_export(project.config, settings, rows, result, extra, tasks, detectors)
     return result
 
 
@@ -244,7 +273,16 @@ def _inputs(project: Project) -> _Inputs:
         .group_by("record_id")
         .agg(pl.col("username").unique().sort())
     )
-    columns = ("record_id", "task", "messages", "output", "tool_calls", "tools", "metadata")
+    columns = (
+        "record_id",
+        "task",
+        "model",
+        "messages",
+        "output",
+        "tool_calls",
+        "tools",
+        "metadata",
+    )
     records = (
         workspace.records_of(candidates, *columns)
         .join(candidates.drop("task"), on="record_id")
