@@ -82,8 +82,8 @@ def _pick_clusters(rows: list[dict[str, Any]], fraction: float, seed: int) -> se
 
 def _split(rows: list[dict[str, Any]], fraction: float, seed: int) -> None:
     """Mark rows train/validation: whole clusters, about `fraction` of each class, seeded.
-    Rows already marked (the held-out test split) stay where they are."""
-    rest = [r for r in rows if "split" not in r]
+    Rows held out as the test split stay there."""
+    rest = [r for r in rows if r.get("split") != "test"]
     validation = _pick_clusters(rest, fraction, seed)
     for row in rest:
         row["split"] = "validation" if row["cluster_id"] in validation else "train"

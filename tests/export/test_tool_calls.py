@@ -109,8 +109,10 @@ def exported(tmp_path_factory):
     for fmt in ("sharegpt", "sharegpt-dpo", "sharegpt-kto"):
         name = f"lf-{fmt}"
         cli("export", "--name", name, "--format", fmt, "--for", "llama-factory", "--allow-small")
+    from curate.export.exporters import available
+
     out = {}
-    for fmt in ("openai", "sharegpt", "dpo", "openai-preference", "kto", "alpaca"):
+    for fmt in available():
         cli("export", "--name", fmt, "--format", fmt, "--allow-small", "--validation-fraction", "0")
         folder = root / ".curate" / "exports" / fmt
         rows = [json.loads(x) for x in (folder / "train.jsonl").read_text().splitlines()]
@@ -199,13 +201,14 @@ def test_a_format_without_tools_writes_the_call_as_its_json(exported):
     )
 
 
-def test_every_format_loads_with_datasets(exported, tmp_path):
-    from datasets import load_dataset
+def test_every_format_is_its_trainers_documented_shape_and_loads(exported):
+    from tests.export.trainer_schemas import check_export
 
-    for fmt, (rows, _) in ((k, v) for k, v in exported.items() if k != "_root"):
-        path = write_jsonl(tmp_path / f"{fmt}.jsonl", rows)
-        loaded = load_dataset("json", data_files=str(path), split="train")
-        assert loaded.num_rows == len(rows), fmt
+    formats = [k for k in exported if k != "_root"]
+    assert {"openai", "sharegpt", "dpo", "kto", "grpo", "sharegpt-dpo"} <= set(formats)
+    for fmt in formats:
+        rows, _ = exported[fmt]
+        check_export(fmt, rows, exported["_root"] / fmt / "train.jsonl")
 
 
 @pytest.mark.parametrize("fmt", ["sharegpt", "sharegpt-dpo", "sharegpt-kto"])

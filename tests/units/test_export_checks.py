@@ -401,5 +401,6 @@ def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
         "no_pair",
         "invalid_example",
         "too_long",
+        "template_problem",
         "duplicate",
     ]

@@ -23,7 +23,13 @@ def test_csv_with_column_mapping(tmp_path, workspace):
     row = records(workspace).row(0, named=True)
     assert row["source_format"] == "table" and row["source_id"] == "1"
     assert row["messages"] == [
-        {"role": "user", "content": "Is it billing?", "name": None, "tool_call_id": None}
+        {
+            "role": "user",
+            "content": "Is it billing?",
+            "name": None,
+            "tool_call_id": None,
+            "tool_calls": None,
+        }
     ]
     assert (row["output"], row["reference"]) == ("billing", "billing")
     assert json.loads(row["metadata"]) == {"team": "a"}
