@@ -43,12 +43,16 @@ def openai_tools(tools: str | None) -> list[dict[str, Any]] | None:
     function: {name, description, parameters}}. Flat definitions ({name, parameters}) and
     Anthropic's ({name, input_schema}) are wrapped; what is no tool definition is left out."""
     value = _arguments(tools)
-    if isinstance(value, dict):
-        value = value.get("tools", [value])
+    if isinstance(value, dict) and isinstance(value.get("tools"), list):
+        value = value["tools"]
+    elif isinstance(value, dict):  # one definition, or definitions by name
+        many = value and all(isinstance(v, dict) for v in value.values())
+        value = list(value.values()) if many and "name" not in value else [value]
     if not isinstance(value, list):
         return None
     out = []
     for tool in value:
+        tool = _arguments(tool)  # a definition logged as JSON text
         if not isinstance(tool, dict):
             continue
         function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
@@ -58,11 +62,47 @@ def openai_tools(tools: str | None) -> list[dict[str, Any]] | None:
         entry: dict[str, Any] = {"name": name}
         if function.get("description"):
             entry["description"] = function["description"]
-        parameters = function.get("parameters", function.get("input_schema"))
+        parameters = function.get(
+            "parameters", function.get("input_schema", function.get("inputSchema"))
+        )
         if isinstance(parameters, dict):
             entry["parameters"] = parameters
         out.append({"type": "function", "function": entry})
     return out or None
+
+
+def problems(calls: list[dict[str, Any]] | None, tools: str | None) -> str | None:
+    """What is wrong with tool calls against the request's tools, or None: arguments that are
+    not JSON, an unknown tool, arguments that break the tool's parameter schema. The rule of
+    the tool_call_invalid detector, and of a corrected answer that is a call."""
+    import jsonschema
+
+    defined = openai_tools(tools)
+    schemas = {t["function"]["name"]: t["function"].get("parameters") for t in defined or []}
+    found = []
+    for call in calls or []:
+        name, arguments = call.get("name"), call.get("arguments")
+        try:
+            args = json.loads(arguments) if arguments not in (None, "") else {}
+        except json.JSONDecodeError as exc:
+            found.append(f"{name}: arguments are not JSON ({exc.msg} at char {exc.pos})")
+            continue
+        if not schemas:
+            continue
+        if name not in schemas:
+            found.append(f"unknown tool {name!r} (logged tools: {', '.join(sorted(schemas))})")
+            continue
+        schema = schemas[name]
+        if isinstance(schema, dict) and schema:
+            error = jsonschema.exceptions.best_match(
+                jsonschema.validators.validator_for(schema)(schema).iter_errors(args)
+            )
+            if error is not None:
+                path = "".join(
+                    f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+                )
+                found.append(f"{name}: arguments{path}: {error.message}")
+    return "; ".join(found) or None
 
 
 def read_calls(text: str | None, tools: list[dict[str, Any]] | None) -> list[dict[str, str]] | None:
@@ -89,4 +129,4 @@ def read_calls(text: str | None, tools: list[dict[str, Any]] | None) -> list[dic
     return calls
 
 
-__all__ = ["calls_text", "openai_tools", "read_calls", "shown_output"]
+__all__ = ["calls_text", "openai_tools", "problems", "read_calls", "shown_output"]

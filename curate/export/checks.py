@@ -17,7 +17,7 @@ from curate.core.redact import Policy, kept_values, redact_records, save_mapping
 from curate.core.tables import CORRECTED, IS_FAILURE, LABEL
 from curate.core.tasks import Task
 from curate.core.text import label_key_of
-from curate.core.tool_calls import calls_text, openai_tools, read_calls
+from curate.core.tool_calls import calls_text, openai_tools, problems, read_calls
 from curate.core.triage import NOT_FOR_TRAINING
 from curate.export.exporters import Example, text_of
 
@@ -104,7 +104,8 @@ def invalid_answer(c: Candidate, run: Checking) -> str | None:
     c.answer_calls = read_calls(c.answers.get(CORRECTED), c.tools)
     if c.answer_calls is not None:
         c.answer = calls_text(c.answer_calls)
-        return None
+        problem = problems(c.answer_calls, c.record.get("tools"))
+        return f"invalid: the corrected tool call breaks its tool: {problem}" if problem else None
     c.answer, why = assistant_turn(c.task, c.answers, c.record["output"])
     return f"invalid: {why}" if c.answer is None else None
 

@@ -222,3 +222,24 @@ def test_llama_factory_reads_every_tool_using_conversation(exported, fmt):
     assert check_llama_factory(folder) == sum(manifest["counts"]["written"].values()) > 0
     text = (folder / "train.jsonl").read_text() + (folder / "validation.jsonl").read_text()
     assert '"from": "function_call"' in text and '"tools": ' in text
+
+
+def test_a_corrected_call_is_checked_against_its_tool():
+    """A correction that is a call must meet the tool's parameter schema (the rule of the
+    tool_call_invalid detector); one naming no declared tool is an answer in text."""
+    from curate.core.tasks import Task
+    from curate.export.checks import Candidate, invalid_answer
+
+    record = {"record_id": "r", "task": "weather", "output": None, "tools": json.dumps([TOOL])}
+    task = Task(name="weather", kind="generation")
+
+    def check(correction):
+        candidate = Candidate(record, task, {"corrected_output": json.dumps(correction)})
+        return invalid_answer(candidate, None), candidate
+
+    reason, _ = check([{"name": "get_weather", "arguments": {"town": "Oslo"}}])
+    assert reason.startswith("invalid: the corrected tool call breaks its tool: get_weather:")
+    reason, good = check([{"name": "get_weather", "arguments": {"city": "Oslo"}}])
+    assert reason is None and good.answer_calls[0]["arguments"] == '{"city": "Oslo"}'
+    reason, text = check([{"name": "get_time", "arguments": {}}])
+    assert reason is None and text.answer_calls is None  # not a declared tool: text
