@@ -204,10 +204,12 @@ class Alpaca(Exporter):
         messages = example.messages
         system = "\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])
         rest = [m for m in messages if m["role"] != "system"]
-        last_user = next((text_of(m) for m in reversed(rest) if m["role"] == "user"), "")
-        context = (
-            "\n\n".join(f"{m['role']}: {text_of(m)}" for m in rest[:-1]) if len(rest) > 1 else ""
-        )
+        # the last user turn as it is, after the turns before it as "role: text"; where the
+        # conversation ends otherwise (a tool's result), every turn as "role: text"
+        ends_with_user = bool(rest) and rest[-1]["role"] == "user"
+        before = rest[:-1] if ends_with_user else rest
+        context = "\n\n".join(f"{m['role']}: {text_of(m)}" for m in before)
+        last_user = text_of(rest[-1]) if ends_with_user else ""
         return [
             {
                 "instruction": system,

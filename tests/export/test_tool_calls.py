@@ -193,6 +193,9 @@ def test_openai_preference_and_kto_carry_the_tools(exported):
 
 def test_a_format_without_tools_writes_the_call_as_its_json(exported):
     rows, _ = exported["alpaca"]
+    with_tool = [r for r in rows if "tool: " in r["input"]]
+    assert with_tool  # the tool's answer is in the input, the question once
+    assert all(r["input"].count("What is the weather") == 1 for r in rows)
     calls = [json.loads(r["output"]) for r in rows if r["output"].startswith("[")]
     assert len(calls) >= 5
     assert all(
