@@ -42,10 +42,11 @@ def queue_push(state: State, task: str | None, dataset: str | None, json_mode: b
 @DATASET
 @click.option(
     "--policy",
-    type=click.Choice(["majority", "unanimous", "prefer-user"]),
+    type=click.Choice(["majority", "unanimous", "prefer-user", "weighted"]),
     default="majority",
     show_default=True,
-    help="How disagreeing answers are resolved.",
+    help="How disagreeing answers are resolved; weighted: each vote weighs by its annotator's "
+    "measured quality (gold accuracy, else agreement with the others).",
 )
 @click.option("--prefer-user", metavar="NAME", help="With --policy prefer-user: whose answer wins.")
 def queue_pull(state: State, json_mode: bool, **options: Any) -> None:

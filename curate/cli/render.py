@@ -310,6 +310,22 @@ def pull(out, result) -> None:
                     f"    {first} & {second}: {pair['records']} records, "
                     f"{pair['percent_agreement']:.0%} agree, Cohen's kappa {pair['kappa']}"
                 )
+    for task, quality in result.annotators.items():
+        people = quality["annotators"]
+        if len(people) < 2:
+            continue
+        out.print(f"  {task}: annotators on {quality['question']}")
+        for who, q in sorted(people.items(), key=lambda kv: -kv[1]["vote_weight"]):
+            agree = "—" if q["agreement"] is None else f"{q['agreement']:.0%}"
+            gold = (
+                ""
+                if q["gold_accuracy"] is None
+                else f", {q['gold_accuracy']:.0%} of {q['gold']} gold"
+            )
+            out.print(
+                f"    {who}: {q['answers']} answers, {agree} with the others on "
+                f"{q['with_others']} (kappa {q['kappa']}){gold}; vote weight {q['vote_weight']}"
+            )
     for task, audit in result.reference_audit.items():
         if audit.get("records"):
             out.print(

@@ -11,7 +11,9 @@ import polars as pl
 
 from curate.core.tables import RESOLVED_SCHEMA
 
-POLICIES = ("majority", "unanimous", "prefer-user")
+POLICIES = ("majority", "unanimous", "prefer-user", "weighted")
+# gold records an annotator needs before their weight comes from the gold, not the others
+MIN_GOLD = 5
 
 
 def latest_answers(annotations: pl.DataFrame) -> pl.DataFrame:
@@ -68,6 +70,21 @@ def agreement(latest: pl.DataFrame) -> dict[str, dict[str, Any]]:
                 summary["kappa_kind"] = "krippendorff_alpha"
         out[question] = summary
     return out
+
+
+def _weighted(answers: list[tuple[str | None, str]], weights: dict[str, float]) -> str | None:
+    """The answer with the most vote weight; None on a tie."""
+    if len(answers) == 1:
+        return answers[0][1]
+    score: Counter[str] = Counter()
+    for user, value in answers:
+        score[value] += weights.get(user or "?", 0.0)
+    if not any(score.values()):  # no vote carries weight: the plain majority
+        counts = Counter(value for _, value in answers)
+        top, n = counts.most_common(1)[0]
+        return top if n > len(answers) / 2 else None
+    (top, best), *rest = score.most_common()
+    return top if not rest or best > rest[0][1] else None
 
 
 def _rounded(value: float) -> float | None:
@@ -148,10 +165,78 @@ def _fleiss(rows: list[tuple[str | None, ...]]) -> dict[str, Any] | None:
     return {"kappa": _rounded(fleiss_kappa(table)), "records": len(used), "raters": raters}
 
 
+def annotator_quality(
+    latest: pl.DataFrame, question: str, gold: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per annotator, on one question: how many answers; agreement with the consensus of the
+    others (on each record the others answered, the answer most of them gave, where most did
+    agree) as a share and as Cohen's kappa with its 95% interval; accuracy on the gold records
+    (`gold`: record_id -> the trusted answer, decoded) they answered; and the weight of their
+    vote under `--policy weighted` (`vote_weight`)."""
+    submitted = latest.filter((pl.col("status") == "submitted") & (pl.col("question") == question))
+    answers = submitted.select(
+        "record_id", pl.coalesce("username", "user_id").alias("who"), "value"
+    )
+    if answers.height == 0:
+        return {}
+    wide = answers.pivot(on="who", index="record_id", values="value", aggregate_function="last")
+    people = sorted(c for c in wide.columns if c != "record_id")
+    categories = max(answers["value"].n_unique(), 2)
+    out: dict[str, dict[str, Any]] = {}
+    rows = wide.select("record_id", *people).rows()
+    for i, who in enumerate(people, start=1):
+        mine, consensus, right, on_gold = [], [], 0, 0
+        for row in rows:
+            value = row[i]
+            if value is None:
+                continue
+            others = Counter(v for j, v in enumerate(row[1:], start=1) if j != i and v)
+            top = others.most_common(2)
+            if top and (len(top) == 1 or top[0][1] > top[1][1]):
+                mine.append(value)
+                consensus.append(top[0][0])
+            if gold is not None and row[0] in gold:
+                on_gold += 1
+                right += json.loads(value) == gold[row[0]]
+        agree = sum(a == b for a, b in zip(mine, consensus, strict=True))
+        kappa, interval = kappa_with_interval(mine, consensus) if len(mine) >= 2 else (None, None)
+        out[who] = {
+            "answers": int(answers.filter(pl.col("who") == who).height),
+            "with_others": len(mine),
+            "agreement": round(agree / len(mine), 4) if mine else None,
+            "kappa": kappa,
+            "kappa_interval": interval,
+            "gold": on_gold,
+            "gold_accuracy": round(right / on_gold, 4) if on_gold else None,
+            "vote_weight": vote_weight(agree, len(mine), right, on_gold, categories),
+        }
+    return out
+
+
+def vote_weight(agree: int, n: int, right: int, on_gold: int, categories: int) -> float:
+    """The weight of an annotator's vote: log(p (k - 1) / (1 - p)), the weight an annotator who
+    is right with probability p and wrong evenly over the k - 1 other answers has in the
+    optimal weighted majority (Nitzan and Paroush, 1982). p is their accuracy on the gold
+    records where they answered MIN_GOLD of them, else their agreement with the others'
+    consensus, both smoothed by one success and one failure (Laplace); at or below chance the
+    weight is 0: such a vote carries no information."""
+    import math
+
+    hits, trials = (right, on_gold) if on_gold >= MIN_GOLD else (agree, n)
+    p = (hits + 1) / (trials + 2)
+    return round(max(0.0, math.log(p * (categories - 1) / (1 - p))), 4)
+
+
 def resolve(
-    latest: pl.DataFrame, policy: str, prefer_user: str | None
+    latest: pl.DataFrame,
+    policy: str,
+    prefer_user: str | None,
+    weights: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """One answer per record and question by the policy; the records it could not decide."""
+    """One answer per record and question by the policy; the records it could not decide.
+    `weighted` takes the answer with the most vote weight (`weights`: annotator -> weight,
+    annotator_quality's `vote_weight`, for every question; a lone answer is taken as it is,
+    and where every vote weighs 0 the majority decides)."""
     resolved, conflicts = [], []
     submitted = latest.filter(pl.col("status") == "submitted")
     discarded = set(latest.filter(pl.col("status") == "discarded")["record_id"])
@@ -168,6 +253,8 @@ def resolve(
             decided = top if len(counts) == 1 else None
         elif policy == "majority":
             decided = top if n > len(answers) / 2 else None
+        elif policy == "weighted":
+            decided = _weighted(answers, weights or {})
         else:
             preferred = [value for user, value in answers if user == prefer_user]
             decided = preferred[0] if preferred else (top if n > len(answers) / 2 else None)

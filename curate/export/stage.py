@@ -21,12 +21,13 @@ from typing import Any
 
 import polars as pl
 
+from curate.core.annotations import agreement, latest_answers
 from curate.core.answers import by_reference, contradicting_references, referenced_records
 from curate.core.config import SEED_MAX, check_range
 from curate.core.errors import ExportError, TooFewExamples
 from curate.core.project import Project
 from curate.core.redact import Policy
-from curate.core.tables import LABEL
+from curate.core.tables import IS_FAILURE, LABEL
 from curate.core.tasks import Task
 from curate.core.text import tokenizer
 from curate.export.checks import Candidate, Checking, left_out
@@ -145,6 +146,8 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
     inputs = _inputs(project)
     if settings.task is not None:
         project.config.require_task(settings.task)
+    names = [settings.task] if settings.task else inputs.tasks
+    agreement_gate(project, names)
     result = ExportResult(folder=str(workspace.root / "exports" / settings.name))
     if inputs.contradicted:
         result.warnings.append(
@@ -164,7 +167,6 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         pairs=exporter.pairs,
         template=_template(settings, exporter),
     )
-    names = [settings.task] if settings.task else inputs.tasks
     excluded: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
     for record in (
@@ -224,6 +226,44 @@ def _template(settings: ExportSettings, exporter):
     from curate.export.template import load_template
 
     return load_template(settings.check_template, settings.max_tokens)
+
+
+MIN_KAPPA_RECORDS = 20  # records answered by two or more people before a kappa can gate
+
+
+def agreement_gate(project: Project, names: list[str]) -> None:
+    """[export] min_kappa: stop the export of a task whose annotators agree less than that on
+    its label (else on whether it was a failure), or whose agreement was measured on fewer than
+    [export] min_kappa_records records answered by two or more people (too few to tell)."""
+    section = project.config.section("export")
+    threshold = section.get("min_kappa")
+    if threshold is None:
+        return
+    needed = int(section.get("min_kappa_records", MIN_KAPPA_RECORDS))
+    latest = latest_answers(project.workspace.read_table("annotations", empty=True))
+    for name in names:
+        task = project.tasks.get(name)
+        if task is None:
+            continue
+        question = LABEL if task.has_labels else IS_FAILURE
+        measured = agreement(latest.filter(pl.col("task") == name)).get(question) or {}
+        records, kappa = measured.get("records", 0), measured.get("kappa")
+        what = f"[export] min_kappa = {threshold}: task {name!r}"
+        if records < needed:
+            raise ExportError(
+                f"{what}: agreement on {question!r} was measured on {records} records answered "
+                f"by two or more people, fewer than {needed} ([export] min_kappa_records): too "
+                "few to tell. Have people answer more records twice ([argilla] min_submitted = "
+                "2, or [tasks.NAME.queue] annotators = 2), pull, then export."
+            )
+        if kappa is None or kappa < threshold:
+            shown = "undefined (every answer the same)" if kappa is None else f"{kappa}"
+            raise ExportError(
+                f"{what}: annotators agree with kappa {shown} ({measured.get('kappa_kind')}) on "
+                f"{records} records answered twice, below {threshold}. Read the conflicts "
+                "(curate queue pull lists them) and the annotators' quality, sharpen the "
+                "guidelines and relabel, resolve with --policy weighted, or lower min_kappa."
+            )
 
 
 def _check_target(target: Path, overwrite: bool) -> None:

@@ -20,11 +20,18 @@ from typing import Any
 
 import polars as pl
 
-from curate.core.annotations import POLICIES, agreement, latest_answers, resolve
+from curate.core.annotations import (
+    POLICIES,
+    agreement,
+    annotator_quality,
+    latest_answers,
+    resolve,
+)
 from curate.core.answers import (
     by_reference,
     contradicting_references,
     reference_audit,
+    reference_label,
     referenced_records,
 )
 from curate.core.errors import ConfigError, QueueError
@@ -227,6 +234,9 @@ class PullResult:
     resolved: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     policy: str = "majority"
+    # per task: the question annotators are measured on, and each annotator's quality
+    # (core/annotations.annotator_quality: agreement with the others, gold accuracy, weight)
+    annotators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -274,8 +284,9 @@ def pull_queue(
                         }
                     )
     fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
+    gold = _gold(workspace, project.tasks)
     with workspace.stage("queue pull", {"policy": policy}) as run:
-        result = _store_answers(run, fresh, policy, prefer_user)
+        result = _store_answers(run, fresh, policy, prefer_user, project.tasks, gold)
         run.counts = {"new": result.new_responses}
     resolved = workspace.read_table("resolved", empty=True)
     result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
@@ -283,10 +294,49 @@ def pull_queue(
     return result
 
 
+def _gold(workspace: Workspace, tasks: dict[str, Task]) -> dict[str, dict[str, Any]]:
+    """Per task with labels and trusted or audited references: record_id -> the reference's
+    label, what annotators' answers are scored against."""
+    known = referenced_records(workspace)
+    out: dict[str, dict[str, Any]] = {}
+    for name, task in tasks.items():
+        if task.has_labels and task.references in ("trust", "audit"):
+            mine = known.filter((pl.col("task") == name) & pl.col("reference").is_not_null())
+            labels = mine.select("record_id", reference_label(task).alias("gold")).drop_nulls()
+            out[name] = dict(labels.iter_rows())
+    return out
+
+
+def quality_question(task: Task) -> str:
+    """The question annotators are compared on: the label, else whether it was a failure."""
+    return LABEL if task.has_labels else IS_FAILURE
+
+
+def _quality(
+    latest: pl.DataFrame, tasks: dict[str, Task], gold: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in sorted(set(latest["task"].drop_nulls())):
+        if name not in tasks:
+            continue
+        question = quality_question(tasks[name])
+        mine = latest.filter(pl.col("task") == name)
+        people = annotator_quality(mine, question, gold.get(name))
+        if people:
+            out[name] = {"question": question, "annotators": people}
+    return out
+
+
 def _store_answers(
-    run: StageRun, fresh: pl.DataFrame, policy: str, prefer_user: str | None
+    run: StageRun,
+    fresh: pl.DataFrame,
+    policy: str,
+    prefer_user: str | None,
+    tasks: dict[str, Task],
+    gold: dict[str, dict[str, Any]],
 ) -> PullResult:
-    """Add the pulled answers to the history; agreement and resolution over the latest."""
+    """Add the pulled answers to the history; agreement, annotator quality and resolution
+    over the latest."""
     history = run.workspace.read_table("annotations", empty=True)
     key = ["record_id", "user_id", "question", "value", "status", "answered_at"]
     new = fresh.join(history, on=key, how="anti", nulls_equal=True)
@@ -299,10 +349,26 @@ def _store_answers(
     result.responses = latest.select("record_id", "user_id").unique().height
     result.records_answered = latest["record_id"].n_unique()
     result.agreement = agreement(latest)
-    resolved, conflicts = resolve(latest, policy, prefer_user)
+    result.annotators = _quality(latest, tasks, gold)
+    resolved, conflicts = _resolve(latest, policy, prefer_user, result.annotators)
     result.resolved, result.conflicts = resolved.height, conflicts
     run.write("resolved", resolved)
     return result
+
+
+def _resolve(latest, policy, prefer_user, quality):
+    """resolve() per task: under `weighted`, each task's votes weigh by its annotators."""
+    if policy != "weighted":
+        return resolve(latest, policy, prefer_user)
+    frames, conflicts = [], []
+    for name in latest["task"].unique(maintain_order=True).to_list():
+        mine = latest.filter(pl.col("task").eq_missing(name))
+        people = quality.get(name, {}).get("annotators", {})
+        weights = {who: q["vote_weight"] for who, q in people.items()}
+        frame, found = resolve(mine, policy, prefer_user, weights)
+        frames.append(frame)
+        conflicts += found
+    return pl.concat(frames) if frames else resolve(latest, policy, prefer_user)[0], conflicts
 
 
 # -- status ------------------------------------------------------------------------------------
