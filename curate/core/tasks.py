@@ -57,6 +57,8 @@ class Task:
     # [tasks.NAME.redact]: what personal data to replace, how, and where (curate/core/redact.py);
     # {} for the default policy, False for none
     redact: dict[str, Any] | bool = field(default_factory=dict)
+    # [tasks.NAME.queue]: annotators (people per record), guidelines (Markdown, a file's read)
+    queue: dict[str, Any] = field(default_factory=dict)
     _terms: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -156,6 +158,28 @@ class Task:
             self.terms(), default=None, return_dtype=pl.String
         )
         return pl.coalesce(reference, pl.col(LABEL))
+
+
+def _queue_settings(spec: dict[str, Any], config: Config, task: str) -> dict[str, Any]:
+    """[tasks.NAME.queue] with its guidelines read where they name a Markdown file."""
+    from curate.core.errors import InputError
+    from curate.core.text import read_text_file
+
+    out = dict(spec)
+    guidelines = out.get("guidelines")
+    if isinstance(guidelines, str) and guidelines.strip().lower().endswith((".md", ".markdown")):
+        base = config.path.parent if config.path else Path.cwd()
+        full = (base / guidelines.strip()).resolve()
+        if not full.is_file():
+            raise ConfigError(
+                f"[tasks.{task}.queue] guidelines = {guidelines!r}: no file at {full} (paths are "
+                "relative to curate.toml; or write the guidelines themselves)"
+            )
+        try:
+            out["guidelines"] = read_text_file(full, f"[tasks.{task}.queue] guidelines")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
+    return out
 
 
 def _load_schema(path: str, config: Config, task: str) -> dict[str, Any]:
@@ -289,6 +313,7 @@ def load_tasks(config: Config) -> dict[str, Task]:
             match=match,
             answers=dict(spec.get("answers", {})),
             redact=spec.get("redact", {}) if spec.get("redact") is not True else {},
+            queue=_queue_settings(spec.get("queue", {}), config, name),
         )
     return tasks
 

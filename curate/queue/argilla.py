@@ -229,6 +229,17 @@ def _agent(name: str | None) -> str | None:
     return re.sub(r"[^a-zA-Z0-9\-_:./\s]", "-", name).strip() or "judge"
 
 
+def guidelines_of(task: Task) -> str:
+    """What annotators read in the UI: the task's own guidelines ([tasks.NAME.queue]), after
+    what curate asks of every record."""
+    asked = (
+        f"Task **{task.name}** ({task.kind}). Read the input and the model's output, give the "
+        "right answer, and correct the output so that it is what the model should have said."
+    )
+    own = str(task.queue.get("guidelines") or "").strip()
+    return f"{asked}\n\n{own}" if own else asked
+
+
 def settings_for(task: Task, min_submitted: int):
     """The Argilla dataset settings of a task."""
     import argilla as rg
@@ -275,10 +286,7 @@ def settings_for(task: Task, min_submitted: int):
         questions=questions,
         metadata=metadata,
         distribution=rg.TaskDistribution(min_submitted=min_submitted),
-        guidelines=(
-            f"Task **{task.name}** ({task.kind}). Read the input and the model's output, give the "
-            "right answer, and correct the output so that it is what the model should have said."
-        ),
+        guidelines=guidelines_of(task),
     )
 
 

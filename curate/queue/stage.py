@@ -142,7 +142,8 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
                 contradicted, on="record_id", how="semi"
             ).height
         if existing is None:
-            existing = queue.create_dataset(target, tasks[name], min_submitted)
+            people = int(tasks[name].queue.get("annotators", min_submitted))
+            existing = queue.create_dataset(target, tasks[name], people)
             result.created = True
         else:
             _check_settings(queue, existing, tasks[name])

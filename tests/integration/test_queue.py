@@ -272,3 +272,36 @@ def test_judge_suggestions_reach_argilla_and_survive_a_repush(tmp_path, argilla_
     again = suggestions()
     assert set(again) == set(first)
     assert {r: s["value"] for r, s in again.items()} == {r: s["value"] for r, s in first.items()}
+
+
+def test_task_overlap_and_guidelines_reach_argilla_and_quality_comes_back(tmp_path, argilla_url):
+    """[tasks.NAME.queue]: the people per record and the guidelines (a Markdown file) are the
+    dataset's settings in Argilla; a pull measures each annotator against the other."""
+    from tests.conftest import balanced_sample
+
+    (tmp_path / "guide.md").write_text(
+        "## Same person?\n\nA nickname is the same **first name**.\n"
+    )
+    extra = '\n[tasks.entity_match.queue]\nannotators = 3\nguidelines = "guide.md"\n'
+    workspace, config = balanced_sample(tmp_path, target=12, seed=2, extra_toml=extra)
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
+    admin = {"X-Argilla-Api-Key": account()["api_key"]}
+    found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers=admin).json()["items"]
+    settings = next(d for d in found if d["name"] == dataset)
+    assert settings["distribution"] == {"strategy": "overlap", "min_submitted": 3}
+    assert "A nickname is the same **first name**." in settings["guidelines"]
+    assert settings["guidelines"].startswith("Task **entity_match**")
+
+    remote = _remote(argilla_url, dataset)
+    ann1, ann2 = (_annotator(argilla_url, f"q{uuid.uuid4().hex[:6]}") for _ in range(2))
+    for i, record in enumerate(remote):
+        _answer(argilla_url, ann1, record, "match")
+        _answer(argilla_url, ann2, record, "match" if i % 4 else "non_match")
+    result = pull_queue(Project(workspace, config), task="entity_match", dataset=dataset)
+    quality = result.annotators["entity_match"]
+    assert quality["question"] == "label"
+    people = quality["annotators"]
+    assert len(people) == 2 and all(q["answers"] == len(remote) for q in people.values())
+    assert all(q["with_others"] == len(remote) for q in people.values())
+    assert {q["agreement"] for q in people.values()} == {round(9 / 12, 4)}
