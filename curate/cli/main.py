@@ -14,7 +14,7 @@ from curate.cli import stages
 from curate.cli import workspace as workspace_commands
 from curate.cli.argilla import argilla
 from curate.cli.options import CONTEXT, State
-from curate.cli.queue import queue
+from curate.cli.queue import REVIEW, queue
 from curate.core.errors import CurateError
 
 
@@ -125,5 +125,5 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
     ctx.obj = State(workspace, config)
 
 
-for cmd in [*stages.COMMANDS, *workspace_commands.COMMANDS, argilla, queue]:
+for cmd in [*stages.COMMANDS, *workspace_commands.COMMANDS, *REVIEW, argilla, queue]:
     main.add_command(cmd)

@@ -6,7 +6,17 @@ from typing import Any
 
 import click
 
-from curate.cli.options import CONTEXT, DATASET, TASK, State, command, progress, show
+from curate.cli.options import (
+    CONTEXT,
+    COUNT,
+    DATASET,
+    SHARE,
+    TASK,
+    State,
+    command,
+    progress,
+    show,
+)
 
 
 @click.group(context_settings=CONTEXT)
@@ -70,3 +80,44 @@ def queue_status_command(
 
     status = queue_status(state.project(), dataset=dataset, task=task)
     show(json_mode, status, render.queue_status, status)
+
+
+REVIEW: list[click.Command] = []
+
+
+@command(REVIEW)
+@TASK
+@click.option("--limit", default=20, show_default=True, type=COUNT, help="How many to list.")
+@click.option(
+    "--min-suspicion",
+    default=0.3,
+    show_default=True,
+    type=SHARE,
+    help="With --push: the score from which a label goes back for a second look.",
+)
+@click.option("--push", is_flag=True, help="Push the suspected labels to curate-TASK-review.")
+def review(
+    state: State, task: str | None, limit: int, min_suspicion: float, push: bool, json_mode: bool
+) -> None:
+    """The labels people gave that are most likely wrong, most suspicious first.
+
+    \b
+    Each resolved label is scored by the evidence against it: a trusted or audited reference
+    that disagrees, the judge disagreeing above the score where it is right 95% of the time,
+    its near-duplicates labelled otherwise, a lone vote from an annotator of low measured
+    quality. --push sends those at or above --min-suspicion to a review dataset in Argilla
+    (curate-TASK-review); `curate queue pull --dataset curate-TASK-review --task TASK` brings
+    the second look back, and `curate export --max-suspicion` leaves out what is still suspect.
+
+    \b
+    Examples:
+      curate review
+      curate review --task entity_match --push
+    """
+    from curate.cli import render
+    from curate.queue.stage import review_queue
+
+    data = review_queue(
+        state.project(), task=task, limit=limit, push=push, min_suspicion=min_suspicion
+    )
+    show(json_mode, data, render.review, data)

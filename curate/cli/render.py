@@ -348,6 +348,23 @@ def pull(out, result) -> None:
         out.print(f"  [yellow]conflict[/] {what}")
 
 
+def review(out, data: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    out.print(
+        f"{data['suspected']} of {data['labels']} resolved labels at suspicion "
+        f"{data['min_suspicion']} or more"
+    )
+    for row in data["records"]:
+        if not row["reasons"]:
+            continue
+        reasons = escape("; ".join(row["reasons"]))
+        label = escape(repr(row["label"]))
+        out.print(f"  {row['suspicion']:.2f}  {row['record_id']}  {label}: {reasons}")
+    for pushed in data["pushed"]:
+        out.print(f"pushed {pushed['pushed']} to {pushed['dataset']} for a second look")
+
+
 def queue_status(out, status: dict[str, Any]) -> None:
     for task, s in status.items():
         if not s["pushed"]:

@@ -362,6 +362,11 @@ def redact(state: State, preview: bool, task: str | None, limit: int, json_mode:
     "--allow-small", is_flag=True, help="Write fewer than 10 examples (OpenAI refuses those)."
 )
 @click.option("--include-config-failures", is_flag=True, help=CONFIG_FAILURES)
+@click.option(
+    "--max-suspicion",
+    type=SHARE,
+    help="Leave out labels more suspect than this (0-1; `curate review` lists them and why).",
+)
 def export(state: State, json_mode: bool, system_prompt: str | None, **options: Any) -> None:
     """Write the corrected failures as SFT-ready JSONL, validated, split, with provenance.
 

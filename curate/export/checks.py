@@ -64,6 +64,8 @@ class Checking:
     seen: set[str] = field(default_factory=set)  # the examples written so far, by hash
     pairs: bool = False  # a preference format: the production output is the rejected side
     template: ChatTemplate | None = None  # --check-template: the tokenizer's chat template
+    # --max-suspicion: record_id -> (suspicion, reasons) of its resolved label (core/suspicion)
+    suspicion: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
 
 
 Check = Callable[[Candidate, Checking], "str | None"]
@@ -82,6 +84,15 @@ def fixed_without_training(c: Candidate, run: Checking) -> str | None:
 
 def unresolved(c: Candidate, run: Checking) -> str | None:
     return None if c.answers else "not resolved (unanswered, or annotators disagree)"
+
+
+def suspected(c: Candidate, run: Checking) -> str | None:
+    """--max-suspicion: a label the evidence says is likely wrong (curate review lists them)."""
+    limit = run.settings.max_suspicion
+    score, reasons = run.suspicion.get(c.record["record_id"], (0.0, []))
+    if limit is not None and score > limit:
+        return f"a suspected label error (suspicion {score} > {limit}: {'; '.join(reasons)})"
+    return None
 
 
 def confirmed_control(c: Candidate, run: Checking) -> str | None:
@@ -239,6 +250,7 @@ CHECKS: list[Check] = [
     discarded,
     fixed_without_training,
     unresolved,
+    suspected,
     confirmed_control,
     unknown_task,
     invalid_answer,

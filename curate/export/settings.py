@@ -26,6 +26,7 @@ class ExportSettings:
     max_tokens: int = 16_384
     hf_dir: Path | None = None
     check_template: Path | None = None  # a tokenizer folder: render every example with it
+    max_suspicion: float | None = None  # leave out labels more suspect than this (curate review)
     push_to_hub: str | None = None
     overwrite: bool = False  # replace an existing exports/NAME/
     allow_small: bool = False  # write fewer than MIN_EXAMPLES examples (OpenAI refuses them)

@@ -27,6 +27,7 @@ from curate.core.config import SEED_MAX, check_range
 from curate.core.errors import ExportError, TooFewExamples
 from curate.core.project import Project
 from curate.core.redact import Policy
+from curate.core.suspicion import suspicion_of
 from curate.core.tables import IS_FAILURE, LABEL
 from curate.core.tasks import Task
 from curate.core.text import tokenizer
@@ -110,6 +111,8 @@ def export_dataset(project: Project, settings: ExportSettings) -> ExportResult:
     get_exporter(settings.format)  # an unknown one: a ConfigError that lists them
     check_range("--validation-fraction", settings.validation_fraction, 0, 1, high_open=True)
     check_range("--eval-fraction", settings.eval_fraction, 0, 1, high_open=True)
+    if settings.max_suspicion is not None:
+        check_range("--max-suspicion", settings.max_suspicion, 0, 1)
     check_range("--seed", settings.seed, 0, SEED_MAX)
     check_range("--max-tokens", settings.max_tokens, 1)
     check_export_name(settings.name)
@@ -166,6 +169,9 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         openai=get_exporter("openai"),
         pairs=exporter.pairs,
         template=_template(settings, exporter),
+        suspicion=(
+            suspicion_of(workspace, project.tasks) if settings.max_suspicion is not None else {}
+        ),
     )
     excluded: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []

@@ -20,24 +20,18 @@ from typing import Any
 
 import polars as pl
 
-from curate.core.annotations import (
-    POLICIES,
-    agreement,
-    annotator_quality,
-    latest_answers,
-    resolve,
-)
+from curate.core.annotations import POLICIES, agreement, latest_answers, resolve
 from curate.core.answers import (
     by_reference,
     contradicting_references,
     reference_audit,
-    reference_label,
     referenced_records,
 )
 from curate.core.errors import ConfigError, QueueError
 from curate.core.project import Project
 from curate.core.redact import Policy, redact_queue_records, save_mapping
 from curate.core.suggestions import judge_agreement, latest_suggestions
+from curate.core.suspicion import gold_answers, task_quality
 from curate.core.tables import ANNOTATIONS_SCHEMA
 from curate.core.tasks import Task
 from curate.core.tool_calls import shown_output
@@ -102,21 +96,25 @@ def push_queue(
     task: str | None = None,
     dataset: str | None = None,
     progress=None,
+    only: set[str] | None = None,
 ) -> list[PushResult]:
-    """Send the candidates of each task (or of `task`) to Argilla; see the module docstring.
+    """Send the candidates of each task (or of `task`; `only` these records) to Argilla; see
+    the module docstring.
 
     Holds the workspace lock throughout: the candidates pushed are the ones the run records.
     """
     project.workspace.require()
     with project.workspace.stage("queue push", {"task": task, "dataset": dataset}) as run:
-        results = _push(project, task, dataset, progress)
+        results = _push(project, task, dataset, progress, only)
         run.counts = {r.dataset: r.pushed for r in results}
     return results
 
 
-def _push(project: Project, task, dataset, progress) -> list[PushResult]:
+def _push(project: Project, task, dataset, progress, only=None) -> list[PushResult]:
     workspace, config = project.workspace, project.config
     candidates = workspace.read_table("candidates", needed_by="curate queue push")
+    if only is not None:
+        candidates = candidates.filter(pl.col("record_id").is_in(sorted(only)))
     tasks = project.tasks
     names = _task_names(candidates, task, dataset)
     if task is not None and task not in tasks:
@@ -126,6 +124,8 @@ def _push(project: Project, task, dataset, progress) -> list[PushResult]:
     findings = workspace.read_table("findings", needed_by="curate queue push")
     referenced = referenced_records(workspace)
     known = by_reference(referenced, candidates, tasks)["record_id"].unique()
+    if only is not None:  # a second look (curate review): the references are what is in doubt
+        known = known.clear()
     results = []
     for name in names:
         mine = candidates.filter(pl.col("task") == name)
@@ -285,7 +285,7 @@ def pull_queue(
                         }
                     )
     fresh = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA) if rows else ANNOTATIONS_SCHEMA.to_frame()
-    gold = _gold(workspace, project.tasks)
+    gold = gold_answers(workspace, project.tasks)
     with workspace.stage("queue pull", {"policy": policy}) as run:
         result = _store_answers(run, fresh, policy, prefer_user, project.tasks, gold)
         run.counts = {"new": result.new_responses}
@@ -293,39 +293,6 @@ def pull_queue(
     result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
     result.judge = judge_agreement(latest_suggestions(workspace), resolved, candidates)
     return result
-
-
-def _gold(workspace: Workspace, tasks: dict[str, Task]) -> dict[str, dict[str, Any]]:
-    """Per task with labels and trusted or audited references: record_id -> the reference's
-    label, what annotators' answers are scored against."""
-    known = referenced_records(workspace)
-    out: dict[str, dict[str, Any]] = {}
-    for name, task in tasks.items():
-        if task.has_labels and task.references in ("trust", "audit"):
-            mine = known.filter((pl.col("task") == name) & pl.col("reference").is_not_null())
-            labels = mine.select("record_id", reference_label(task).alias("gold")).drop_nulls()
-            out[name] = dict(labels.iter_rows())
-    return out
-
-
-def quality_question(task: Task) -> str:
-    """The question annotators are compared on: the label, else whether it was a failure."""
-    return LABEL if task.has_labels else IS_FAILURE
-
-
-def _quality(
-    latest: pl.DataFrame, tasks: dict[str, Task], gold: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    out = {}
-    for name in sorted(set(latest["task"].drop_nulls())):
-        if name not in tasks:
-            continue
-        question = quality_question(tasks[name])
-        mine = latest.filter(pl.col("task") == name)
-        people = annotator_quality(mine, question, gold.get(name))
-        if people:
-            out[name] = {"question": question, "annotators": people}
-    return out
 
 
 def _store_answers(
@@ -350,7 +317,7 @@ def _store_answers(
     result.responses = latest.select("record_id", "user_id").unique().height
     result.records_answered = latest["record_id"].n_unique()
     result.agreement = agreement(latest)
-    result.annotators = _quality(latest, tasks, gold)
+    result.annotators = task_quality(latest, tasks, gold)
     resolved, conflicts = _resolve(latest, policy, prefer_user, result.annotators)
     result.resolved, result.conflicts = resolved.height, conflicts
     run.write("resolved", resolved)
@@ -370,6 +337,44 @@ def _resolve(latest, policy, prefer_user, quality):
         frames.append(frame)
         conflicts += found
     return pl.concat(frames) if frames else resolve(latest, policy, prefer_user)[0], conflicts
+
+
+# -- review ------------------------------------------------------------------------------------
+
+
+def review_queue(
+    project: Project,
+    task: str | None = None,
+    limit: int = 20,
+    push: bool = False,
+    min_suspicion: float = 0.3,
+) -> dict[str, Any]:
+    """The resolved labels most likely wrong (core/suspicion.py), most suspicious first; with
+    `push`, those at or above `min_suspicion` go to a review dataset per task
+    (`curate-TASK-review`) for a second look, which a pull of that dataset brings back."""
+    from curate.core.suspicion import suspicions
+
+    workspace = project.workspace
+    workspace.require()
+    found = suspicions(workspace, project.tasks)
+    if task is not None:
+        project.config.require_task(task)
+        found = found.filter(pl.col("task") == task)
+    flagged = found.filter(pl.col("suspicion") >= min_suspicion)
+    out: dict[str, Any] = {
+        "labels": found.height,
+        "suspected": flagged.height,
+        "min_suspicion": min_suspicion,
+        "records": found.head(limit).to_dicts(),
+        "pushed": [],
+    }
+    if push:
+        for (name,), mine in flagged.group_by("task", maintain_order=True):
+            target = f"{dataset_name(name, None)}-review"
+            ids = set(mine["record_id"])
+            for result in push_queue(project, task=name, dataset=target, only=ids):
+                out["pushed"].append(result.to_dict())
+    return out
 
 
 # -- status ------------------------------------------------------------------------------------

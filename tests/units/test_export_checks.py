@@ -395,6 +395,7 @@ def test_the_first_reason_stops_a_record_and_a_good_one_is_filled_in():
         "discarded",
         "fixed_without_training",
         "unresolved",
+        "suspected",
         "confirmed_control",
         "unknown_task",
         "invalid_answer",
