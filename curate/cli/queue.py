@@ -38,7 +38,7 @@ def queue() -> None:
 @DATASET
 def queue_push(state: State, task: str | None, dataset: str | None, json_mode: bool) -> None:
     """Push the candidates; re-pushing updates, never duplicates, never touches answered ones."""
-    from curate.cli import render
+    from curate.cli import render_queue as render
     from curate.queue.stage import push_queue
 
     _, bars = progress(json_mode)
@@ -59,9 +59,23 @@ def queue_push(state: State, task: str | None, dataset: str | None, json_mode: b
     "measured quality (gold accuracy, else agreement with the others).",
 )
 @click.option("--prefer-user", metavar="NAME", help="With --policy prefer-user: whose answer wins.")
+@click.option(
+    "--no-adjudication",
+    "adjudicate",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Do not send the records still in conflict to curate-TASK-adjudication.",
+)
 def queue_pull(state: State, json_mode: bool, **options: Any) -> None:
-    """Store submitted and discarded answers (history kept); agreement and resolution."""
-    from curate.cli import render
+    """Store submitted and discarded answers (history kept); agreement and resolution.
+
+    \b
+    Reads each task's dataset and its review and adjudication datasets. Records whose answers
+    still conflict under the policy go to curate-TASK-adjudication, with every answer and its
+    annotator, the reference and the judge's answer; an answer given there decides at the next
+    pull, whatever the policy."""
+    from curate.cli import render_queue as render
     from curate.queue.stage import pull_queue
 
     result = pull_queue(state.project(), **options)
@@ -75,7 +89,7 @@ def queue_status_command(
     state: State, task: str | None, dataset: str | None, json_mode: bool
 ) -> None:
     """Pending, completed and discarded records, per stratum and per annotator."""
-    from curate.cli import render
+    from curate.cli import render_queue as render
     from curate.queue.stage import queue_status
 
     status = queue_status(state.project(), dataset=dataset, task=task)
@@ -114,8 +128,8 @@ def review(
       curate review
       curate review --task entity_match --push
     """
-    from curate.cli import render
-    from curate.queue.stage import review_queue
+    from curate.cli import render_queue as render
+    from curate.queue.review import review_queue
 
     data = review_queue(
         state.project(), task=task, limit=limit, push=push, min_suspicion=min_suspicion

@@ -14,6 +14,8 @@ from curate.core.tables import RESOLVED_SCHEMA
 POLICIES = ("majority", "unanimous", "prefer-user", "weighted")
 # gold records an annotator needs before their weight comes from the gold, not the others
 MIN_GOLD = 5
+# the datasets conflicts go to (curate-TASK-adjudication): an answer given there decides
+ADJUDICATION = "-adjudication"
 
 
 def latest_answers(annotations: pl.DataFrame) -> pl.DataFrame:
@@ -233,7 +235,8 @@ def resolve(
     prefer_user: str | None,
     weights: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """One answer per record and question by the policy; the records it could not decide.
+    """One answer per record and question by the policy; the records it could not decide. An
+    answer given in an adjudication dataset (ADJUDICATION) decides, whatever the policy.
     `weighted` takes the answer with the most vote weight (`weights`: annotator -> weight,
     annotator_quality's `vote_weight`, for every question; a lone answer is taken as it is,
     and where every vote weighs 0 the majority decides)."""
@@ -241,15 +244,22 @@ def resolve(
     submitted = latest.filter(pl.col("status") == "submitted")
     discarded = set(latest.filter(pl.col("status") == "discarded")["record_id"])
     groups: dict[tuple[str, str], list[tuple[str | None, str]]] = defaultdict(list)
-    for record_id, question, value, username in submitted.select(
-        "record_id", "question", "value", "username"
-    ).iter_rows():
+    adjudicated: dict[tuple[str, str], str] = {}
+    for record_id, question, value, username, dataset in (
+        submitted.sort("answered_at")
+        .select("record_id", "question", "value", "username", "dataset")
+        .iter_rows()
+    ):
         groups[(record_id, question)].append((username, value))
+        if (dataset or "").endswith(ADJUDICATION):
+            adjudicated[(record_id, question)] = value  # the latest adjudication
     for (record_id, question), answers in sorted(groups.items()):
         counts = Counter(value for _, value in answers)
         top, n = counts.most_common(1)[0]
         decided: str | None = None
-        if policy == "unanimous":
+        if (record_id, question) in adjudicated:  # whatever the policy: the adjudicator's
+            decided = adjudicated[(record_id, question)]
+        elif policy == "unanimous":
             decided = top if len(counts) == 1 else None
         elif policy == "majority":
             decided = top if n > len(answers) / 2 else None

@@ -37,6 +37,10 @@ from typing import Any
 from curate.core.errors import ConfigError
 from curate.core.tasks import Task
 
+# Presidio imports transformers where it is installed (export --check-template needs it), and
+# transformers announces on stderr that torch is missing: not curate's output to give
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
 DEFAULT_ENTITIES = (
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",

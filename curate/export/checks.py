@@ -64,6 +64,8 @@ class Checking:
     seen: set[str] = field(default_factory=set)  # the examples written so far, by hash
     pairs: bool = False  # a preference format: the production output is the rejected side
     template: ChatTemplate | None = None  # --check-template: the tokenizer's chat template
+    # answered, but a question's answers conflict (none resolved for it)
+    disagreed: set[str] = field(default_factory=set)
     # --max-suspicion: record_id -> (suspicion, reasons) of its resolved label (core/suspicion)
     suspicion: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
 
@@ -83,7 +85,12 @@ def fixed_without_training(c: Candidate, run: Checking) -> str | None:
 
 
 def unresolved(c: Candidate, run: Checking) -> str | None:
-    return None if c.answers else "not resolved (unanswered, or annotators disagree)"
+    if c.record["record_id"] in run.disagreed:
+        return (
+            "not resolved: annotators disagree, waiting for adjudication (curate queue pull "
+            f"sent it to curate-{c.record['task']}-adjudication)"
+        )
+    return None if c.answers else "not resolved: not answered yet"
 
 
 def suspected(c: Candidate, run: Checking) -> str | None:

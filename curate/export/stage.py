@@ -164,6 +164,7 @@ def _export(project: Project, settings: ExportSettings) -> ExportResult:
         settings=settings,
         result=result,
         discarded=inputs.discarded,
+        disagreed=inputs.disagreed,
         policies={name: Policy.of(task) for name, task in project.tasks.items()},
         encoding=tokenizer(),
         openai=get_exporter("openai"),
@@ -295,6 +296,7 @@ class _Inputs:
     from_reference: set[str]
     contradicted: int
     discarded: set[str]
+    disagreed: set[str]  # records with submitted answers that did not resolve
     annotators_of: dict[str, list[str]]
     detectors_of: dict[str, list[str]]
 
@@ -345,11 +347,19 @@ def _inputs(project: Project) -> _Inputs:
         from_reference=set(referenced["record_id"]),
         contradicted=contradicted,
         discarded=set(annotations.filter(pl.col("status") == "discarded")["record_id"]),
+        disagreed=_disagreed(annotations, resolved),
         annotators_of=dict(annotators.iter_rows()),
         detectors_of=dict(
             findings.group_by("record_id").agg(pl.col("detector").unique().sort()).iter_rows()
         ),
     )
+
+
+def _disagreed(annotations: pl.DataFrame, resolved: pl.DataFrame) -> set[str]:
+    """Records with a question people answered and no answer resolved for it (a conflict)."""
+    asked = annotations.filter(pl.col("status") == "submitted").select("record_id", "question")
+    open_ = asked.unique().join(resolved, on=["record_id", "question"], how="anti")
+    return set(open_["record_id"])
 
 
 def _enough(

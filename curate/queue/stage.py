@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from curate.core.annotations import POLICIES, agreement, latest_answers, resolve
+from curate.core.annotations import ADJUDICATION, POLICIES, agreement, latest_answers, resolve
 from curate.core.answers import (
     by_reference,
     contradicting_references,
@@ -75,6 +75,9 @@ class PushResult:
         return dict(vars(self))
 
 
+REVIEW = "-review"  # curate review's second look: curate-TASK-review
+
+
 def dataset_name(task: str, dataset: str | None) -> str:
     return dataset or f"curate-{task}"
 
@@ -97,6 +100,7 @@ def push_queue(
     dataset: str | None = None,
     progress=None,
     only: set[str] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> list[PushResult]:
     """Send the candidates of each task (or of `task`; `only` these records) to Argilla; see
     the module docstring.
@@ -105,12 +109,12 @@ def push_queue(
     """
     project.workspace.require()
     with project.workspace.stage("queue push", {"task": task, "dataset": dataset}) as run:
-        results = _push(project, task, dataset, progress, only)
+        results = _push(project, task, dataset, progress, only, notes)
         run.counts = {r.dataset: r.pushed for r in results}
     return results
 
 
-def _push(project: Project, task, dataset, progress, only=None) -> list[PushResult]:
+def _push(project: Project, task, dataset, progress, only=None, notes=None) -> list[PushResult]:
     workspace, config = project.workspace, project.config
     candidates = workspace.read_table("candidates", needed_by="curate queue push")
     if only is not None:
@@ -132,6 +136,13 @@ def _push(project: Project, task, dataset, progress, only=None) -> list[PushResu
         records = candidate_rows(
             workspace, mine.filter(~pl.col("record_id").is_in(known.implode())), findings
         )
+        if notes:  # what the adjudicator reads beside the detectors' evidence
+            note = pl.col("record_id").replace_strict(notes, default="", return_dtype=pl.String)
+            records = records.with_columns(
+                pl.concat_str(note, pl.col("evidence").fill_null(""), separator="\n\n")
+                .str.strip_chars()
+                .alias("evidence")
+            )
         target = dataset_name(name, dataset)
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
@@ -238,6 +249,8 @@ class PullResult:
     # per task: the question annotators are measured on, and each annotator's quality
     # (core/annotations.annotator_quality: agreement with the others, gold accuracy, weight)
     annotators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per task: the adjudication dataset the conflicts went to, how many, how many decided
+    adjudication: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -249,8 +262,11 @@ def pull_queue(
     dataset: str | None = None,
     policy: str = "majority",
     prefer_user: str | None = None,
+    adjudicate: bool = True,
 ) -> PullResult:
-    """Store the responses, measure agreement, resolve; tables `annotations` and `resolved`."""
+    """Store the responses, measure agreement, resolve; tables `annotations` and `resolved`.
+    The records still in conflict go to each task's adjudication dataset (`adjudicate`), whose
+    answers decide at the next pull."""
     if policy not in POLICIES:
         raise ConfigError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
     if policy == "prefer-user" and not prefer_user:
@@ -260,8 +276,7 @@ def pull_queue(
     users = queue.users()
     pulled_at = now_utc().isoformat()
     rows = []
-    for name in names:
-        target = dataset_name(name, dataset)
+    for name, target in _pulled(names, dataset):
         remote = queue.dataset(target)
         if remote is None:
             continue
@@ -292,7 +307,59 @@ def pull_queue(
     resolved = workspace.read_table("resolved", empty=True)
     result.reference_audit = reference_audit(referenced_records(workspace), resolved, project.tasks)
     result.judge = judge_agreement(latest_suggestions(workspace), resolved, candidates)
+    if adjudicate:
+        result.adjudication = _adjudicate(project, candidates, result.conflicts, dataset)
     return result
+
+
+def _pulled(names: list[str], dataset: str | None) -> list[tuple[str, str]]:
+    """(task, dataset) to pull: each task's dataset (or --dataset), and its review and
+    adjudication datasets (curate review's second look, the conflicts)."""
+    suffixes = ("", REVIEW, ADJUDICATION)
+    return [(name, dataset_name(name, dataset) + suffix) for name in names for suffix in suffixes]
+
+
+def _adjudicate(
+    project: Project,
+    candidates: pl.DataFrame,
+    conflicts: list[dict[str, Any]],
+    dataset: str | None,
+) -> dict[str, dict[str, Any]]:
+    """The conflicts, to each task's adjudication dataset, with every answer and its annotator,
+    the reference and the judge's answer where there are any: what the adjudicator decides on."""
+    from curate.core.suspicion import gold_answers
+
+    if not conflicts:
+        return {}
+    task_of = dict(candidates.select("record_id", "task").iter_rows())
+    gold = gold_answers(project.workspace, project.tasks)
+    judged = dict(latest_suggestions(project.workspace).select("record_id", "label").iter_rows())
+    notes: dict[str, dict[str, str]] = defaultdict(dict)
+    for conflict in conflicts:
+        record_id = conflict["record_id"]
+        task = task_of.get(record_id)
+        if task is None:
+            continue
+        lines = notes[task].get(record_id, "**Answers so far** (they conflict)")
+        lines += f"\n- {conflict['question']}: " + "; ".join(
+            f"{who}: `{value}`" for who, value in sorted(conflict["answers"].items())
+        )
+        notes[task][record_id] = lines
+    out = {}
+    for task, by_record in sorted(notes.items()):
+        for record_id in by_record:
+            extra = []
+            if gold.get(task, {}).get(record_id) is not None:
+                extra.append(f"- the reference says `{gold[task][record_id]}`")
+            if judged.get(record_id) is not None:
+                extra.append(f"- the judge says `{judged[record_id]}`")
+            by_record[record_id] += "".join("\n" + e for e in extra)
+        target = dataset_name(task, dataset) + ADJUDICATION
+        (pushed,) = push_queue(
+            project, task=task, dataset=target, only=set(by_record), notes=by_record
+        )
+        out[task] = {"dataset": target, "sent": pushed.pushed, "answered": pushed.kept_answered}
+    return out
 
 
 def _store_answers(
@@ -339,44 +406,6 @@ def _resolve(latest, policy, prefer_user, quality):
     return pl.concat(frames) if frames else resolve(latest, policy, prefer_user)[0], conflicts
 
 
-# -- review ------------------------------------------------------------------------------------
-
-
-def review_queue(
-    project: Project,
-    task: str | None = None,
-    limit: int = 20,
-    push: bool = False,
-    min_suspicion: float = 0.3,
-) -> dict[str, Any]:
-    """The resolved labels most likely wrong (core/suspicion.py), most suspicious first; with
-    `push`, those at or above `min_suspicion` go to a review dataset per task
-    (`curate-TASK-review`) for a second look, which a pull of that dataset brings back."""
-    from curate.core.suspicion import suspicions
-
-    workspace = project.workspace
-    workspace.require()
-    found = suspicions(workspace, project.tasks)
-    if task is not None:
-        project.config.require_task(task)
-        found = found.filter(pl.col("task") == task)
-    flagged = found.filter(pl.col("suspicion") >= min_suspicion)
-    out: dict[str, Any] = {
-        "labels": found.height,
-        "suspected": flagged.height,
-        "min_suspicion": min_suspicion,
-        "records": found.head(limit).to_dicts(),
-        "pushed": [],
-    }
-    if push:
-        for (name,), mine in flagged.group_by("task", maintain_order=True):
-            target = f"{dataset_name(name, None)}-review"
-            ids = set(mine["record_id"])
-            for result in push_queue(project, task=name, dataset=target, only=ids):
-                out["pushed"].append(result.to_dict())
-    return out
-
-
 # -- status ------------------------------------------------------------------------------------
 
 
@@ -420,7 +449,15 @@ def queue_status(
             "by_stratum": dict(by_stratum),
             "by_annotator": {f"{u} ({s})": n for (u, s), n in sorted(per_user.items())},
         }
+        side = queue.dataset(target + ADJUDICATION)
+        if side is not None:  # conflicts waiting for an adjudicator
+            waiting = [i for i in queue.records(side) if not _answered(i)]
+            out[name]["adjudication"] = {"dataset": target + ADJUDICATION, "waiting": len(waiting)}
     return out
+
+
+def _answered(item: dict[str, Any]) -> bool:
+    return any(r["status"] == "submitted" for r in item.get("responses") or [])
 
 
 __all__ = [

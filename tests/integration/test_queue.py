@@ -305,3 +305,18 @@ def test_task_overlap_and_guidelines_reach_argilla_and_quality_comes_back(tmp_pa
     assert len(people) == 2 and all(q["answers"] == len(remote) for q in people.values())
     assert all(q["with_others"] == len(remote) for q in people.values())
     assert {q["agreement"] for q in people.values()} == {round(9 / 12, 4)}
+    # the three records they disagree on went to the adjudication dataset; its answer decides
+    assert result.adjudication["entity_match"]["sent"] == 3
+    adjudication = _remote(argilla_url, f"{dataset}-adjudication")
+    disputed = {r["external_id"] for i, r in enumerate(remote) if i % 4 == 0}
+    assert {r["external_id"] for r in adjudication} == disputed
+    assert all("**Answers so far**" in r["fields"]["findings"] for r in adjudication)
+    for record in adjudication:
+        _answer(argilla_url, ann1, record, "non_match")
+    again = pull_queue(Project(workspace, config), task="entity_match", dataset=dataset)
+    assert not [c for c in again.conflicts if c["question"] == "label"]
+    resolved = pl.read_parquet(workspace.root / "resolved.parquet")
+    labels = dict(
+        resolved.filter(pl.col("question") == "label").select("record_id", "value").iter_rows()
+    )
+    assert all(json.loads(labels[r]) == "non_match" for r in disputed)

@@ -313,10 +313,18 @@ def test_a_failure_fixed_without_training_is_left_out_unless_asked_for(triage):
 
 
 def test_an_unresolved_record_is_left_out():
-    why = "not resolved (unanswered, or annotators disagree)"
+    why = "not resolved: not answered yet"
     assert unresolved(_candidate(None), _checking()) == why
     assert unresolved(_candidate({}), _checking()) == why
     assert unresolved(_candidate({"label": "billing"}), _checking()) is None
+    run = _checking()
+    run.disagreed = {"r1"}
+    assert unresolved(_candidate(None), run) == (
+        "not resolved: annotators disagree, waiting for adjudication (curate queue pull sent it "
+        "to curate-topic-adjudication)"
+    )
+    # a question still in conflict waits, whatever else was resolved
+    assert unresolved(_candidate({"is_failure": "yes"}), run).endswith("topic-adjudication)")
 
 
 @pytest.mark.parametrize(
