@@ -164,8 +164,40 @@ def suspicion_of(workspace, tasks: dict[str, Task]) -> dict[str, tuple[float, li
     return {record_id: (score, list(why)) for record_id, score, why in rows}
 
 
+def label_summary(workspace, tasks: dict[str, Task], at: float = 0.3) -> dict[str, Any]:
+    """Per task, for the report: agreement on its question, each annotator's quality, the
+    records whose answers conflict (waiting for adjudication), and the suspected label errors
+    (suspicion `at` or more), the first five."""
+    from curate.core.annotations import agreement
+
+    annotations = workspace.read_table("annotations", empty=True)
+    if annotations.height == 0:
+        return {}
+    latest = latest_answers(annotations)
+    quality = task_quality(latest, tasks, gold_answers(workspace, tasks))
+    resolved = workspace.read_table("resolved", empty=True)
+    asked = latest.filter(pl.col("status") == "submitted").select("record_id", "task", "question")
+    open_ = asked.unique().join(resolved, on=["record_id", "question"], how="anti")
+    found = suspicions(workspace, tasks)
+    out: dict[str, Any] = {}
+    for name in sorted(set(latest["task"].drop_nulls()) & set(tasks)):
+        question = quality_question(tasks[name])
+        measured = agreement(latest.filter(pl.col("task") == name)).get(question) or {}
+        suspect = found.filter((pl.col("task") == name) & (pl.col("suspicion") >= at))
+        out[name] = {
+            "question": question,
+            "agreement": {k: measured.get(k) for k in ("records", "kappa", "kappa_kind")},
+            "annotators": quality.get(name, {}).get("annotators", {}),
+            "in_conflict": open_.filter(pl.col("task") == name)["record_id"].n_unique(),
+            "suspected": suspect.height,
+            "most_suspected": suspect.head(5).to_dicts(),
+        }
+    return out
+
+
 __all__ = [
     "gold_answers",
+    "label_summary",
     "quality_question",
     "suspicion_of",
     "suspicions",

@@ -149,6 +149,42 @@ def _references(report: Report) -> Table | None:
     return Table(header, [[str(c) for c in row] for row in rows]) if rows else None
 
 
+def _labels(report: Report) -> list[str]:
+    out = []
+    for task, s in (report.get("labels") or {}).items():
+        a = s["agreement"]
+        said = (
+            f"{a['kappa_kind'].replace('_', ' ')} {a['kappa']} on {a['records']} records answered "
+            "twice"
+            if a.get("records") and a.get("kappa") is not None
+            else "not measured (no record answered by two people)"
+        )
+        out.append(
+            f"{task}: agreement on {s['question']}: {said}; {s['in_conflict']} records in "
+            f"conflict, waiting for adjudication; {s['suspected']} suspected label errors "
+            "(curate review lists them)."
+        )
+    return out
+
+
+def _annotators(report: Report) -> Table | None:
+    rows = []
+    for task, s in (report.get("labels") or {}).items():
+        for who, q in sorted(s["annotators"].items()):
+            interval = q["kappa_interval"]
+            kappa = "-" if q["kappa"] is None else str(q["kappa"])
+            kappa += f" [{interval[0]}, {interval[1]}]" if interval else ""
+            gold = (
+                "-" if q["gold_accuracy"] is None else f"{pct(q['gold_accuracy'])} of {q['gold']}"
+            )
+            agree = pct(q["agreement"])
+            row = [task, who, str(q["answers"]), agree, kappa, gold, str(q["vote_weight"])]
+            rows.append(row)
+    header = ["task", "annotator", "answers", "agrees with the others", "kappa (95%)"]
+    header += ["gold accuracy", "vote weight"]
+    return Table(header, rows) if rows else None
+
+
 def _readiness(report: Report) -> list[str]:
     ready = report["readiness"]
     missing = "Missing:" if ready["missing"] else "Nothing is missing."
@@ -212,6 +248,7 @@ SECTIONS = [
     Section("Are failures going down, week by week?", chart="weekly"),
     Section("Could the judge label the rest?", table=_judge),
     Section("Is the gold data gold?", table=_references),
+    Section("Can we trust the labels?", _labels, table=_annotators),
     Section("Is the training set ready?", _readiness, _missing),
     Section("What would a fine-tune save?", _cost, table=_cost_table, chart="cost"),
     Section("How much latency would a shorter prompt save?", _latency, chart="latency"),

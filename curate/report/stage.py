@@ -343,6 +343,9 @@ def build_report(project: Project, compare_with: tuple[str, str] | None = None) 
         report["reference_audit"] = reference_audit(
             referenced_records(workspace), resolved, project.tasks
         )
+        from curate.core.suspicion import label_summary
+
+        report["labels"] = label_summary(workspace, project.tasks)
     notes = []
     if findings.height and findings["triage"].null_count() == findings.height:
         notes.append(

@@ -54,6 +54,9 @@ def test_conflicts_are_adjudicated_and_the_adjudicator_decides(tmp_path):
         "dataset": ADJUDICATION,
         "waiting": 5,
     }
+    from curate.report.stage import build_report
+
+    assert build_report(project)["labels"]["entity_match"]["in_conflict"] == 5
     result = export_dataset(project, ExportSettings(name="e", allow_small=True, overwrite=True))
     waiting = [e for e in result.excluded_records if "waiting for adjudication" in e["reason"]]
     assert {e["record_id"] for e in waiting} == split

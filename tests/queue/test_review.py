@@ -100,3 +100,18 @@ def test_review_lists_and_pushes_them_and_export_leaves_them_out(labelled, runne
     assert sum(kept.written.values()) - sum(cut.written.values()) == PLANTED
     reasons = {e["record_id"]: e["reason"] for e in cut.excluded_records}
     assert all(reasons[r].startswith("a suspected label error (suspicion 0.8") for r in planted)
+
+
+def test_the_report_says_whether_the_labels_can_be_trusted(labelled, runner):
+    from curate.report.stage import build_report
+
+    workspace, config, planted = labelled
+    report = build_report(Project(workspace, config))
+    labels = report["labels"]["entity_match"]
+    assert labels["suspected"] == PLANTED and labels["in_conflict"] == 0
+    assert {r["record_id"] for r in labels["most_suspected"]} <= planted
+    (ann,) = labels["annotators"].values()
+    assert ann["gold"] >= 3 * PLANTED and ann["gold_accuracy"] < 1  # the planted ones
+    args = ["--workspace", str(workspace.root), "--config", str(config.path)]
+    shown = " ".join(runner.invoke(main, [*args, "report"]).output.split())  # unwrapped
+    assert "Can we trust the labels?" in shown and f"{PLANTED} suspected label errors" in shown
