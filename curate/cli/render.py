@@ -272,10 +272,18 @@ def detectors(out, rows: list[dict[str, Any]]) -> None:
 
 
 def export(out, result) -> None:
+    held = result.written.get("test")
     out.print(
         f"wrote {result.written.get('train', 0)} train and {result.written.get('validation', 0)} "
-        f"validation examples to {result.folder}"
+        "validation"
+        + (f" and {held} held-out test (eval/: the promptfoo suite)" if held is not None else "")
+        + f" examples to {result.folder}"
     )
+    if result.template:
+        for split, t in result.template["splits"].items():
+            out.print(
+                f"  {split}: {t['tokens']} tokens as the template renders them, longest {t['max']}"
+            )
     for reason, n in sorted(result.excluded.items()):
         out.print(f"  left out {n}: {reason}")
     for warning in result.warnings:

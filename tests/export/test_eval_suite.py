@@ -212,3 +212,15 @@ def test_the_suites_results_ingest_beside_the_logs_and_compare_on_the_same_input
     compared = report["compare"]
     assert compared["b"]["calls"] == n
     assert compared["any_failure"]["paired"]["inputs"] == n  # every held-out input, both sides
+
+
+def test_the_command_line_says_what_it_held_out(annotated, runner):  # noqa: F811
+    from curate.cli import main
+
+    workspace, config, _, _ = annotated
+    args = ["--workspace", str(workspace.root), "--config", str(config.path), "export"]
+    done = runner.invoke(main, [*args, "--name", "cli-eval", "--eval", "--eval-fraction", "0.3"])
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.output.split())
+    assert "held-out test (eval/: the promptfoo suite)" in said
+    assert (workspace.root / "exports" / "cli-eval" / "eval" / "promptfooconfig.yaml").is_file()
