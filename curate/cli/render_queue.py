@@ -15,6 +15,10 @@ def push(out, results) -> None:
         )
         if r.answered_by_reference:
             out.print(f"  {r.answered_by_reference} answered by their reference, not pushed")
+        if r.gold:
+            out.print(
+                f"  {r.gold} answered by their reference pushed as gold, to measure annotators"
+            )
         if r.redacted:
             replaced = ", ".join(f"{kind} {n}" for kind, n in sorted(r.redacted.items()))
             out.print(f"  personal data replaced before Argilla saw it: {replaced}")

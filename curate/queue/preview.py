@@ -9,7 +9,7 @@ import polars as pl
 
 from curate.core.redact import Policy, engine, redact_queue_records
 from curate.queue.argilla import render_record
-from curate.queue.stage import candidate_rows
+from curate.queue.records import candidate_rows
 
 
 def redaction_preview(project, task: str | None = None, limit: int = 5) -> dict[str, Any]:

@@ -34,10 +34,10 @@ from curate.core.suggestions import judge_agreement, latest_suggestions
 from curate.core.suspicion import gold_answers, task_quality
 from curate.core.tables import ANNOTATIONS_SCHEMA
 from curate.core.tasks import Task
-from curate.core.tool_calls import shown_output
-from curate.core.workspace import StageRun, Workspace, now_utc
+from curate.core.workspace import StageRun, now_utc
 from curate.queue.argilla import PUSH_BATCH, connection, render_record
 from curate.queue.backend import CORRECTED, IS_FAILURE, LABEL, QueueBackend, questions_for
+from curate.queue.records import candidate_rows, gold_rows
 
 # -- push --------------------------------------------------------------------------------------
 
@@ -67,6 +67,7 @@ class PushResult:
     kept_answered: int = 0
     created: bool = False
     answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
+    gold: int = 0  # of those, pushed as gold (gold_share) to measure the annotators
     # candidates whose input has references that disagree: pushed to people instead
     contradicting_references: int = 0
     redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
@@ -136,6 +137,9 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
         records = candidate_rows(
             workspace, mine.filter(~pl.col("record_id").is_in(known.implode())), findings
         )
+        gold = gold_rows(workspace, tasks[name], mine, known, records.height, findings)
+        if gold.height:
+            records = pl.concat([records, gold.select(records.columns)], how="vertical_relaxed")
         if notes:  # what the adjudicator reads beside the detectors' evidence
             note = pl.col("record_id").replace_strict(notes, default="", return_dtype=pl.String)
             records = records.with_columns(
@@ -146,6 +150,7 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
         target = dataset_name(name, dataset)
         existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
+        result.gold = gold.height
         result.answered_by_reference = mine.height - records.height
         if tasks[name].references in ("trust", "audit"):
             contradicted = contradicting_references(referenced, tasks[name])
@@ -177,41 +182,6 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
                 progress(target, len(batch), len(rows))
         results.append(result)
     return results
-
-
-def candidate_rows(
-    workspace: Workspace, candidates: pl.DataFrame, findings: pl.DataFrame
-) -> pl.DataFrame:
-    """The candidates with what a person sees of them: the record's input and output, and the
-    detectors' evidence (`_record` turns each row into a queue record)."""
-    # an answer that is tool calls is shown (and corrected) as their JSON (core/tool_calls.py)
-    output = pl.struct("output", "tool_calls").map_elements(
-        lambda r: shown_output(r["output"], r["tool_calls"]), return_dtype=pl.String
-    )
-    columns = ("record_id", "messages", output.alias("output"), "metadata", "model")
-    records = workspace.records_of(candidates, *columns, "prompt_version").join(
-        candidates, on="record_id"
-    )
-    evidence = (
-        findings.filter(pl.col("record_id").is_in(candidates["record_id"].implode()))
-        .group_by("record_id")
-        .agg(
-            pl.col("detector"),
-            (pl.lit("- **") + pl.col("detector") + pl.lit("**: ") + pl.col("evidence"))
-            .str.join("\n")
-            .alias("evidence"),  # unnamed, the column would be "literal" and never shown
-        )
-    )
-    judge = latest_suggestions(workspace).select(
-        "record_id",
-        pl.col("label").alias("judge_label"),
-        pl.col("corrected_output").alias("judge_output"),
-        pl.col("score").alias("judge_score"),
-        pl.col("model").alias("judge_model"),
-    )
-    return records.join(evidence, on="record_id", how="left").join(
-        judge, on="record_id", how="left"
-    )
 
 
 def _answered_ids(queue: QueueBackend, dataset) -> set[str]:
@@ -467,7 +437,6 @@ __all__ = [
     "POLICIES",
     "PullResult",
     "PushResult",
-    "candidate_rows",
     "connection",
     "dataset_name",
     "pull_queue",

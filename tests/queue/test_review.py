@@ -115,3 +115,28 @@ def test_the_report_says_whether_the_labels_can_be_trusted(labelled, runner):
     args = ["--workspace", str(workspace.root), "--config", str(config.path)]
     shown = " ".join(runner.invoke(main, [*args, "report"]).output.split())  # unwrapped
     assert "Can we trust the labels?" in shown and f"{PLANTED} suspected label errors" in shown
+
+
+def test_a_gold_share_is_seeded_among_the_pushed_and_gives_nothing_away(tmp_path):
+    """[tasks.NAME.queue] gold_share with trusted references: a share of what is pushed is
+    records the references answer, their class the label read from the output."""
+    from curate.core.config import load_config
+    from curate.queue import memory
+    from curate.queue.stage import push_queue
+
+    extra = '\n[tasks.entity_match.answers]\nreferences = "trust"\n'
+    extra += "[tasks.entity_match.queue]\ngold_share = 0.2\n" + '[queue]\nbackend = "memory"\n'
+    workspace, config = balanced_sample(tmp_path, 60, 5, extra)
+    (pushed,) = push_queue(Project(workspace, config), task="entity_match")
+    assert pushed.gold > 0
+    assert pushed.gold == round(0.2 * (pushed.pushed - pushed.gold) / 0.8)
+    sent = memory.connect(load_config(config.path)).datasets["curate-entity_match"].records
+    known = referenced_records(workspace).drop_nulls("reference")
+    gold = set(sent) & set(known["record_id"])
+    assert len(gold) == pushed.gold
+    read = dict(workspace.read_table("labels").select("record_id", "label").iter_rows())
+    for record_id in gold:  # what the annotator sees is the model's label, not the reference's
+        assert sent[record_id]["suggestions"].get("label", {}).get("value") in (
+            read[record_id],
+            None,
+        )
