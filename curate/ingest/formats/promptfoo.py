@@ -128,8 +128,11 @@ class Promptfoo(LogFormat):
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
         head = source.sample()
         if _is_document(head.document) or head.head.lstrip().startswith(b'{"evalId"'):
-            yield self._document(source)
-            return
+            batch = self._document(source)
+            if batch is not None:
+                yield batch
+                return
+        # JSON lines (-o results.jsonl), or a file that only began like a results document
 
         def read_item(number: int, raw: str, item: dict[str, Any]) -> ItemRead:
             return [(number, raw, result_exchange(item))], {}
@@ -143,9 +146,13 @@ class Promptfoo(LogFormat):
             batch=exchanges_batch,
         )
 
-    def _document(self, source: Source) -> Batch:
-        """The whole results document: each result read (or quarantined) by its number."""
-        doc = orjson.loads(source.read_all())
+    def _document(self, source: Source) -> Batch | None:
+        """The whole results document: each result read (or quarantined) by its number; None
+        when the file is no one JSON document (it is read as lines then)."""
+        try:
+            doc = orjson.loads(source.read_all())
+        except orjson.JSONDecodeError:
+            return None
         inner = doc["results"] if _is_document(doc) else {}
         if not inner:
             raise InputError(

@@ -61,3 +61,14 @@ def test_the_model_is_what_follows_the_providers_prefix():
     assert model_of({"id": "anthropic:messages:claude-sonnet-4"}) == "claude-sonnet-4"
     assert model_of("ollama:llama3.1") == "llama3.1"
     assert model_of({"id": None}) is None
+
+
+def test_lines_that_only_begin_like_a_document_are_read_as_lines(tmp_path, workspace):
+    """A first line `{"evalId": ...}` and more lines after it: no traceback, each line read or
+    quarantined with its number."""
+    doc = json.loads(RESULTS.read_text())["results"]["results"]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"evalId": 1}\n' + json.dumps(doc[0]) + "\nnot json\n")
+    result = ingest_logs(Project(workspace), [path])
+    assert (result.ingested, result.quarantined) == (1, 2)
+    assert quarantine(workspace)["line"].to_list() == [1, 3]
