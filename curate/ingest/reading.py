@@ -218,6 +218,14 @@ def quarantine_frame(source: Source, format_name: str, rows: list[Quarantined]) 
     sha256 is filled in at commit."""
     seen: set[int] = set()
     rows = [q for q in rows if not (q.line in seen or seen.add(q.line))]
+    items = source.items
+    if items:  # a page of a trace store: the reason names the item (its line is on the page)
+        rows = [
+            Quarantined(q.line, f"{items[q.line - 1]}: {q.reason}", q.raw)
+            if 0 < q.line <= len(items)
+            else q
+            for q in rows
+        ]
     return pl.DataFrame(
         {
             "source": [source.display] * len(rows),

@@ -16,6 +16,7 @@ class SourceSummary:
     quarantined: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     requests: int = 0  # Batch input files: requests read to join with their outputs
+    pull: dict[str, Any] | None = None  # a page of `curate pull`: its pull and cursor
 
 
 @dataclass

@@ -96,6 +96,49 @@ def ingest_logs(
     return result
 
 
+def ingest_pages(
+    project: Project,
+    pages: Iterable[tuple[Source, dict[str, Any]]],
+    *,
+    format_name: str,
+    task: str | None = None,
+    args: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Pages fetched from a trace store (`curate pull`) into records, through the same reader
+    as files: each page is a source, committed with its manifest entry as soon as it is read.
+
+    Each page comes with what its manifest entry keeps of the pull (`pull`: the pull's name and
+    the cursor after the page), committed in the same journalled step as its records: the
+    cursor a later pull resumes from is never ahead of the records (a pull killed mid-way
+    resumes after the last page committed) nor behind them.
+    """
+    workspace, config = project.workspace, project.config
+    if task is not None:
+        config.require_task(task)
+    fmt = get_format(format_name)
+    ctx = _read_context(config.section("ingest"), None)
+    workspace.create()
+    result = IngestResult()
+    with workspace.stage("ingest", dict(args or {}) | {"format": format_name}) as run:
+        workspace.require_record_identity(set())
+        clear_stale_staging(workspace)
+        state = IngestState(workspace, task, None, result, ctx.chunk_bytes)
+        try:
+            for source, pull in pages:
+                for parsed in read_outputs([(source, fmt)], ctx, task, Engine(), Source, _no):
+                    parsed.summary.pull = pull
+                    state.add_parsed(parsed)
+                state.commit()
+        finally:
+            state.discard()
+        run.counts = result.to_dict() | {"sources": len(result.sources)}
+    return result
+
+
+def _no(*_: Any) -> None:
+    """No progress by bytes: a pull reports its pages."""
+
+
 def _read_context(section: dict[str, Any], field_map: dict[str, str] | None) -> ReadContext:
     """[ingest] chunk_mb and max_line_mb, and the --map, as the readers take them."""
     chunk_mb = section.get("chunk_mb", 32)

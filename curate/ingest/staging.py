@@ -195,7 +195,8 @@ class IngestState:
             self.commit()
 
     def _entry(self, location: str, summary: SourceSummary) -> dict[str, Any]:
-        return {
+        pull = {"pull": summary.pull} if summary.pull else {}
+        return pull | {
             "path": location,
             "sha256": summary.sha256,
             "format": summary.format,

@@ -149,12 +149,18 @@ class Source:
         *,
         url: str | None = None,
         display: str | None = None,
+        name: str | None = None,
+        items: list[str] | None = None,
     ):
         """`url`: where a local copy came from (s3://...): named so in messages and the
-        manifest. `display`: the name in messages (default: the URL, else the path given)."""
+        manifest. `display`: the name in messages (default: the URL, else the path given).
+        `name`: the records' `source` (default: the file's name). `items`: what each line is in
+        the store it came from (`span 1a2b...` for a page of `curate pull`), for quarantine."""
         self.path = Path(path)
         self.url = url
         self.display = display or url or str(path)
+        self.label = name
+        self.items = items
         if not self.path.exists():
             raise InputError(f"{self.display}: no such file. Check the path (and the folder).")
         if self.path.is_dir():
@@ -182,6 +188,8 @@ class Source:
 
     @property
     def name(self) -> str:
+        if self.label:
+            return self.label
         name = self.path.name
         return name[:-3] if name.endswith(".gz") else name
 

@@ -1,0 +1,227 @@
+"""`curate pull`: records straight from a trace store (Phoenix, Langfuse), incrementally.
+
+A pull pages through the store's API and hands each page to ingest as a source of its own, read
+by the same format as an exported file (Phoenix spans by `otel`, Langfuse traces by `langfuse`):
+the same records, record ids stable across pulls (the span or observation id), unreadable items
+quarantined with the item's id.
+
+The cursor. Each page's manifest entry carries the cursor after it, committed in the same
+journalled step as the page's records: a pull killed mid-way (kill -9, a network error after
+the retries) resumes after the last page committed, never ahead of the records, never behind.
+The cursor is a key the store assigns in an order that new items cannot land behind:
+
+- Phoenix: the span's row id, given as Phoenix stores the span (`sort=id`). A span that
+  arrives late still gets a higher id, where a cursor on its start time (set by the client)
+  would step over it.
+- Langfuse: the trace's timestamp, then its id (the API offers no insertion order). A trace
+  can arrive after later-stamped ones (a client's clock, a queue): an overlap re-read covers it.
+
+Never `updated_at`: an item updated after the pull (a score added) moves ahead of the cursor and
+one updated before it moves behind, and paging by a key that moves while you page skips items.
+Every pull re-reads an overlap before its cursor (`[[pulls]] overlap`: 1,000 span ids for
+Phoenix, whose ids from several writers can become visible out of order; 10 minutes for
+Langfuse); what it re-reads is deduplicated by record id, so a re-pull adds nothing. Items
+quarantined before are not quarantined again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from curate.core.project import Project
+from curate.core.workspace import now_utc
+from curate.ingest.formats.base import Source
+from curate.ingest.pull.client import PullError
+from curate.ingest.pull.settings import PullSpec, choose, pull_specs
+
+# (pull name, items read so far, pages so far)
+PullProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class PullResult:
+    """What one pull did (the CLI prints it; --json dumps it); kept in the manifest's pulls."""
+
+    name: str
+    kind: str
+    base_url: str
+    project: str | None
+    window: dict[str, Any] = field(default_factory=dict)  # since, until, resumed_from
+    pages: int = 0
+    items: int = 0  # items the store gave
+    filtered: int = 0  # dropped by [pulls.filter] where the API cannot filter
+    already_quarantined: int = 0  # items quarantined by an earlier pull, not again
+    ingested: int = 0
+    duplicates: int = 0  # already in the workspace (the overlap re-read, or a re-pull)
+    quarantined: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    cursor: Any = None  # after this pull
+    complete: bool = False  # False: cut off (the pages before are kept; a pull again resumes)
+    error: str | None = None
+    started_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def open_store(spec: PullSpec):
+    if spec.kind == "phoenix":
+        from curate.ingest.pull.phoenix import PhoenixStore
+
+        return PhoenixStore(spec)
+    from curate.ingest.pull.langfuse import LangfuseStore
+
+    return LangfuseStore(spec)
+
+
+def last_cursor(manifest: dict[str, Any], name: str) -> Any:
+    """The cursor after the last page of pull `name` committed (None: never pulled)."""
+    cursors = [
+        s["pull"]["cursor"]
+        for s in manifest.get("sources", [])
+        if isinstance(s.get("pull"), dict)
+        and s["pull"].get("name") == name
+        and s["pull"].get("cursor") is not None
+    ]
+    return max(cursors, default=None)
+
+
+def quarantined_items(workspace, name: str) -> set[str]:
+    """The items pull `name` quarantined before (their reasons begin with the item)."""
+    rows = (
+        workspace.scan("quarantine")
+        .filter(pl.col("source").str.starts_with(page_prefix(name)))
+        .select(pl.col("reason").str.extract(r"^((?:span|trace) [^:]+):", 1))
+        .collect()
+    )
+    return {r for r in rows.to_series().to_list() if r}
+
+
+def page_prefix(name: str) -> str:
+    return f"pull {name}: "
+
+
+def pull(
+    project: Project,
+    name: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: PullProgress | None = None,
+) -> list[PullResult]:
+    """Run the [[pulls]] of curate.toml (or the one named): each fetches what is new since its
+    last successful pull. `since`/`until` bound the items' time instead: a backfill, which
+    reads that window whole (deduplicated) and leaves the cursor where it was."""
+    specs = choose(pull_specs(project.config.data), name)
+    for spec in specs:
+        if spec.task is not None:
+            project.config.require_task(spec.task)
+    return [pull_one(project, spec, since=since, until=until, progress=progress) for spec in specs]
+
+
+def pull_one(
+    project: Project,
+    spec: PullSpec,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: PullProgress | None = None,
+) -> PullResult:
+    from curate.ingest.stage import ingest_pages
+
+    workspace = project.workspace
+    workspace.create()
+    store = open_store(spec)
+    started = time.perf_counter()
+    backfill = since is not None or until is not None
+    resumed = None if backfill else last_cursor(workspace.manifest(), spec.name)
+    result = PullResult(spec.name, spec.kind, spec.base_url, spec.project)
+    result.started_at = now_utc().isoformat()
+    lower = since or spec.start
+    result.window = {
+        "since": lower.isoformat() if lower else None,
+        "until": until.isoformat() if until else None,
+        "resumed_after": resumed,
+        "backfill": backfill,
+    }
+    report = progress or (lambda *_: None)
+    try:
+        store.check()
+        skip = quarantined_items(workspace, spec.name)
+        with tempfile.TemporaryDirectory(prefix=".pull-", dir=workspace.root) as folder:
+            pages = _page_sources(store, spec, resumed, lower, until, Path(folder), skip, result)
+
+            def counted() -> Iterator[tuple[Source, dict[str, Any]]]:
+                for page in pages:
+                    yield page
+                    report(spec.name, result.items, result.pages)
+
+            done = ingest_pages(
+                project,
+                counted(),
+                format_name=store.format,
+                task=spec.task,
+                args={"pull": spec.name, "store": spec.where, "project": spec.project},
+            )
+        for key in ("ingested", "duplicates", "quarantined", "skipped"):
+            setattr(result, key, getattr(done, key))
+        result.complete = True
+    except PullError as exc:
+        result.error = str(exc)
+        raise
+    finally:
+        result.requests, result.retries = store.client.requests, store.client.retries
+        result.seconds = round(time.perf_counter() - started, 3)
+        store.client.close()
+        if workspace.exists:
+            result.cursor = resumed if backfill else last_cursor(workspace.manifest(), spec.name)
+            _remember(workspace, result)
+    return result
+
+
+def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, skip, result):
+    """Each page written to a file of JSON lines (one item a line) as a Source, with what its
+    manifest entry keeps of the pull."""
+    backfill = result.window["backfill"]
+    for page in store.pages(store.start(resumed), lower, until):
+        result.pages += 1
+        result.items += page.read
+        result.filtered += page.filtered
+        kept = [(i, item) for i, item in zip(page.ids, page.items, strict=True) if i not in skip]
+        result.already_quarantined += len(page.items) - len(kept)
+        path = folder / f"page-{result.pages:06d}.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(item) + b"\n" for _, item in kept))
+        source = Source(
+            path,
+            url=page.url,
+            display=f"{page_prefix(spec.name)}{page.url}",
+            name=f"pull:{spec.name}",
+            items=[i for i, _ in kept],
+        )
+        yield source, {"name": spec.name, "cursor": None if backfill else page.cursor}
+        path.unlink()
+
+
+def _remember(workspace, result: PullResult) -> None:
+    """The pull's window and counts in the manifest's `pulls` (the key is never in them)."""
+    with workspace.lock("pull"):
+        manifest = workspace.manifest()
+        manifest.setdefault("pulls", []).append(
+            result.to_dict() | {"finished_at": now_utc().isoformat()}
+        )
+        workspace.write_manifest(manifest)
+
+
+__all__ = ["PullError", "PullResult", "pull", "pull_one"]
