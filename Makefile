@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= .demo
 
-.PHONY: install lint format test promptfoo demo sample-data docs bench mutate clean stack-deps stack-up stack-down ray-up ray-down bench-scale
+.PHONY: install lint format test promptfoo phoenix phoenix-up phoenix-down demo sample-data docs bench mutate clean stack-deps stack-up stack-down ray-up ray-down bench-scale
 
 install: $(VENV)/.installed
 
@@ -26,10 +26,10 @@ format: install
 # The integration tests talk to a real local Argilla stack: started here, stopped after.
 STACK_WS ?= .test-stack/.curate
 
-test: lint stack-up ray-up promptfoo
+test: lint stack-up ray-up promptfoo phoenix-up
 	$(BIN)/pytest -q; status=$$?; \
 	$(BIN)/curate --workspace $(STACK_WS) argilla down > /dev/null; \
-	scripts/ray_cluster.sh down; exit $$status
+	scripts/ray_cluster.sh down; scripts/phoenix.sh down; exit $$status
 
 # The promptfoo CLI (npm), pinned, for the test that runs an export's eval suite. 0.121.x is the
 # last line that runs on Node 20 (0.122 needs Node >= 22.22).
@@ -42,6 +42,25 @@ $(PROMPTFOO):
 	@command -v npm > /dev/null || { echo "install Node.js (20.20+) and npm: the eval suite's test runs promptfoo" >&2; exit 1; }
 	npm install --prefix .tools/promptfoo-$(PROMPTFOO_VERSION) --no-audit --no-fund --loglevel=error promptfoo@$(PROMPTFOO_VERSION)
 	@touch $@
+
+# A local Phoenix server (SQLite in a temporary folder, 127.0.0.1:6016) for `curate pull`'s
+# tests, in a virtualenv of its own: Phoenix's dependencies are not curate's.
+PHOENIX_VERSION ?= 20.26.1
+PHOENIX := .tools/phoenix-$(PHOENIX_VERSION)/bin/phoenix
+
+phoenix: $(PHOENIX)
+
+$(PHOENIX):
+	$(PYTHON) -m venv .tools/phoenix-$(PHOENIX_VERSION)
+	.tools/phoenix-$(PHOENIX_VERSION)/bin/python -m pip install --quiet --upgrade pip
+	.tools/phoenix-$(PHOENIX_VERSION)/bin/python -m pip install --quiet arize-phoenix==$(PHOENIX_VERSION)
+	@touch $@
+
+phoenix-up: phoenix
+	PHOENIX_VERSION=$(PHOENIX_VERSION) scripts/phoenix.sh up
+
+phoenix-down:
+	scripts/phoenix.sh down
 
 # A local Ray cluster (head + worker on 127.0.0.1:6390) for the daft engine's tests.
 ray-up: install

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from curate import __version__
-from curate.cli import stages
+from curate.cli import pull, stages
 from curate.cli import workspace as workspace_commands
 from curate.cli.argilla import argilla
 from curate.cli.options import CONTEXT, State
@@ -114,6 +114,7 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
       curate run                       all of it, from [[sources]] (skips what is up to date)
       curate init                      write curate.toml and the workspace
       curate ingest LOGS...            read logs into canonical records
+      curate pull [NAME]               or pull them from Phoenix / Langfuse ([[pulls]])
       curate detect                    find what broke (curate failures shows it)
       curate balance                   choose the records worth labelling
       curate queue push|pull|status    label them in Argilla (curate argilla up starts it)
@@ -125,5 +126,12 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
     ctx.obj = State(workspace, config)
 
 
-for cmd in [*stages.COMMANDS, *workspace_commands.COMMANDS, *REVIEW, argilla, queue]:
+for cmd in [
+    *stages.COMMANDS,
+    *pull.COMMANDS,
+    *workspace_commands.COMMANDS,
+    *REVIEW,
+    argilla,
+    queue,
+]:
     main.add_command(cmd)

@@ -1,0 +1,163 @@
+"""`curate pull langfuse` against a server in the shape of Langfuse's public API, serving the
+real exports of ../shared/data (recorded shapes, not a live Langfuse: its server needs
+ClickHouse). Pages of at most 50, a 429 every few requests, traces that share a timestamp in
+no id order, more of them than a page holds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.ingest.pull import PullError, pull
+from curate.ingest.stage import ingest_logs
+from tests.ingest.pull.langfuse_server import PUBLIC, SECRET, LangfuseAPI, recorded_traces, spread
+
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+# columns a pulled record shares with the same trace exported to a file and ingested
+SAME = ["record_id", "source_id", "messages", "output", "model", "timestamp", "prompt_tokens",
+        "completion_tokens", "feedback_score", "tool_calls", "latency_ms", "cost", "metadata"]
+
+
+@pytest.fixture
+def traces(shared_data):
+    return recorded_traces(shared_data / "langfuse_trace_exports")
+
+
+@pytest.fixture
+def api(traces):
+    # 130 traces: 60 share the first timestamp (more than a page of 50), then one a minute
+    server = LangfuseAPI(spread(traces, 130, START, tied=60)).serve()
+    yield server
+    server.close()
+
+
+def project(root: Path, url: str, extra: str = "") -> Project:
+    (root / "curate.toml").write_text(
+        "[[pulls]]\n"
+        'kind = "langfuse"\n'
+        f'base_url = "{url}"\n'
+        "page_size = 100\n"  # more than the server gives: paging must follow meta, not size
+        "max_retries = 3\n" + extra
+    )
+    return Project(Workspace(root / ".curate", root / "curate.toml"), load_config(root / "curate.toml"))
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", PUBLIC)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", SECRET)
+
+
+def as_file(root: Path, traces: list[dict]) -> Project:
+    """The same traces exported to a file and ingested: what the pull must equal."""
+    path = root / "export.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in traces))
+    other = Project(Workspace(root / "file" / ".curate"), load_config(None))
+    ingest_logs(other, [path], format_name="langfuse")
+    return other
+
+
+def table(p: Project) -> pl.DataFrame:
+    return p.workspace.scan_records().collect().select(SAME).sort("record_id")
+
+
+def test_pull_equals_ingest_of_the_export_and_a_repull_adds_nothing(tmp_path, api, keys):
+    p = project(tmp_path, api.url)
+    api.rate_limit_every = 4
+    (first,) = pull(p)
+    generations = sum(
+        o["type"] == "GENERATION" for t in api.traces.values() for o in t["observations"]
+    )
+    assert first.complete and first.items == 130
+    assert first.ingested == generations > 130
+    assert first.retries == api.rate_limited > 0  # every 429 retried, none lost
+    expected = table(as_file(tmp_path, list(api.traces.values())))
+    assert table(p).equals(expected)
+    (again,) = pull(p)
+    assert again.ingested == 0 and again.quarantined == 0
+    assert p.workspace.scan_records().collect().height == generations
+
+
+def test_pulls_only_what_is_new_and_a_late_trace_within_the_overlap(tmp_path, api, keys, traces):
+    p = project(tmp_path, api.url)
+    pull(p)
+    before = p.workspace.scan_records().collect().height
+    last = max(datetime.fromisoformat(t["timestamp"].replace("Z", "+00:00")) for t in api.traces.values())
+    newer = spread(traces, 7, last)  # after the last one
+    for t in newer:
+        t["id"] += "-new"
+        for o in t["observations"]:
+            o["id"] += "-new"
+    late = spread(traces, 1, last - timedelta(minutes=5))[0]  # arrives late, stamped earlier
+    late["id"] += "-late"
+    for o in late["observations"]:
+        o["id"] += "-late"
+    api.add([*newer, late])
+    (second,) = pull(p)
+    added = sum(o["type"] == "GENERATION" for t in [*newer, late] for o in t["observations"])
+    assert second.ingested == added
+    assert p.workspace.scan_records().collect().height == before + added
+    # the overlap (10 minutes) was re-read and deduplicated, nothing else
+    assert second.items < 30
+
+
+def test_a_pull_cut_off_resumes_without_gap_or_duplicate(tmp_path, api, keys):
+    p = project(tmp_path, api.url, "timeout_s = 5\n")
+    api.fail_after = 110  # the server breaks down in the third page (51 requests a page)
+    with pytest.raises(PullError, match="HTTP 500"):
+        pull(p)
+    kept = p.workspace.scan_records().collect()
+    assert 0 < kept.height
+    manifest = p.workspace.manifest()
+    assert manifest["pulls"][-1]["complete"] is False
+    api.fail_after = None
+    (resumed,) = pull(p)
+    records = p.workspace.scan_records().collect()
+    assert records["record_id"].n_unique() == records.height  # no duplicate
+    assert table(p).equals(table(as_file(tmp_path, list(api.traces.values()))))  # no gap
+    assert resumed.window["resumed_after"] is not None
+    assert resumed.items < 130  # it did not start over
+
+
+def test_wrong_keys_are_refused_by_name_and_never_shown_or_written(tmp_path, api, monkeypatch):
+    p = project(tmp_path, api.url)
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", PUBLIC)
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-wrong-key-987654")
+    with pytest.raises(PullError) as caught:
+        pull(p)
+    message = str(caught.value)
+    assert api.url in message and "api_key_env" in message and "HTTP 401" in message
+    assert "sk-lf-wrong-key-987654" not in message
+    for path in (tmp_path / ".curate").rglob("*"):
+        if path.is_file():
+            assert b"sk-lf-wrong-key" not in path.read_bytes(), path
+
+
+def test_an_unreadable_trace_is_quarantined_with_its_id_once(tmp_path, api, keys, traces):
+    p = project(tmp_path, api.url)
+    broken = spread(traces, 1, START + timedelta(days=1))[0]
+    broken["id"] = "broken-trace"
+    broken["observations"] = "not a list"
+    api.add([broken])
+    (first,) = pull(p)
+    rows = p.workspace.scan("quarantine").collect()
+    assert first.quarantined == 1 == rows.height
+    assert rows["reason"][0].startswith("trace broken-trace: ")
+    (second,) = pull(p)
+    assert second.quarantined == 0 and second.already_quarantined == 1
+    assert p.workspace.scan("quarantine").collect().height == 1
+
+
+def test_filters_tags_name_and_model(tmp_path, api, keys):
+    p = project(tmp_path, api.url, '[pulls.filter]\nmodel = ["gpt-4o"]\n')
+    (result,) = pull(p)
+    models = set(p.workspace.scan_records().collect()["model"].to_list())
+    assert models == {"gpt-4o"}
+    assert result.filtered > 0
