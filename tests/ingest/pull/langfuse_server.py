@@ -123,7 +123,13 @@ class LangfuseAPI:
             count = self.requests
         expected = "Basic " + base64.b64encode(f"{PUBLIC}:{SECRET}".encode()).decode()
         if auth != expected:
-            return 401, {"message": "Invalid credentials. Confirm that you've configured the correct host."}, {}
+            return (
+                401,
+                {
+                    "message": "Invalid credentials. Confirm that you've configured the correct host."
+                },
+                {},
+            )
         if self.fail_after is not None and count > self.fail_after:
             return 500, {"message": "Internal Server Error"}, {}
         if self.rate_limit_every and count % self.rate_limit_every == 0:

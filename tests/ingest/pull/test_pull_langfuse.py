@@ -21,8 +21,21 @@ from tests.ingest.pull.langfuse_server import PUBLIC, SECRET, LangfuseAPI, recor
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # columns a pulled record shares with the same trace exported to a file and ingested
-SAME = ["record_id", "source_id", "messages", "output", "model", "timestamp", "prompt_tokens",
-        "completion_tokens", "feedback_score", "tool_calls", "latency_ms", "cost", "metadata"]
+SAME = [
+    "record_id",
+    "source_id",
+    "messages",
+    "output",
+    "model",
+    "timestamp",
+    "prompt_tokens",
+    "completion_tokens",
+    "feedback_score",
+    "tool_calls",
+    "latency_ms",
+    "cost",
+    "metadata",
+]
 
 
 @pytest.fixture
@@ -46,7 +59,9 @@ def project(root: Path, url: str, extra: str = "") -> Project:
         "page_size = 100\n"  # more than the server gives: paging must follow meta, not size
         "max_retries = 3\n" + extra
     )
-    return Project(Workspace(root / ".curate", root / "curate.toml"), load_config(root / "curate.toml"))
+    return Project(
+        Workspace(root / ".curate", root / "curate.toml"), load_config(root / "curate.toml")
+    )
 
 
 @pytest.fixture
@@ -89,7 +104,9 @@ def test_pulls_only_what_is_new_and_a_late_trace_within_the_overlap(tmp_path, ap
     p = project(tmp_path, api.url)
     pull(p)
     before = p.workspace.scan_records().collect().height
-    last = max(datetime.fromisoformat(t["timestamp"].replace("Z", "+00:00")) for t in api.traces.values())
+    last = max(
+        datetime.fromisoformat(t["timestamp"].replace("Z", "+00:00")) for t in api.traces.values()
+    )
     newer = spread(traces, 7, last)  # after the last one
     for t in newer:
         t["id"] += "-new"
@@ -114,7 +131,7 @@ def test_a_pull_cut_off_resumes_without_gap_or_duplicate(tmp_path, api, keys):
     with pytest.raises(PullError, match="HTTP 500"):
         pull(p)
     kept = p.workspace.scan_records().collect()
-    assert 0 < kept.height
+    assert kept.height > 0
     manifest = p.workspace.manifest()
     assert manifest["pulls"][-1]["complete"] is False
     api.fail_after = None

@@ -1,0 +1,274 @@
+"""`curate pull phoenix` against a real Phoenix server (`make test` starts it on 127.0.0.1:6016,
+SQLite in a temporary folder: scripts/phoenix.sh). Spans are sent as an instrumented app sends
+them, with the OpenTelemetry SDK over OTLP/HTTP; the same spans are also written to a file as
+OTLP JSON (hex ids, as the collector's file exporter writes), and the pulled records must equal
+what `curate ingest` makes of that file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.ingest.pull import PullError, pull
+from curate.ingest.stage import ingest_logs
+
+PHOENIX = f"http://127.0.0.1:{os.environ.get('CURATE_PHOENIX_PORT', '6016')}"
+# what a pulled record shares with the same span ingested from a file (Phoenix keeps no
+# resource attributes, and adds its own llm.* ones: metadata differs; times are compared apart)
+SAME = [
+    "record_id",
+    "source_id",
+    "messages",
+    "output",
+    "model",
+    "tool_calls",
+    "finish_reason",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "input_hash",
+    "prompt_version",
+]
+
+
+@pytest.fixture(scope="module")
+def phoenix() -> str:
+    """The Phoenix server `make test` started; in CI its absence fails the run."""
+    try:
+        with urllib.request.urlopen(f"{PHOENIX}/healthz", timeout=5) as response:
+            ok = response.status == 200
+    except OSError:
+        ok = False
+    if not ok:
+        message = f"no Phoenix server at {PHOENIX}: run `make phoenix-up` (make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return PHOENIX
+
+
+class App:
+    """An instrumented app: GenAI spans (and their agent's parent spans) for one project, sent
+    to Phoenix, and kept to be written as an OTLP JSON file."""
+
+    def __init__(self, url: str, project: str):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        resource = Resource.create(
+            {"service.name": "ticket-triage", "openinference.project.name": project}
+        )
+        self.provider = TracerProvider(resource=resource)
+        self.sent = InMemorySpanExporter()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.sent))
+        exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
+        self.provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=256))
+        self.tracer = self.provider.get_tracer("ticket-triage", "1.0")
+        self.calls = 0
+
+    def send(self, n: int) -> None:
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        for _ in range(n):
+            i = self.calls
+            self.calls += 1
+            parent = self.tracer.start_as_current_span("triage ticket")  # not a model call
+            call = self.tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT)
+            with parent, call as span:
+                self.describe(span, i)
+                if i % 13 == 0:
+                    span.set_status(Status(StatusCode.ERROR, "429 Too Many Requests"))
+        self.provider.force_flush()
+
+    @staticmethod
+    def describe(span, i: int) -> None:
+        """The GenAI attributes of call `i` (current semantic conventions)."""
+        label = ["billing", "refund", "other"][i % 3]
+        text = f"Ticket {i}: my invoice #{i * 7} was charged twice"
+        output = {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": json.dumps({"label": label})}],
+            "finish_reason": "length" if i % 11 == 0 else "stop",
+        }
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+            "gen_ai.system_instructions": json.dumps(
+                [{"type": "text", "content": "Label the ticket."}]
+            ),
+            "gen_ai.input.messages": json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": text}]}]
+            ),
+            "gen_ai.output.messages": json.dumps([output]),
+            "gen_ai.usage.input_tokens": 40 + i % 9,
+            "gen_ai.usage.output_tokens": 5 + i % 4,
+        }
+        span.set_attributes(attributes)
+
+    def export_file(self, path: Path) -> Path:
+        """The spans sent, as the collector's file exporter writes them: OTLP JSON, hex ids."""
+        from google.protobuf.json_format import MessageToDict
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        request = MessageToDict(encode_spans(self.sent.get_finished_spans()))
+        for resource in request["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in span:
+                            span[key] = base64.b64decode(span[key]).hex()
+        path.write_text(json.dumps(request) + "\n")
+        return path
+
+
+def project(root: Path, name: str, extra: str = "") -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "curate.toml").write_text(
+        f'[[pulls]]\nkind = "phoenix"\nbase_url = "{PHOENIX}"\nproject = "{name}"\n' + extra
+    )
+    return Project(
+        Workspace(root / ".curate", root / "curate.toml"), load_config(root / "curate.toml")
+    )
+
+
+def records(p: Project) -> pl.DataFrame:
+    return p.workspace.scan_records().collect().sort("record_id")
+
+
+def stored(name: str) -> int:
+    """The LLM spans Phoenix has stored for the project so far."""
+    count, cursor = 0, None
+    while True:
+        url = f"{PHOENIX}/v1/projects/{name}/spans?limit=1000&span_kind=LLM"
+        with urllib.request.urlopen(url + (f"&cursor={cursor}" if cursor else ""), timeout=5) as r:
+            answer = json.load(r)
+        count += len(answer["data"])
+        cursor = answer.get("next_cursor")
+        if not cursor:
+            return count
+
+
+def wait_for_spans(name: str, n: int) -> None:
+    """Phoenix stores what it receives a moment later (its bulk inserter)."""
+    deadline = time.monotonic() + 60
+    seen = 0
+    while time.monotonic() < deadline:
+        try:
+            seen = stored(name)
+        except OSError:
+            seen = 0
+        if seen >= n:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"Phoenix stored {seen} of {n} spans in 60 s")
+
+
+@pytest.fixture
+def name() -> str:
+    return f"curate-pull-{uuid.uuid4().hex[:8]}"
+
+
+def test_pulled_spans_are_the_records_of_the_same_spans_as_a_file(tmp_path, phoenix, name):
+    app = App(phoenix, name)
+    app.send(120)
+    wait_for_spans(name, 120)
+    p = project(tmp_path / "pull", name, "page_size = 50\n")
+    (result,) = pull(p)
+    assert result.complete and result.pages >= 5  # 240 spans, 50 a page
+    assert result.ingested == 120
+    assert result.skipped == {"spans without gen_ai.* attributes": 120}
+    file = Project(Workspace(tmp_path / "file" / ".curate"), load_config(None))
+    ingest_logs(file, [app.export_file(tmp_path / "spans.json")], format_name="otel")
+    pulled, exported = records(p), records(file)
+    assert pulled.select(SAME).equals(exported.select(SAME))
+    # times: Phoenix keeps microseconds, the file nanoseconds
+    assert (pulled["timestamp"] - exported["timestamp"]).abs().max() <= timedelta(microseconds=1)
+    assert (pulled["latency_ms"] - exported["latency_ms"]).abs().max() < 0.01
+    assert pulled.filter(pl.col("error").is_not_null()).height == 10  # every 13th
+    assert set(pulled["source"]) == {"pull:phoenix"}
+
+
+def test_a_second_pull_takes_only_the_new_spans(tmp_path, phoenix, name):
+    app = App(phoenix, name)
+    app.send(60)
+    wait_for_spans(name, 60)
+    p = project(tmp_path, name, 'overlap = 10\n[pulls.filter]\nspan_kind = ["LLM"]\n')
+    (first,) = pull(p)
+    assert first.ingested == 60 and first.items == 60  # the parents are not LLM spans
+    (again,) = pull(p)
+    assert again.ingested == 0 and again.items <= 10  # only the overlap is re-read
+    app.send(25)
+    wait_for_spans(name, 85)
+    (second,) = pull(p)
+    assert second.ingested == 25 and second.duplicates <= 10
+    assert records(p).height == 85
+    pulls = p.workspace.manifest()["pulls"]
+    assert [x["ingested"] for x in pulls] == [60, 0, 25]
+    assert all(x["complete"] for x in pulls)
+
+
+def test_a_pull_killed_mid_way_resumes_without_gap_or_duplicate(tmp_path, phoenix, name):
+    app = App(phoenix, name)
+    app.send(1500)
+    wait_for_spans(name, 1500)
+    p = project(
+        tmp_path, name, 'page_size = 20\noverlap = 0\n[pulls.filter]\nspan_kind = ["LLM"]\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "curate", "--config", str(tmp_path / "curate.toml"), "pull"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    manifest = tmp_path / ".curate" / "manifest.json"
+    deadline = time.monotonic() + 60
+    pages = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            pages = len(json.loads(manifest.read_text())["sources"])
+        except (OSError, ValueError, KeyError):
+            pages = 0
+        if pages >= 5:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert pages >= 5, "the pull finished before it could be killed"
+    kept = records(p).height
+    committed = p.workspace.manifest()["sources"]
+    assert 0 < kept == sum(s["rows"] for s in committed) < 1500
+    (resumed,) = pull(p)
+    assert resumed.ingested == 1500 - kept  # no gap
+    all_records = records(p)
+    assert all_records.height == 1500 == all_records["record_id"].n_unique()  # no duplicate
+    assert resumed.duplicates == 0  # overlap 0: it re-read nothing committed
+    print(f"killed after {len(committed)} pages ({kept} records); resumed: {resumed.ingested}")
+
+
+def test_a_wrong_project_or_address_says_what_to_check(tmp_path, phoenix):
+    with pytest.raises(PullError, match="has no project 'no-such-project'"):
+        pull(project(tmp_path / "a", "no-such-project"))
+    p = project(tmp_path / "b", "default", "max_retries = 0\n")
+    (p.workspace.config_path).write_text(
+        p.workspace.config_path.read_text().replace(PHOENIX, PHOENIX + "/v1")
+    )
+    with pytest.raises(PullError, match="not JSON"):
+        pull(Project(p.workspace, load_config(p.workspace.config_path)))
