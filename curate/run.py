@@ -1,8 +1,9 @@
 """`curate run`: the whole job, each stage skipped when its inputs have not changed.
 
-ingest ([[sources]] of curate.toml) -> detect -> balance -> queue push, and once people have
-answered in Argilla: queue pull -> export. The manifest keeps a fingerprint of each stage's
-inputs; a stage whose fingerprint is unchanged since its last run is skipped, with the reason.
+pull ([[pulls]]: trace stores) -> ingest ([[sources]]: log files) -> detect -> balance -> queue
+push, and once people have answered in Argilla: queue pull -> export. The manifest keeps a
+fingerprint of each stage's inputs; a stage whose fingerprint is unchanged since its last run is
+skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def _sources(config: Config) -> list[dict[str, Any]]:
             raise ConfigError(f"[[sources]] path = {entry['path']!r} matches no file under {base}")
         references = base / entry["references"] if entry.get("references") else None
         out.append({**entry, "files": matches, "references": references})
-    if not out:
+    if not out and not config.data.get("pulls"):
         raise ConfigError(
-            "curate.toml has no [[sources]]: list the logs `curate run` ingests, e.g.\n"
+            "curate.toml has no [[sources]] nor [[pulls]]: list the logs `curate run` ingests, "
+            "or the trace stores it pulls from (see `curate pull --help`), e.g.\n"
             '[[sources]]\npath = "logs/*.jsonl.gz"\ntask = "entity_match"'
         )
     return out
@@ -182,6 +184,17 @@ def _ingest(pipe: Pipeline) -> dict[str, Any]:
     return totals
 
 
+def _pull_traces(pipe: Pipeline) -> dict[str, Any]:
+    """[[pulls]]: what is new in each trace store, before the files are ingested."""
+    from curate.ingest.pull import pull
+
+    totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
+    for done in pull(pipe.project):
+        for key in totals:
+            totals[key] += getattr(done, key)
+    return totals
+
+
 def _detect(pipe: Pipeline) -> dict[str, Any]:
     from curate.detect.stage import find_failures
 
@@ -238,7 +251,8 @@ def _labelled(pipe: Pipeline) -> bool | str:
 
 
 STEPS = [
-    Step("ingest", _ingest_inputs, _ingest),
+    Step("pull", lambda pipe: None, _pull_traces, lambda pipe: bool(pipe.config.data.get("pulls"))),
+    Step("ingest", _ingest_inputs, _ingest, lambda pipe: bool(pipe.sources)),
     Step("detect", lambda pipe: _fingerprint(pipe.records_state(), pipe.config_state()), _detect),
     Step(
         "balance",

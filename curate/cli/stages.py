@@ -461,7 +461,8 @@ def run_command(state: State, json_mode: bool) -> None:
     """The whole job: ingest, detect, balance, push; then pull and export once labelled.
 
     \b
-    Reads the logs listed as [[sources]] in curate.toml. Each stage is skipped when its
+    Pulls what is new from the trace stores of [[pulls]] (see `curate pull`), then reads the
+    logs listed as [[sources]] in curate.toml. Each stage is skipped when its
     inputs have not changed since its last run (the manifest keeps their fingerprints), so
     running it again after labelling pulls the answers and writes the training set.
     Argilla: the local stack (`curate argilla up`) or ARGILLA_API_URL / ARGILLA_API_KEY.

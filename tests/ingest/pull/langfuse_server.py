@@ -190,3 +190,16 @@ def spread(traces: list[dict[str, Any]], count: int, start: datetime, tied: int 
         moment = start if n < tied else start + timedelta(minutes=n - tied + 1)
         out.append(variant(traces[n % len(traces)], n, moment))
     return out
+
+
+def renamed(traces: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+    """The traces with `tag` added to their ids and their observations' (new traces)."""
+    out = []
+    for trace in traces:
+        trace = copy.deepcopy(trace)
+        trace["id"] += tag
+        for obs in trace["observations"]:
+            obs["id"] += tag
+            obs["traceId"] = trace["id"]
+        out.append(trace)
+    return out

@@ -17,7 +17,14 @@ from curate.core.project import Project
 from curate.core.workspace import Workspace
 from curate.ingest.pull import PullError, pull
 from curate.ingest.stage import ingest_logs
-from tests.ingest.pull.langfuse_server import PUBLIC, SECRET, LangfuseAPI, recorded_traces, spread
+from tests.ingest.pull.langfuse_server import (
+    PUBLIC,
+    SECRET,
+    LangfuseAPI,
+    recorded_traces,
+    renamed,
+    spread,
+)
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # columns a pulled record shares with the same trace exported to a file and ingested
@@ -107,15 +114,9 @@ def test_pulls_only_what_is_new_and_a_late_trace_within_the_overlap(tmp_path, ap
     last = max(
         datetime.fromisoformat(t["timestamp"].replace("Z", "+00:00")) for t in api.traces.values()
     )
-    newer = spread(traces, 7, last)  # after the last one
-    for t in newer:
-        t["id"] += "-new"
-        for o in t["observations"]:
-            o["id"] += "-new"
-    late = spread(traces, 1, last - timedelta(minutes=5))[0]  # arrives late, stamped earlier
-    late["id"] += "-late"
-    for o in late["observations"]:
-        o["id"] += "-late"
+    newer = renamed(spread(traces, 7, last), "-new")  # after the last one
+    # arrives late, stamped earlier than the last one pulled
+    late = renamed(spread(traces, 1, last - timedelta(minutes=5)), "-late")[0]
     api.add([*newer, late])
     (second,) = pull(p)
     added = sum(o["type"] == "GENERATION" for t in [*newer, late] for o in t["observations"])
@@ -178,3 +179,28 @@ def test_filters_tags_name_and_model(tmp_path, api, keys):
     models = set(p.workspace.scan_records().collect()["model"].to_list())
     assert models == {"gpt-4o"}
     assert result.filtered > 0
+
+
+def test_curate_pull_and_curate_run_from_the_command_line(tmp_path, api, keys, runner, traces):
+    from curate.cli import main
+
+    project(
+        tmp_path,
+        api.url,
+        'task = "agent"\n[run]\npush = false\n[tasks.agent]\nkind = "generation"\n',
+    )
+    config = str(tmp_path / "curate.toml")
+    done = runner.invoke(main, ["--config", config, "pull", "langfuse", "--json"])
+    assert done.exit_code == 0, done.output
+    (summary,) = json.loads(done.stdout)["pulls"]
+    assert summary["ingested"] > 0 and summary["complete"]
+    assert SECRET not in done.output
+    api.add(renamed(spread(traces, 3, START + timedelta(days=3)), "-run"))
+    ran = runner.invoke(main, ["--config", config, "run", "--json"])
+    assert ran.exit_code == 0, ran.output
+    stages = json.loads(ran.stdout)["stages"]
+    assert stages["pull"]["ran"] and stages["pull"]["ingested"] > 0
+    assert "ingest" not in stages  # no [[sources]]: nothing else to read
+    assert stages["detect"]["ran"]
+    text = runner.invoke(main, ["--config", config, "pull"])
+    assert text.exit_code == 0 and "0 records added" in text.output
