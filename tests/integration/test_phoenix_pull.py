@@ -195,7 +195,9 @@ def test_pulled_spans_are_the_records_of_the_same_spans_as_a_file(tmp_path, phoe
     (result,) = pull(p)
     assert result.complete and result.pages >= 5  # 240 spans, 50 a page
     assert result.ingested == 120
-    assert result.skipped == {"spans without gen_ai.* attributes": 120}
+    assert result.skipped == {
+        "spans that are not model calls (no gen_ai.* or llm.* attributes)": 120
+    }
     file = Project(Workspace(tmp_path / "file" / ".curate"), load_config(None))
     ingest_logs(file, [app.export_file(tmp_path / "spans.json")], format_name="otel")
     pulled, exported = records(p), records(file)
@@ -272,3 +274,40 @@ def test_a_wrong_project_or_address_says_what_to_check(tmp_path, phoenix):
     )
     with pytest.raises(PullError, match="not JSON"):
         pull(Project(p.workspace, load_config(p.workspace.config_path)))
+
+
+def test_spans_of_the_openinference_instrumentor_are_read(tmp_path, phoenix, name, shared_data):
+    """Phoenix's own instrumentation (OpenInference, llm.* attributes, no gen_ai.*): the real
+    instrumentor of the OpenAI client, calling a local OpenAI-compatible server."""
+    import openai
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    from tests.judge_server import JudgeServer
+
+    app = App(phoenix, name)
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=app.provider)
+    try:
+        with JudgeServer(shared_data, lambda prompt: ("refund", -0.02)) as server:
+            client = openai.OpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
+            for i in range(4):
+                client.chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[
+                        {"role": "system", "content": "Label the ticket."},
+                        {"role": "user", "content": f"Ticket {i}: I want my money back"},
+                    ],
+                )
+        app.provider.force_flush()
+    finally:
+        instrumentor.uninstrument()
+    wait_for_spans(name, 4)
+    p = project(tmp_path, name)
+    (result,) = pull(p)
+    assert result.ingested == 4
+    got = records(p).sort("timestamp")
+    assert got["output"].to_list() == ["refund"] * 4
+    assert [m["role"] for m in got["messages"][0]] == ["system", "user"]
+    assert got["messages"][2][1]["content"] == "Ticket 2: I want my money back"
+    assert got["model"].null_count() == 0 and got["prompt_tokens"].null_count() == 0
+    assert "llm.input_messages" not in got["metadata"][0]  # read, not copied to metadata

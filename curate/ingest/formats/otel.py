@@ -1,10 +1,12 @@
-"""OpenTelemetry GenAI spans as OTLP JSON: spans with gen_ai.* attributes become records.
+"""OpenTelemetry GenAI spans as OTLP JSON: spans with gen_ai.* (or OpenInference llm.*)
+attributes become records.
 
 Reads an ExportTraceServiceRequest ({"resourceSpans": [...]}) per file or per line (what the
 collector's file exporter writes). Messages come from the current attributes
 `gen_ai.input.messages`, `gen_ai.output.messages`, `gen_ai.system_instructions`, or from the
-deprecated indexed ones `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`. Spans without gen_ai
-attributes are counted and skipped.
+deprecated indexed ones `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`, or, on a span with none
+of these, from OpenInference's `llm.input_messages.N.*` (curate/ingest/formats/openinference.py).
+Other spans (an agent's, a tool's) are counted and skipped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from curate.ingest.formats.messages import (
     parts_text,
     read_messages,
     system_message,
+)
+from curate.ingest.formats.openinference import (
+    indexed,
+    is_llm_span,
+    not_messages,
+    openinference_call,
 )
 
 
@@ -65,18 +73,6 @@ def _seconds_ms(value: Any) -> float | None:
     return float(value) * 1000 if isinstance(value, int | float) and value >= 0 else None
 
 
-def _indexed(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    """gen_ai.prompt.0.role, gen_ai.prompt.0.content, ... as a list of dicts by index."""
-    found: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        if not key.startswith(prefix):
-            continue
-        index, _, field = key[len(prefix) :].partition(".")
-        if index.isdigit():
-            found.setdefault(int(index), {})[field] = value
-    return [found[i] for i in sorted(found)]
-
-
 def _otel_messages(value: Any) -> list[dict[str, Any]]:
     """Messages in the GenAI semconv shape ({role, parts: [{type, content}]}) or others."""
     value = maybe_json(value)
@@ -90,7 +86,7 @@ def _indexed_calls(item: dict[str, Any]) -> list[dict[str, Any]]:
     flat in the message)."""
     return [
         {"id": c.get("id"), "name": c.get("name"), "arguments": to_json(c.get("arguments"))}
-        for c in _indexed(item, "tool_calls.")
+        for c in indexed(item, "tool_calls.")
     ]
 
 
@@ -105,9 +101,9 @@ def _indexed_messages(attrs: dict[str, Any]):
             "tool_call_id": item.get("tool_call_id"),
             "tool_calls": _indexed_calls(item) or None,
         }
-        for item in _indexed(attrs, "gen_ai.prompt.")
+        for item in indexed(attrs, "gen_ai.prompt.")
     ]
-    completions = _indexed(attrs, "gen_ai.completion.")
+    completions = indexed(attrs, "gen_ai.completion.")
     if not completions:
         return messages, None, [], None
     first = completions[0]
@@ -122,6 +118,7 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
         text, _ = parts_text(system)
         messages.append(system_message(text))
     output_text, calls, finish = None, [], None
+    oi: dict[str, Any] = {}  # an OpenInference span's own fields, where it has no gen_ai ones
     if "gen_ai.input.messages" in attrs or "gen_ai.output.messages" in attrs:
         messages += _otel_messages(attrs.get("gen_ai.input.messages"))
         outputs = maybe_json(attrs.get("gen_ai.output.messages"))
@@ -129,6 +126,10 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
             first = outputs[0]
             output_text, calls = parts_text(first.get("parts", first.get("content")))
             finish = first.get("finish_reason")
+    elif is_llm_span(attrs) and not any(k.startswith("gen_ai.prompt.") for k in attrs):
+        oi = openinference_call(attrs)
+        messages += oi["messages"]
+        output_text, calls, finish = oi["output"], oi["tool_calls"], oi["finish_reason"]
     else:
         prompt, output_text, calls, finish = _indexed_messages(attrs)
         messages += prompt
@@ -143,24 +144,30 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
     rest = {
         k: v
         for k, v in attrs.items()
-        if k not in known and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))
+        if k not in known
+        and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))
+        and not_messages(k)
     }
     return {
         "source_id": span.get("spanId"),
         "source_line": number,
         "timestamp": int(start) if start else None,
-        "model": attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model"),
+        "model": attrs.get("gen_ai.response.model")
+        or attrs.get("gen_ai.request.model")
+        or oi.get("model"),
         "messages": messages,
         "output": output_text,
         "tool_calls": calls,
-        "tools": to_json(attrs.get("gen_ai.tool.definitions")),
+        "tools": to_json(attrs.get("gen_ai.tool.definitions")) or oi.get("tools"),
         "finish_reason": normalize_finish(finish),
         "error": error,
         "prompt_tokens": attrs.get(
-            "gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens")
+            "gen_ai.usage.input_tokens",
+            attrs.get("gen_ai.usage.prompt_tokens", oi.get("prompt_tokens")),
         ),
         "completion_tokens": attrs.get(
-            "gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens")
+            "gen_ai.usage.output_tokens",
+            attrs.get("gen_ai.usage.completion_tokens", oi.get("completion_tokens")),
         ),
         "latency_ms": latency,
         "ttft_ms": _seconds_ms(
@@ -179,9 +186,13 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], number: int) -> 
     }
 
 
+MODEL_CALL_KEYS = ("gen_ai.", "llm.input_messages.", "llm.output_messages.", "llm.model_name")
+
+
 def _is_genai(span: dict[str, Any]) -> bool:
+    """A model call: GenAI attributes, or OpenInference's LLM ones."""
     return any(
-        isinstance(a, dict) and str(a.get("key", "")).startswith("gen_ai.")
+        isinstance(a, dict) and str(a.get("key", "")).startswith(MODEL_CALL_KEYS)
         for a in span.get("attributes") or []
     )
 
@@ -198,7 +209,7 @@ def _span_rows(
                 if _is_genai(span):
                     rows.append(span_record(span, resource, number))
                 else:
-                    skipped["spans without gen_ai.* attributes"] += 1
+                    skipped["spans that are not model calls (no gen_ai.* or llm.* attributes)"] += 1
     return rows, skipped
 
 

@@ -105,7 +105,7 @@ def test_current_and_deprecated_genai_attributes(tmp_path, workspace):
     path.write_text(json.dumps(_otlp([current, deprecated, failed, http])))
     result = ingest_logs(Project(workspace), [path])
     assert result.ingested == 3
-    assert result.skipped == {"spans without gen_ai.* attributes": 1}
+    assert result.skipped == {"spans that are not model calls (no gen_ai.* or llm.* attributes)": 1}
     got = {r["source_id"]: r for r in records(workspace).iter_rows(named=True)}
     s1, s2, s3 = got["s1"], got["s2"], got["s3"]
     assert [(m["role"], m["content"]) for m in s1["messages"]] == [
@@ -128,3 +128,52 @@ def test_one_export_request_per_line(tmp_path, workspace):
         json.dumps(_otlp([span])) + "\n" + json.dumps(_otlp([{**span, "spanId": "b"}])) + "\n"
     )
     assert ingest_logs(Project(workspace), [path]).ingested == 2
+
+
+def test_openinference_llm_spans(tmp_path, workspace):
+    """Phoenix's instrumentors write OpenInference attributes, not gen_ai.* ones: messages with
+    parts and tool calls, the model, tokens and tools are read from them."""
+    span = _span(
+        "oi1",
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o-2024-08-06",
+            "llm.input_messages.0.message.role": "system",
+            "llm.input_messages.0.message.content": "Route the ticket.",
+            "llm.input_messages.1.message.role": "user",
+            "llm.input_messages.1.message.contents.0.message_content.type": "text",
+            "llm.input_messages.1.message.contents.0.message_content.text": "Where is my parcel?",
+            "llm.input_messages.2.message.role": "tool",
+            "llm.input_messages.2.message.tool_call_id": "call_9",
+            "llm.input_messages.2.message.content": '{"status": "lost"}',
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_10",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "refund",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"order": 7}',
+            "llm.token_count.prompt": 31,
+            "llm.token_count.completion": 9,
+            "llm.tools.0.tool.json_schema": '{"type": "function", "function": {"name": "refund"}}',
+            "input.value": '{"messages": ["long raw request"]}',
+        },
+    )
+    chain = _span("c1", {"openinference.span.kind": "CHAIN", "input.value": "hi"})
+    path = tmp_path / "oi.json"
+    path.write_text(json.dumps(_otlp([span, chain])))
+    result = ingest_logs(Project(workspace), [path])
+    assert result.ingested == 1 and sum(result.skipped.values()) == 1
+    (row,) = records(workspace).iter_rows(named=True)
+    assert [(m["role"], m["content"]) for m in row["messages"]] == [
+        ("system", "Route the ticket."),
+        ("user", "Where is my parcel?"),
+        ("tool", '{"status": "lost"}'),
+    ]
+    assert row["messages"][2]["tool_call_id"] == "call_9"
+    assert row["output"] is None
+    assert row["tool_calls"] == [{"id": "call_10", "name": "refund", "arguments": '{"order": 7}'}]
+    assert (row["model"], row["prompt_tokens"], row["completion_tokens"]) == (
+        "gpt-4o-2024-08-06",
+        31,
+        9,
+    )
+    assert json.loads(row["tools"]) == [{"type": "function", "function": {"name": "refund"}}]
+    assert "input.value" not in row["metadata"] and "llm.input_messages" not in row["metadata"]
