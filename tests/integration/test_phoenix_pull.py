@@ -80,7 +80,9 @@ class App:
         self.sent = InMemorySpanExporter()
         self.provider.add_span_processor(SimpleSpanProcessor(self.sent))
         exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
-        self.provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=256))
+        # a queue for every span a test sends: the default (2,048) drops the rest, silently
+        processor = BatchSpanProcessor(exporter, max_queue_size=100_000, max_export_batch_size=256)
+        self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("ticket-triage", "1.0")
         self.calls = 0
 

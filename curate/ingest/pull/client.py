@@ -4,7 +4,6 @@ does), a clear error naming the server and what to check otherwise, the key neve
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import httpx
@@ -84,6 +83,8 @@ class StoreClient:
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
                     return self._once(path, params)
+        except PullError as exc:  # what the server said may echo the key
+            raise PullError(self.scrub(str(exc))) from None
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise PullError(
@@ -172,8 +173,3 @@ def _detail(body: bytes) -> str:
                 return str(parsed[key])[:300]
     return text
 
-
-def pause(seconds: float) -> None:
-    """Sleep between pages (`[[pulls]] pause_s`): kind to a store that rate-limits."""
-    if seconds > 0:
-        time.sleep(seconds)
