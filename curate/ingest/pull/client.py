@@ -172,4 +172,3 @@ def _detail(body: bytes) -> str:
             if key in parsed:
                 return str(parsed[key])[:300]
     return text
-
