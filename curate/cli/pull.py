@@ -107,6 +107,10 @@ def _render(console, result: Any) -> None:
         console.print(f"  skipped {n:,} {escape(reason)}")
     if result.filtered:
         console.print(f"  {result.filtered:,} left out by [pulls.filter] model")
+    if result.gone:
+        console.print(
+            f"  {result.gone:,} listed but not fetched (deleted since, or listed with no id)"
+        )
     if result.already_quarantined:
         console.print(f"  {result.already_quarantined:,} quarantined by an earlier pull")
     if result.retries:

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from curate.core.errors import ConfigError
 from curate.core.project import Project
 from curate.core.workspace import now_utc
 from curate.ingest.formats.base import Source
@@ -60,6 +61,7 @@ class PullResult:
     items: int = 0  # items the store gave
     filtered: int = 0  # dropped by [pulls.filter] where the API cannot filter
     already_quarantined: int = 0  # items quarantined by an earlier pull, not again
+    gone: int = 0  # listed by the store, deleted before they could be fetched
     ingested: int = 0
     duplicates: int = 0  # already in the workspace (the overlap re-read, or a re-pull)
     quarantined: int = 0
@@ -124,6 +126,8 @@ def pull(
     """Run the [[pulls]] of curate.toml (or the one named): each fetches what is new since its
     last successful pull. `since`/`until` bound the items' time instead: a backfill, which
     reads that window whole (deduplicated) and leaves the cursor where it was."""
+    if since is not None and until is not None and since >= until:
+        raise ConfigError(f"--since {since.isoformat()} is not before --until {until.isoformat()}")
     specs = choose(pull_specs(project.config.data), name)
     for spec in specs:
         if spec.task is not None:
@@ -199,6 +203,7 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
         result.pages += 1
         result.items += page.read
         result.filtered += page.filtered
+        result.gone += page.gone
         kept = [(i, item) for i, item in zip(page.ids, page.items, strict=True) if i not in skip]
         result.already_quarantined += len(page.items) - len(kept)
         path = folder / f"page-{result.pages:06d}.jsonl"

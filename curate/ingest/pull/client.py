@@ -19,6 +19,10 @@ class PullError(CurateError):
     """A trace store could not be reached, refused us, or answered what is not its API."""
 
 
+class NotFound(PullError):
+    """HTTP 404: the path (a project, an item) is not on the server."""
+
+
 class _Retry(Exception):
     """A 429, a 5xx or a broken connection: worth another try."""
 
@@ -84,7 +88,7 @@ class StoreClient:
                         self.retries += 1
                     return self._once(path, params)
         except PullError as exc:  # what the server said may echo the key
-            raise PullError(self.scrub(str(exc))) from None
+            raise type(exc)(self.scrub(str(exc))) from None
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise PullError(
@@ -122,7 +126,7 @@ class StoreClient:
                 "server and project"
             )
         if status == 404:
-            raise PullError(
+            raise NotFound(
                 f"{self.what} has no {path} (HTTP 404): {_detail(body)}. Check base_url (the "
                 "server's address, without an API path) and the project's name"
             )

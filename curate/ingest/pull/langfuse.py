@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
+
 from curate.core.errors import ConfigError
-from curate.ingest.pull.client import PullError, StoreClient
+from curate.ingest.pull.client import NotFound, PullError, StoreClient
 from curate.ingest.pull.pages import Page
 from curate.ingest.pull.settings import PullSpec, parse_time
 
@@ -81,6 +83,8 @@ class LangfuseStore:
         at_latest: set[str] = set()
         number = 1
         models = set(wanted.get("model", []))
+        unfetchable: set[bytes] = set()
+        counted = 0
         while True:
             bound = latest or lower
             params = {
@@ -96,6 +100,9 @@ class LangfuseStore:
             listed = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(listed, list):
                 raise PullError(f"{self.spec.where}: /api/public/traces answered no `data` list")
+            # a listed entry with no id cannot be fetched: counted (once) as gone
+            nameless = {orjson.dumps(t) for t in listed if not (isinstance(t, dict) and "id" in t)}
+            unfetchable |= nameless
             listed = [t for t in listed if isinstance(t, dict) and "id" in t]
             fresh = [
                 t
@@ -106,7 +113,8 @@ class LangfuseStore:
             ]
             url = f"{self.spec.base_url}/api/public/traces?{urlencode(_shown(params), doseq=True)}"
             if fresh:
-                traces = [self._trace(t["id"]) for t in fresh]
+                whole = [self._trace(t["id"]) for t in fresh]
+                traces = [t for t in whole if t is not None]
                 items, filtered = _keep_models(traces, models)
                 newest = max(_key(t)[0] for t in fresh)
                 if newest != latest:
@@ -114,23 +122,35 @@ class LangfuseStore:
                 at_latest |= {str(t["id"]) for t in fresh if _key(t)[0] == latest}
                 yield Page(
                     items=items,
-                    ids=[f"trace {t.get('id')}" for t in items],
+                    ids=[_name(t) for t in items],
                     cursor=[_iso(latest), max(at_latest)],
                     url=url,
                     read=len(fresh),
                     filtered=filtered,
+                    # deleted between the list and the fetch, or listed with no id
+                    gone=len(whole) - len(traces) + len(unfetchable) - counted,
                 )
+                counted = len(unfetchable)
                 number = 1
             elif listed and number < _pages(answer):
                 number += 1  # a page of traces that share the latest timestamp: the next
             else:
                 return
 
-    def _trace(self, trace_id: str) -> dict[str, Any]:
-        trace = self.client.get(f"/api/public/traces/{quote(str(trace_id), safe='')}")
+    def _trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The whole trace; None when it was deleted since it was listed."""
+        try:
+            trace = self.client.get(f"/api/public/traces/{quote(str(trace_id), safe='')}")
+        except NotFound:
+            return None
         if not isinstance(trace, dict):
             raise PullError(f"{self.spec.where}: trace {trace_id} answered no object")
         return trace
+
+
+def _name(trace: Any) -> str:
+    trace_id = trace.get("id") if isinstance(trace, dict) else None
+    return f"trace {trace_id}" if trace_id else "trace (no id)"
 
 
 def _pages(answer: dict[str, Any]) -> int:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from curate.ingest.pull.client import PullError, StoreClient
+from curate.ingest.pull.client import NotFound, PullError, StoreClient
 from curate.ingest.pull.pages import Page
 from curate.ingest.pull.settings import PullSpec
 
@@ -40,10 +40,12 @@ def span_rowid(global_id: str) -> int:
 
 
 def _nanos(value: Any) -> int | None:
-    """An ISO time as nanoseconds since the epoch, exactly (no float rounding)."""
-    if not value:
+    """An ISO time as nanoseconds since the epoch, exactly (no float rounding); None when it
+    is not one (the record keeps no time rather than being lost)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - EPOCH
@@ -72,8 +74,9 @@ def key_values(attributes: dict[str, Any]) -> list[dict[str, Any]]:
 def otlp_item(span: dict[str, Any]) -> dict[str, Any]:
     """One span of Phoenix's REST API as an OTLP JSON export request (what the otel format
     reads). Phoenix moves `openinference.span.kind` out of the attributes: it goes back in."""
-    context = span.get("context") or {}
-    attributes = dict(span.get("attributes") or {})
+    context = span.get("context") if isinstance(span.get("context"), dict) else {}
+    attributes = span.get("attributes") if isinstance(span.get("attributes"), dict) else {}
+    attributes = dict(attributes)
     if span.get("span_kind"):
         attributes["openinference.span.kind"] = span["span_kind"]
     otlp: dict[str, Any] = {
@@ -125,13 +128,11 @@ class PhoenixStore:
         self.client.get("/v1/projects", {"limit": 1})
         try:
             self.client.get(self.path, {"limit": 1})
-        except PullError as exc:
-            if "HTTP 404" in str(exc):
-                raise PullError(
-                    f"{self.spec.where} has no project {self.spec.project!r}: check [[pulls]] "
-                    "project (a name or an id, as Phoenix's Projects page shows it)"
-                ) from None
-            raise
+        except NotFound:
+            raise PullError(
+                f"{self.spec.where} has no project {self.spec.project!r}: check [[pulls]] "
+                "project (a name or an id, as Phoenix's Projects page shows it)"
+            ) from None
 
     def start(self, cursor: Any) -> Any:
         """Where a pull resumes: `overlap` span ids before the last one pulled (re-read and
@@ -161,11 +162,14 @@ class PhoenixStore:
                 raise PullError(f"{self.spec.where}: {self.path} answered no `data` list")
             url = f"{self.spec.base_url}{self.path}?{urlencode(_shown(params), doseq=True)}"
             rowids = [span_rowid(s["id"]) for s in spans if isinstance(s, dict) and "id" in s]
-            kept = [s for s in spans if not models or _model_of(s) in models]
+            # what is not a span is handed on as it is: the otel reader quarantines it
+            kept = [
+                s for s in spans if not isinstance(s, dict) or not models or _model_of(s) in models
+            ]
             if spans:
                 yield Page(
-                    items=[otlp_item(s) for s in kept],
-                    ids=[f"span {(s.get('context') or {}).get('span_id')}" for s in kept],
+                    items=[otlp_item(s) if isinstance(s, dict) else s for s in kept],
+                    ids=[_name(s) for s in kept],
                     cursor=max(rowids) if rowids else None,
                     url=url,
                     read=len(spans),
@@ -175,6 +179,13 @@ class PhoenixStore:
             if not following or not spans:
                 return
             params["cursor"] = following
+
+
+def _name(span: Any) -> str:
+    """What a span is called in quarantine: its span id."""
+    context = span.get("context") if isinstance(span, dict) else None
+    span_id = context.get("span_id") if isinstance(context, dict) else None
+    return f"span {span_id}" if span_id else "span (no span id)"
 
 
 def _shown(params: dict[str, Any]) -> dict[str, Any]:

@@ -204,3 +204,28 @@ def test_curate_pull_and_curate_run_from_the_command_line(tmp_path, api, keys, r
     assert stages["detect"]["ran"]
     text = runner.invoke(main, ["--config", config, "pull"])
     assert text.exit_code == 0 and "0 records added" in text.output
+
+
+def test_a_trace_deleted_mid_pull_and_a_listing_without_id(tmp_path, api, keys, traces):
+    p = project(tmp_path, api.url)
+    ghost = renamed(spread(traces, 1, START + timedelta(days=2)), "-ghost")[0]
+    api.add([ghost])
+    real_answer = api.answer
+
+    def answer(path, auth):
+        if path.endswith(f"/traces/{ghost['id']}"):
+            return 404, {"message": "Trace not found within authorized project"}, {}
+        status, body, headers = real_answer(path, auth)
+        if status == 200 and path.startswith("/api/public/traces?") and body["data"]:
+            body["data"].append({"name": "a listing with no id", "timestamp": "2026-11-09"})
+        return status, body, headers
+
+    api.answer = answer
+    (result,) = pull(p)
+    assert result.complete and result.gone == 2  # the deleted one, the one with no id
+    assert result.ingested == sum(
+        o["type"] == "GENERATION"
+        for t in api.traces.values()
+        if t is not ghost
+        for o in t["observations"]
+    )

@@ -1,0 +1,74 @@
+"""What a Phoenix server might answer beyond the usual, from a scripted server (the real one is
+tests/integration/test_phoenix_pull.py): entries that are not spans, times that are not times,
+a span id that is not a span's. Nothing is lost without a count; nothing crashes."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from curate.core.config import load_config
+from curate.core.project import Project
+from curate.core.workspace import Workspace
+from curate.ingest.pull import PullError, pull
+from tests.ingest.pull.test_client import serve  # noqa: F401 - the fixture
+
+SPAN = {
+    "id": base64.b64encode(b"Span:7").decode(),
+    "name": "chat",
+    "context": {"trace_id": "ab" * 16, "span_id": "cd" * 8},
+    "span_kind": "LLM",
+    "parent_id": None,
+    "start_time": "2026-12-01T10:00:00.123456+00:00",
+    "end_time": "2026-12-01T10:00:01.000000+00:00",
+    "status_code": "OK",
+    "status_message": "",
+    "attributes": {
+        "llm.model_name": "gpt-4o",
+        "llm.input_messages.0.message.role": "user",
+        "llm.input_messages.0.message.content": "hi",
+        "llm.output_messages.0.message.role": "assistant",
+        "llm.output_messages.0.message.content": "hello",
+    },
+    "events": [],
+}
+
+
+def project(root, url):
+    (root / "curate.toml").write_text(
+        f'[[pulls]]\nkind = "phoenix"\nbase_url = "{url}"\nproject = "p"\nmax_retries = 0\n'
+    )
+    return Project(
+        Workspace(root / ".curate", root / "curate.toml"), load_config(root / "curate.toml")
+    )
+
+
+def test_odd_entries_are_quarantined_or_kept_without_their_time(tmp_path, serve):  # noqa: F811
+    odd_time = SPAN | {
+        "id": base64.b64encode(b"Span:8").decode(),
+        "context": {"trace_id": "ab" * 16, "span_id": "ef" * 8},
+        "start_time": "yesterday",
+    }
+    page = {"data": [SPAN, "not a span", odd_time], "next_cursor": None}
+    server = serve((200, {"data": []}, {}), (200, {"data": []}, {}), (200, page, {}))
+    (result,) = pull(project(tmp_path, server.url))
+    assert result.complete and (result.ingested, result.quarantined) == (2, 1)
+    assert result.cursor == 8
+    rows = p_records(tmp_path)
+    assert rows["output"].to_list() == ["hello", "hello"]
+    assert rows["timestamp"].null_count() == 1
+    (reason,) = Workspace(tmp_path / ".curate").scan("quarantine").collect()["reason"].to_list()
+    assert reason.startswith("span (no span id): ")
+
+
+def p_records(root):
+    return Workspace(root / ".curate").scan_records().collect().sort("source_id")
+
+
+def test_a_cursor_that_is_not_a_spans_fails_clearly(tmp_path, serve):  # noqa: F811
+    bad = SPAN | {"id": base64.b64encode(b"Trace:7").decode()}
+    page = {"data": [bad], "next_cursor": None}
+    server = serve((200, {"data": []}, {}), (200, {"data": []}, {}), (200, page, {}))
+    with pytest.raises(PullError, match="not a span's"):
+        pull(project(tmp_path, server.url))
