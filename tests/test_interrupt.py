@@ -95,8 +95,9 @@ def test_ctrl_c_stops_ingest_at_once_and_loses_nothing(tmp_path):
     records = workspace.scan_records().select("source_id").collect()
     assert records.height == n and records["source_id"].n_unique() == n
     # the file's rows came in one commit, whole: an interrupted run committed nothing, or (when
-    # Ctrl-C came just after its commit) all of it, and then the last run found only duplicates
+    # Ctrl-C came just after its commit, as it can on a loaded machine) all of it, and every
+    # later run found only duplicates (an entry of 0 rows each)
     rows = [s["rows"] for s in workspace.manifest()["sources"]]
-    assert [r for r in rows if r] == [n] and len(rows) <= 2, rows
+    assert [r for r in rows if r] == [n] and len(rows) <= 1 + len(stopped), rows
     assert (result["ingested"], result["duplicates"]) == ((n, 0) if len(rows) == 1 else (0, n))
     assert not list((tmp_path / "ws" / "records").glob(".staging-*"))
