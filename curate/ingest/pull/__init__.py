@@ -88,13 +88,20 @@ def open_store(spec: PullSpec):
     return LangfuseStore(spec)
 
 
-def last_cursor(manifest: dict[str, Any], name: str) -> Any:
-    """The cursor after the last page of pull `name` committed (None: never pulled)."""
+def store_key(spec: PullSpec) -> dict[str, Any]:
+    """What a cursor belongs to: a pull renamed, or pointed at another store or project, starts
+    over (its old cursor means nothing there) and deduplicates what it had."""
+    return {"name": spec.name, "kind": spec.kind, "store": spec.base_url, "project": spec.project}
+
+
+def last_cursor(manifest: dict[str, Any], spec: PullSpec) -> Any:
+    """The cursor after the last page of this pull committed (None: never pulled)."""
+    key = store_key(spec)
     cursors = [
         s["pull"]["cursor"]
         for s in manifest.get("sources", [])
         if isinstance(s.get("pull"), dict)
-        and s["pull"].get("name") == name
+        and all(s["pull"].get(k) == v for k, v in key.items())
         and s["pull"].get("cursor") is not None
     ]
     return max(cursors, default=None)
@@ -150,7 +157,7 @@ def pull_one(
     store = open_store(spec)
     started = time.perf_counter()
     backfill = since is not None or until is not None
-    resumed = None if backfill else last_cursor(workspace.manifest(), spec.name)
+    resumed = None if backfill else last_cursor(workspace.manifest(), spec)
     result = PullResult(spec.name, spec.kind, spec.base_url, spec.project)
     result.started_at = now_utc().isoformat()
     lower = since or spec.start
@@ -190,7 +197,7 @@ def pull_one(
         result.seconds = round(time.perf_counter() - started, 3)
         store.client.close()
         if workspace.exists:
-            result.cursor = resumed if backfill else last_cursor(workspace.manifest(), spec.name)
+            result.cursor = resumed if backfill else last_cursor(workspace.manifest(), spec)
             _remember(workspace, result)
     return result
 
@@ -215,7 +222,7 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
             name=f"pull:{spec.name}",
             items=[i for i, _ in kept],
         )
-        yield source, {"name": spec.name, "cursor": None if backfill else page.cursor}
+        yield source, store_key(spec) | {"cursor": None if backfill else page.cursor}
         path.unlink()
 
 

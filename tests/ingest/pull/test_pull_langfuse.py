@@ -105,6 +105,8 @@ def test_pull_equals_ingest_of_the_export_and_a_repull_adds_nothing(tmp_path, ap
     (again,) = pull(p)
     assert again.ingested == 0 and again.quarantined == 0
     assert p.workspace.scan_records().collect().height == generations
+    for path in (tmp_path / ".curate").rglob("*"):  # the key is never written
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
 
 
 def test_pulls_only_what_is_new_and_a_late_trace_within_the_overlap(tmp_path, api, keys, traces):

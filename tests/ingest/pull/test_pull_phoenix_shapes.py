@@ -72,3 +72,24 @@ def test_a_cursor_that_is_not_a_spans_fails_clearly(tmp_path, serve):  # noqa: F
     server = serve((200, {"data": []}, {}), (200, {"data": []}, {}), (200, page, {}))
     with pytest.raises(PullError, match="not a span's"):
         pull(project(tmp_path, server.url))
+
+
+def test_a_cursor_belongs_to_its_store_and_project():
+    from curate.ingest.pull import last_cursor, store_key
+    from curate.ingest.pull.settings import PullSpec
+
+    prod = PullSpec("traces", "phoenix", "http://a:6006", "prod")
+    other = PullSpec("traces", "phoenix", "http://a:6006", "staging")
+    moved = PullSpec("traces", "langfuse", "http://b", None)
+    manifest = {
+        "sources": [
+            {"pull": store_key(prod) | {"cursor": 10}},
+            {"pull": store_key(prod) | {"cursor": 30}},
+            {"pull": store_key(prod) | {"cursor": None}},  # a backfill's page
+            {"pull": store_key(moved) | {"cursor": ["2026-11-01T00:00:00Z", "t1"]}},
+            {"path": "/logs/a.jsonl"},
+        ]
+    }
+    assert last_cursor(manifest, prod) == 30
+    assert last_cursor(manifest, other) is None  # same name, another project: from the start
+    assert last_cursor(manifest, moved) == ["2026-11-01T00:00:00Z", "t1"]
