@@ -43,6 +43,7 @@ from curate.core.workspace import now_utc
 from curate.ingest.formats.base import Source
 from curate.ingest.pull.client import PullError
 from curate.ingest.pull.settings import PullSpec, choose, pull_specs
+from curate.ingest.reading import prefetch
 
 # (pull name, items read so far, pages so far)
 PullProgress = Callable[[str, int, int], None]
@@ -172,7 +173,9 @@ def pull_one(
         store.check()
         skip = quarantined_items(workspace, spec.name)
         with tempfile.TemporaryDirectory(prefix=".pull-", dir=workspace.root) as folder:
-            pages = _page_sources(store, spec, resumed, lower, until, Path(folder), skip, result)
+            pages = prefetch(
+                _page_sources(store, spec, resumed, lower, until, Path(folder), skip, result)
+            )
 
             def counted() -> Iterator[tuple[Source, dict[str, Any]]]:
                 for page in pages:
@@ -204,8 +207,11 @@ def pull_one(
 
 def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, skip, result):
     """Each page written to a file of JSON lines (one item a line) as a Source, with what its
-    manifest entry keeps of the pull."""
+    manifest entry keeps of the pull. Fetched a page ahead (`prefetch`: the next request waits
+    on the server while this page is read and committed); a page's file is removed two pages
+    later, when its reader is surely done with it."""
     backfill = result.window["backfill"]
+    written: list[Path] = []
     for page in store.pages(store.start(resumed), lower, until):
         result.pages += 1
         result.items += page.read
@@ -222,8 +228,10 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
             name=f"pull:{spec.name}",
             items=[i for i, _ in kept],
         )
+        written.append(path)
         yield source, store_key(spec) | {"cursor": None if backfill else page.cursor}
-        path.unlink()
+        if len(written) > 2:
+            written.pop(0).unlink()
 
 
 def _remember(workspace, result: PullResult) -> None:
