@@ -124,14 +124,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--project", help="a project of an earlier run: its spans, not sent again")
     args = parser.parse_args()
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    started = time.perf_counter()
-    send(name, args.spans)
-    wait(name, args.spans)
-    print(
-        f"{args.spans:,} spans sent and stored by Phoenix in {time.perf_counter() - started:.1f} s"
-    )
+    name = args.project or f"bench-{uuid.uuid4().hex[:8]}"
+    if not args.project:
+        started = time.perf_counter()
+        send(name, args.spans)
+        wait(name, args.spans)
+        took = time.perf_counter() - started
+        print(f"{args.spans:,} spans sent to Phoenix project {name}, stored in {took:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         counter = iter(range(1000))

@@ -93,7 +93,8 @@ def _console(json_mode: bool):
 def _render(console, result: Any) -> None:
     from rich.markup import escape
 
-    where = escape(f"{result.kind} {result.project or ''} at {result.base_url}".replace("  ", " "))
+    store = " ".join(str(x) for x in (result.kind, result.project) if x)
+    where = escape(f"{store} at {result.base_url}")
     rate = result.items / result.seconds if result.seconds else 0.0
     console.print(
         f"[bold]pull {escape(result.name)}[/] ({where}): {result.items:,} items in "

@@ -314,6 +314,16 @@ def status(out, data: dict[str, Any]) -> None:
         if data[key]:
             parts = ", ".join(f"{k}: {v}" for k, v in data[key].items())
             out.print(f"  {key.replace('_', ' ')}: {parts}")
+    for pull in data.get("pulls", []):
+        from rich.markup import escape
+
+        state = "" if pull["complete"] else " [yellow](cut off: `curate pull` resumes)[/]"
+        store = " ".join(str(x) for x in (pull["kind"], pull["project"]) if x)
+        where = escape(f"{store} at {pull['base_url']}")
+        out.print(
+            f"  pull {escape(str(pull['name']))} ({where}): last {pull['finished_at']}, "
+            f"{pull['ingested']} added{state}"
+        )
 
 
 def quarantine(out, total: int, rows: list[dict[str, Any]]) -> None:

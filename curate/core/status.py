@@ -32,7 +32,17 @@ def workspace_status(workspace: Workspace) -> dict[str, Any]:
         "by_task": _counts(records, "task"),
         "by_model": _counts(records, "model"),
         "sources": manifest["sources"],
+        "pulls": _last_pulls(manifest),
     }
+
+
+def _last_pulls(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The last run of each pull (`curate pull`): when, what it added, where its cursor is."""
+    last: dict[str, dict[str, Any]] = {}
+    for entry in manifest.get("pulls", []):
+        last[entry.get("name")] = entry
+    keys = ("name", "kind", "base_url", "project", "finished_at", "complete", "ingested", "cursor")
+    return [{k: e.get(k) for k in keys} for e in last.values()]
 
 
 def quarantine_rows(workspace: Workspace, limit: int) -> tuple[int, list[dict[str, Any]]]:

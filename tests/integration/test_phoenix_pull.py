@@ -313,3 +313,69 @@ def test_spans_of_the_openinference_instrumentor_are_read(tmp_path, phoenix, nam
     assert got["messages"][2][1]["content"] == "Ticket 2: I want my money back"
     assert got["model"].null_count() == 0 and got["prompt_tokens"].null_count() == 0
     assert "llm.input_messages" not in got["metadata"][0]  # read, not copied to metadata
+
+
+@pytest.fixture(scope="module")
+def phoenix_with_auth(tmp_path_factory):
+    """A second real Phoenix, with authentication on (its admin secret is a bearer key), from
+    the same install `make phoenix` made; started here, stopped after."""
+    binaries = sorted(Path(__file__).resolve().parents[2].glob(".tools/phoenix-*/bin/phoenix"))
+    if not binaries:
+        message = "no Phoenix under .tools/: run `make phoenix` (make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = 6026
+    env = os.environ | {
+        "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix-auth")),
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": "4337",
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PHOENIX_ENABLE_AUTH": "true",
+        "PHOENIX_SECRET": "curate0test0secret0of0phoenix0auth0x",
+        "PHOENIX_ADMIN_SECRET": "curate0admin0secret0of0phoenix0auth1",
+    }
+    process = subprocess.Popen(
+        [str(binaries[-1]), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail("the Phoenix with authentication exited at start")
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Phoenix with authentication did not come up in 90 s")
+        yield url, env["PHOENIX_ADMIN_SECRET"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_wrong_key_is_refused_by_name_and_the_right_one_pulls(
+    tmp_path, phoenix_with_auth, monkeypatch
+):
+    url, secret = phoenix_with_auth
+    toml = f'[[pulls]]\nkind = "phoenix"\nbase_url = "{url}"\nproject = "default"\n'
+    toml += 'api_key_env = "CURATE_TEST_PHOENIX_KEY"\nmax_retries = 0\n'
+    (tmp_path / "curate.toml").write_text(toml)
+    p = Project(
+        Workspace(tmp_path / ".curate", tmp_path / "curate.toml"),
+        load_config(tmp_path / "curate.toml"),
+    )
+    monkeypatch.setenv("CURATE_TEST_PHOENIX_KEY", "wrong-key-0123456789")
+    with pytest.raises(PullError) as caught:
+        pull(p)
+    assert "refused the key" in str(caught.value) and url in str(caught.value)
+    assert "wrong-key-0123456789" not in str(caught.value)
+    monkeypatch.setenv("CURATE_TEST_PHOENIX_KEY", secret)
+    (result,) = pull(p)
+    assert result.complete
+    for path in (tmp_path / ".curate").rglob("*"):
+        assert not path.is_file() or secret.encode() not in path.read_bytes(), path

@@ -206,6 +206,12 @@ def test_curate_pull_and_curate_run_from_the_command_line(tmp_path, api, keys, r
     assert stages["detect"]["ran"]
     text = runner.invoke(main, ["--config", config, "pull"])
     assert text.exit_code == 0 and "0 records added" in text.output
+    status = json.loads(runner.invoke(main, ["--config", config, "status", "--json"]).stdout)
+    (last,) = status["pulls"]
+    assert (last["name"], last["complete"], last["ingested"]) == ("langfuse", True, 0)
+    assert last["cursor"][0].endswith("Z")
+    shown = runner.invoke(main, ["--config", config, "status"]).output
+    assert f"pull langfuse (langfuse at {api.url}): last" in " ".join(shown.split())
 
 
 def test_a_trace_deleted_mid_pull_and_a_listing_without_id(tmp_path, api, keys, traces):
