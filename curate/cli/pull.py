@@ -93,16 +93,17 @@ def _console(json_mode: bool):
 def _render(console, result: Any) -> None:
     from rich.markup import escape
 
-    store = " ".join(str(x) for x in (result.kind, result.project) if x)
-    where = escape(f"{store} at {result.base_url}")
+    project = f", project {result.project}" if result.project else ""
     rate = result.items / result.seconds if result.seconds else 0.0
+    pages = f"{result.pages:,} page{'s' if result.pages != 1 else ''}"
     console.print(
-        f"[bold]pull {escape(result.name)}[/] ({where}): {result.items:,} items in "
-        f"{result.pages:,} pages, {result.seconds:.1f} s ({rate:,.0f} items/s)"
+        f"[bold]pull {escape(result.name)}[/] "
+        f"({escape(f'{result.kind} at {result.base_url}{project}')})"
     )
     console.print(
-        f"  [bold]{result.ingested:,}[/] records added, {result.duplicates:,} already here "
-        f"(the overlap re-read), {result.quarantined:,} quarantined"
+        f"  {result.items:,} items in {pages}, {result.seconds:.1f} s ({rate:,.0f} items/s): "
+        f"[bold]{result.ingested:,}[/] records added, {result.duplicates:,} already here, "
+        f"{result.quarantined:,} quarantined"
     )
     for reason, n in result.skipped.items():
         console.print(f"  skipped {n:,} {escape(reason)}")
