@@ -113,11 +113,12 @@ mutate: install
 	$(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
 	$(BIN)/python scripts/mutate.py $(GROUPS)
 
-bench: install
+bench: install phoenix-up
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/redact.py
+	$(BIN)/python bench/pull.py; status=$$?; scripts/phoenix.sh down; exit $$status
 
 # 5M records (3.2 GB of logs, generated once): local engine, Daft, Daft on a local Ray cluster
 bench-scale: install
