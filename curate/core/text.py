@@ -86,6 +86,17 @@ _BOMS = (
 )
 
 
+def scrub_secrets(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """`text` without the keys and without any bearer or basic credential: a server may echo
+    the Authorization header back. A key is replaced where it stands alone, not inside a word,
+    so that a short one does not rewrite the message ("b" in "base_url")."""
+    for secret in secrets:
+        if secret:
+            pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
+            text = re.sub(pattern, "***", text)
+    return re.sub(r"(?i)\b(bearer\s+|basic\s+)[^\s\"',}]+", r"\1***", text)
+
+
 def read_text_file(path: str | Path, what: str) -> str:
     """A text file the user names (a prompt, a JSON Schema): UTF-8, or UTF-8/16/32 marked by
     a byte-order mark; anything else is an InputError naming `what` and the file."""

@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -199,9 +198,9 @@ class Judge:
 
     def scrub(self, text: str) -> str:
         """`text` without the API key: a server may echo the Authorization header back."""
-        if self.secret:
-            text = text.replace(self.secret, "***")
-        return re.sub(r"(?i)(bearer\s+)[^\s\"',}]+", r"\1***", text)
+        from curate.core.text import scrub_secrets
+
+        return scrub_secrets(text, (self.secret,) if self.secret else ())
 
     def _once(self, body: dict[str, Any]) -> dict[str, Any]:
         """One call. The whole answer must come within the timeout (a server that trickles a

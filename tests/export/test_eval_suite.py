@@ -18,6 +18,7 @@ import yaml
 
 from curate.core.project import Project
 from curate.export.stage import ExportSettings, export_dataset
+from tests.conftest import unavailable
 from tests.export.test_export import annotated  # noqa: F401 - a fixture
 from tests.judge_server import JudgeServer
 
@@ -28,10 +29,7 @@ def promptfoo() -> Path:
     """The promptfoo CLI `make promptfoo` installed; in CI its absence fails the run."""
     found = sorted(ROOT.glob(".tools/promptfoo-*/node_modules/.bin/promptfoo"))
     if not found:
-        message = "no promptfoo CLI under .tools/: run `make promptfoo` (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no promptfoo CLI under .tools/: run `make promptfoo` (make test does it)")
     return found[-1]
 
 

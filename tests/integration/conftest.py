@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import os
-import urllib.request
-
 import pytest
 
 from curate.stack.local import HOST, PORTS
-from tests.conftest import balanced_sample
+from tests.conftest import answers, balanced_sample, unavailable
 
 
 def account() -> dict[str, str]:
@@ -15,10 +12,7 @@ def account() -> dict[str, str]:
 
     found = running_credentials()
     if found is None:
-        message = "no local stack started by curate: run `make stack-up` (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no local stack started by curate: run `make stack-up` (make test does it)")
     return found
 
 
@@ -26,16 +20,8 @@ def account() -> dict[str, str]:
 def argilla_url() -> str:
     """The local Argilla stack that `make test` started. In CI its absence fails the run."""
     url = f"http://{HOST}:{PORTS['argilla']}"
-    try:
-        with urllib.request.urlopen(f"{url}/api/_status", timeout=5) as response:
-            ok = response.status == 200
-    except OSError:
-        ok = False
-    if not ok:
-        message = f"no Argilla server at {url}: run `make stack-up` (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    if not answers(f"{url}/api/_status"):
+        unavailable(f"no Argilla server at {url}: run `make stack-up` (make test does it)")
     return url
 
 

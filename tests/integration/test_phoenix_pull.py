@@ -26,6 +26,7 @@ from curate.core.project import Project
 from curate.core.workspace import Workspace
 from curate.ingest.pull import PullError, pull
 from curate.ingest.stage import ingest_logs
+from tests.conftest import answers, unavailable
 
 PHOENIX = f"http://127.0.0.1:{os.environ.get('CURATE_PHOENIX_PORT', '6016')}"
 # what a pulled record shares with the same span ingested from a file (Phoenix keeps no
@@ -49,16 +50,8 @@ SAME = [
 @pytest.fixture(scope="module")
 def phoenix() -> str:
     """The Phoenix server `make test` started; in CI its absence fails the run."""
-    try:
-        with urllib.request.urlopen(f"{PHOENIX}/healthz", timeout=5) as response:
-            ok = response.status == 200
-    except OSError:
-        ok = False
-    if not ok:
-        message = f"no Phoenix server at {PHOENIX}: run `make phoenix-up` (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    if not answers(f"{PHOENIX}/healthz"):
+        unavailable(f"no Phoenix server at {PHOENIX}: run `make phoenix-up` (make test does it)")
     return PHOENIX
 
 
@@ -321,10 +314,7 @@ def phoenix_with_auth(tmp_path_factory):
     the same install `make phoenix` made; started here, stopped after."""
     binaries = sorted(Path(__file__).resolve().parents[2].glob(".tools/phoenix-*/bin/phoenix"))
     if not binaries:
-        message = "no Phoenix under .tools/: run `make phoenix` (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no Phoenix under .tools/: run `make phoenix` (make test does it)")
     port = 6026
     env = os.environ | {
         "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix-auth")),
@@ -343,13 +333,11 @@ def phoenix_with_auth(tmp_path_factory):
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail("the Phoenix with authentication exited at start")
-                time.sleep(0.5)
+            if answers(f"{url}/healthz"):
+                break
+            if process.poll() is not None:
+                pytest.fail("the Phoenix with authentication exited at start")
+            time.sleep(0.5)
         else:
             pytest.fail("the Phoenix with authentication did not come up in 90 s")
         yield url, env["PHOENIX_ADMIN_SECRET"]

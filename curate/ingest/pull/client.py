@@ -3,13 +3,13 @@ does), a clear error naming the server and what to check otherwise, the key neve
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 import orjson
 
 from curate.core.errors import CurateError
+from curate.core.text import scrub_secrets
 
 MAX_BODY_BYTES = 256 << 20  # a page of 1,000 spans with long prompts is tens of MB
 MAX_WAIT_S = 30.0  # the longest a Retry-After is honoured for
@@ -142,9 +142,7 @@ class StoreClient:
 
     def scrub(self, text: str) -> str:
         """`text` without the keys: a server may echo the Authorization header back."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return re.sub(r"(?i)(bearer\s+|basic\s+)[^\s\"',}]+", r"\1***", text)
+        return scrub_secrets(text, self.secrets)
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -134,3 +134,14 @@ def test_an_answer_too_large_is_refused(serve, monkeypatch):
     server = serve((200, {"data": ["x" * 5000]}, {}))
     with pytest.raises(PullError, match="lower page_size"):
         client(server.url).get("/v1/projects")
+
+
+def test_a_short_key_does_not_rewrite_the_message(serve):
+    server = serve((200, {}, {}))
+    url = server.url
+    server.close()
+    c = StoreClient(url, f"Langfuse at {url}", auth=("a", "b"), secrets=("b",), attempts=1)
+    with pytest.raises(PullError) as caught:
+        c.get("/api/public/traces")
+    assert "base_url" in str(caught.value)  # not "***ase_url"
+    assert c.scrub('{"key": "b", "auth": "Basic YTpi"}') == '{"key": "***", "auth": "Basic ***"}'
