@@ -206,22 +206,17 @@ class Judge:
         """One call. The whole answer must come within the timeout (a server that trickles a
         byte at a time never times out a read) and decode to at most MAX_BODY_BYTES (a gzip
         body can expand a thousandfold)."""
-        import time
+        from curate.core.http import BodyTooLarge, TooSlow, read_body
 
-        deadline = time.monotonic() + self.timeout
         with self.client.stream("POST", self.url, json=body) as response:
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise JudgeError(
-                        f"{self.url}: an answer of over {MAX_BODY_BYTES >> 20} MB: not a chat "
-                        "completion; check base_url"
-                    )
-                if time.monotonic() > deadline:
-                    raise _Retry(f"no whole answer within {self.timeout:g} s")
-                chunks.append(chunk)
-        content = b"".join(chunks)
+            try:
+                content = read_body(response, max_bytes=MAX_BODY_BYTES, timeout=self.timeout)
+            except BodyTooLarge as exc:
+                raise JudgeError(
+                    f"{self.url}: {exc}: not a chat completion; check base_url"
+                ) from None
+            except TooSlow as exc:
+                raise _Retry(str(exc)) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise _Retry(f"HTTP {response.status_code}")
         if response.status_code >= 400:

@@ -9,6 +9,7 @@ import httpx
 import orjson
 
 from curate.core.errors import CurateError
+from curate.core.http import BodyTooLarge, TooSlow, read_body
 from curate.core.text import scrub_secrets
 
 MAX_BODY_BYTES = 256 << 20  # a page of 1,000 spans with long prompts is tens of MB
@@ -50,6 +51,7 @@ class StoreClient:
         self.what = what
         self.secrets = tuple(s for s in secrets if s)
         self.attempts = max(int(attempts), 1)
+        self.timeout = timeout
         self.backoff = backoff
         self.retries = 0
         self.requests = 0
@@ -104,19 +106,14 @@ class StoreClient:
         self.requests += 1
         try:
             with self.client.stream("GET", path, params=_params(params)) as response:
-                content, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise PullError(
-                            f"{self.what}: an answer of over {MAX_BODY_BYTES >> 20} MB to {path}; "
-                            "lower page_size"
-                        )
-                    content.append(chunk)
+                body = read_body(response, max_bytes=MAX_BODY_BYTES, timeout=self.timeout)
+        except BodyTooLarge as exc:
+            raise PullError(f"{self.what}: {exc} to {path}; lower page_size") from None
+        except TooSlow as exc:
+            raise _Retry(f"{exc} to {path}") from None
         except httpx.TransportError as exc:
             raise _Retry(f"cannot reach {self.base_url} ({type(exc).__name__}: {exc})") from None
         status = response.status_code
-        body = b"".join(content)
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status} from {path}", _retry_after(response))
         if status in (401, 403):

@@ -145,3 +145,37 @@ def test_a_short_key_does_not_rewrite_the_message(serve):
         c.get("/api/public/traces")
     assert "base_url" in str(caught.value)  # not "***ase_url"
     assert c.scrub('{"key": "b", "auth": "Basic YTpi"}') == '{"key": "***", "auth": "Basic ***"}'
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off():
+    """A byte every 0.1 s never trips a read timeout (it counts between bytes): the whole
+    answer must come within timeout_s."""
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the client hung up, as it should
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        c = StoreClient(url, f"Phoenix at {url}", timeout=0.5, attempts=2, backoff=0.01)
+        started = time.monotonic()
+        with pytest.raises(PullError, match=r"no whole answer within 0.5 s"):
+            c.get("/v1/projects")
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
