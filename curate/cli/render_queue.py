@@ -61,8 +61,10 @@ def pull(out, result) -> None:
                 if q["gold_accuracy"] is None
                 else f", {q['gold_accuracy']:.0%} of {q['gold']} gold"
             )
+            pace = q.get("seconds_per_record")
+            pace = "" if pace is None else f", about {pace:g} s a record"
             out.print(
-                f"    {who}: {q['answers']} answers, {agree} with the others on "
+                f"    {who}: {q['answers']} answers{pace}, {agree} with the others on "
                 f"{q['with_others']} (kappa {q['kappa']}){gold}; vote weight {q['vote_weight']}"
             )
     for task, audit in result.reference_audit.items():

@@ -173,14 +173,16 @@ def annotator_quality(
     """Per annotator, on one question: how many answers; agreement with the consensus of the
     others (on each record the others answered, the answer most of them gave, where most did
     agree) as a share and as Cohen's kappa with its 95% interval; accuracy on the gold records
-    (`gold`: record_id -> the trusted answer, decoded) they answered; and the weight of their
-    vote under `--policy weighted` (`vote_weight`)."""
+    (`gold`: record_id -> the trusted answer, decoded) they answered; the seconds they spend on
+    a record (an estimate, `_pace`); and the weight of their vote under `--policy weighted`
+    (`vote_weight`)."""
     submitted = latest.filter((pl.col("status") == "submitted") & (pl.col("question") == question))
     answers = submitted.select(
         "record_id", pl.coalesce("username", "user_id").alias("who"), "value"
     )
     if answers.height == 0:
         return {}
+    seconds_per_record = _pace(submitted)
     wide = answers.pivot(on="who", index="record_id", values="value", aggregate_function="last")
     people = sorted(c for c in wide.columns if c != "record_id")
     categories = max(answers["value"].n_unique(), 2)
@@ -204,6 +206,7 @@ def annotator_quality(
         kappa, interval = kappa_with_interval(mine, consensus) if len(mine) >= 2 else (None, None)
         out[who] = {
             "answers": int(answers.filter(pl.col("who") == who).height),
+            "seconds_per_record": seconds_per_record.get(who),
             "with_others": len(mine),
             "agreement": round(agree / len(mine), 4) if mine else None,
             "kappa": kappa,
@@ -213,6 +216,31 @@ def annotator_quality(
             "vote_weight": vote_weight(agree, len(mine), right, on_gold, categories),
         }
     return out
+
+
+BREAK_S = 600  # a longer gap between two answers is a pause, not time spent on a record
+
+
+def _pace(submitted: pl.DataFrame) -> dict[str, float]:
+    """Per annotator, the median time between two consecutive answers, gaps over BREAK_S left
+    out: an estimate of the seconds spent on a record (Argilla keeps when an answer was last
+    saved, not how long it took). Only where two answers at least have their time."""
+    if "answered_at" not in submitted.columns:
+        return {}
+    gaps = (
+        submitted.select(pl.coalesce("username", "user_id").alias("who"), "answered_at")
+        .drop_nulls()
+        .with_columns(
+            pl.col("answered_at").cast(pl.String).str.to_datetime(strict=False, time_zone="UTC")
+        )
+        .drop_nulls()
+        .sort("who", "answered_at")
+        .with_columns(gap=pl.col("answered_at").diff().over("who").dt.total_milliseconds() / 1000)
+        .filter(pl.col("gap").is_between(0, BREAK_S, closed="right"))
+        .group_by("who")
+        .agg(pl.col("gap").median())
+    )
+    return {who: round(gap, 1) for who, gap in gaps.iter_rows()}
 
 
 def vote_weight(agree: int, n: int, right: int, on_gold: int, categories: int) -> float:

@@ -178,10 +178,12 @@ def _annotators(report: Report) -> Table | None:
                 "-" if q["gold_accuracy"] is None else f"{pct(q['gold_accuracy'])} of {q['gold']}"
             )
             agree = pct(q["agreement"])
-            row = [task, who, str(q["answers"]), agree, kappa, gold, str(q["vote_weight"])]
+            pace = q.get("seconds_per_record")
+            pace = "-" if pace is None else f"{pace:g}"
+            row = [task, who, str(q["answers"]), pace, agree, kappa, gold, str(q["vote_weight"])]
             rows.append(row)
-    header = ["task", "annotator", "answers", "agrees with the others", "kappa (95%)"]
-    header += ["gold accuracy", "vote weight"]
+    header = ["task", "annotator", "answers", "s a record", "agrees with the others"]
+    header += ["kappa (95%)", "gold accuracy", "vote weight"]
     return Table(header, rows) if rows else None
 
 

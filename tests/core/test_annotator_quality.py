@@ -114,3 +114,28 @@ def test_vote_weight_is_the_log_odds_of_a_smoothed_accuracy(agree, n, right, gol
         assert vote_weight(agree, n, right, gold, 3) == pytest.approx(
             expected + math.log(2), abs=1e-4
         )
+
+
+def test_seconds_per_record_is_the_median_gap_between_answers_without_the_breaks():
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    rows = _rows({f"r{i:02d}": {"ann": "match", "bob": "match", "cy": "match"} for i in range(9)})
+    start = datetime(2026, 11, 28, 10, 0)
+    times = []
+    for record, who in rows.select("record_id", "username").iter_rows():
+        i = int(record[1:])
+        if who == "ann":
+            times.append(start + timedelta(seconds=30 * i))
+        elif who == "bob":  # 90 s a record, and two hours' lunch after the fifth
+            times.append(start + timedelta(seconds=90 * i + (7200 if i >= 5 else 0)))
+        else:
+            times.append(None if i else start)  # one answer with a time: no pace to tell
+    stamped = rows.with_columns(
+        answered_at=pl.Series([t.isoformat() + "+00:00" if t else None for t in times])
+    )
+    quality = annotator_quality(stamped, "label")
+    assert quality["ann"]["seconds_per_record"] == 30
+    assert quality["bob"]["seconds_per_record"] == 90  # the break is not a record's time
+    assert quality["cy"]["seconds_per_record"] is None
