@@ -20,6 +20,7 @@ class _Dataset:
     id: str
     questions: dict[str, list[str] | None]
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    min_submitted: int = 1
 
 
 class MemoryQueue:
@@ -37,7 +38,9 @@ class MemoryQueue:
         return self.datasets.get(name)
 
     def create_dataset(self, name: str, task: Any, min_submitted: int) -> _Dataset:
-        self.datasets[name] = _Dataset(name, f"ds-{next(self._ids)}", questions_for(task))
+        self.datasets[name] = _Dataset(
+            name, f"ds-{next(self._ids)}", questions_for(task), min_submitted=min_submitted
+        )
         return self.datasets[name]
 
     def questions(self, dataset: _Dataset) -> dict[str, list[str] | None]:

@@ -68,6 +68,8 @@ class PushResult:
     created: bool = False
     answered_by_reference: int = 0  # [tasks.NAME.answers] references = trust / audit
     gold: int = 0  # of those, pushed as gold (gold_share) to measure the annotators
+    overlap: int = 0  # of those, to the overlap dataset (overlap_share), for more people each
+    overlap_dataset: str | None = None
     # candidates whose input has references that disagree: pushed to people instead
     contradicting_references: int = 0
     redacted: dict[str, int] = field(default_factory=dict)  # entity type -> values replaced
@@ -77,6 +79,7 @@ class PushResult:
 
 
 REVIEW = "-review"  # curate review's second look: curate-TASK-review
+OVERLAP = "-overlap"  # [tasks.NAME.queue] overlap_share: the records answered twice
 
 
 def dataset_name(task: str, dataset: str | None) -> str:
@@ -148,7 +151,6 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
                 .alias("evidence")
             )
         target = dataset_name(name, dataset)
-        existing = queue.dataset(target)
         result = PushResult(dataset=target, url=queue.url)
         result.gold = gold.height
         result.answered_by_reference = mine.height - records.height
@@ -157,31 +159,64 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
             result.contradicting_references = mine.join(
                 contradicted, on="record_id", how="semi"
             ).height
-        if existing is None:
-            people = int(tasks[name].queue.get("annotators", min_submitted))
-            existing = queue.create_dataset(target, tasks[name], people)
-            result.created = True
-        else:
-            _check_settings(queue, existing, tasks[name])
-        answered = _answered_ids(queue, existing)
-        result.kept_answered = sum(1 for r in records["record_id"] if r in answered)
-        todo = records.filter(~pl.col("record_id").is_in(list(answered)))
-        rows = todo.to_dicts()
-        policy = Policy.of(tasks[name])
-        for start in range(0, len(rows), PUSH_BATCH):
-            chunk = rows[start : start + PUSH_BATCH]
-            batch = [render_record(row, tasks[name]) for row in chunk]
-            if policy is not None and "queue" in policy.where:
-                batch, found = redact_queue_records(batch, chunk, tasks[name], policy)
-                save_mapping(workspace, found)
-                for entity, n in found.counts.items():
-                    result.redacted[entity] = result.redacted.get(entity, 0) + n
-            queue.log(existing, batch)
-            result.pushed += len(batch)
-            if progress is not None:
-                progress(target, len(batch), len(rows))
+        people = int(tasks[name].queue.get("annotators", min_submitted))
+        once, twice = overlap_split(records, float(tasks[name].queue.get("overlap_share", 0)))
+        if twice.height:
+            result.overlap_dataset = target + OVERLAP
+            twice_people = max(int(tasks[name].queue.get("overlap_annotators", 2)), 2)
+            result.overlap = _push_to(
+                project, queue, target + OVERLAP, twice_people, twice, name, result, progress
+            )
+        _push_to(project, queue, target, people, once, name, result, progress)
         results.append(result)
     return results
+
+
+def overlap_split(records: pl.DataFrame, share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(answered by `annotators`, answered by `overlap_annotators`): the share of records for
+    the overlap dataset, chosen by a hash of the record id, so that a record is always in the
+    same one, push after push."""
+    if share <= 0 or records.height == 0:
+        return records, records.clear()
+    import hashlib
+
+    twice = [
+        int.from_bytes(hashlib.sha256(r.encode()).digest()[:8], "big") < share * 2**64
+        for r in records["record_id"]
+    ]
+    mask = pl.Series(twice, dtype=pl.Boolean)
+    return records.filter(~mask), records.filter(mask)
+
+
+def _push_to(project, queue, target, people, records, name, result, progress) -> int:
+    """The records not answered yet to dataset `target` (made, for `people` each, if new); how
+    many were sent."""
+    task = project.tasks[name]
+    existing = queue.dataset(target)
+    if existing is None:
+        existing = queue.create_dataset(target, task, people)
+        result.created = True
+    else:
+        _check_settings(queue, existing, task)
+    answered = _answered_ids(queue, existing)
+    result.kept_answered += sum(1 for r in records["record_id"] if r in answered)
+    rows = records.filter(~pl.col("record_id").is_in(list(answered))).to_dicts()
+    policy = Policy.of(task)
+    sent = 0
+    for start in range(0, len(rows), PUSH_BATCH):
+        chunk = rows[start : start + PUSH_BATCH]
+        batch = [render_record(row, task) for row in chunk]
+        if policy is not None and "queue" in policy.where:
+            batch, found = redact_queue_records(batch, chunk, task, policy)
+            save_mapping(project.workspace, found)
+            for entity, n in found.counts.items():
+                result.redacted[entity] = result.redacted.get(entity, 0) + n
+        queue.log(existing, batch)
+        sent += len(batch)
+        if progress is not None:
+            progress(target, len(batch), len(rows))
+    result.pushed += sent
+    return sent
 
 
 def _answered_ids(queue: QueueBackend, dataset) -> set[str]:
@@ -285,7 +320,7 @@ def pull_queue(
 def _pulled(names: list[str], dataset: str | None) -> list[tuple[str, str]]:
     """(task, dataset) to pull: each task's dataset (or --dataset), and its review and
     adjudication datasets (curate review's second look, the conflicts)."""
-    suffixes = ("", REVIEW, ADJUDICATION)
+    suffixes = ("", OVERLAP, REVIEW, ADJUDICATION)
     return [(name, dataset_name(name, dataset) + suffix) for name in names for suffix in suffixes]
 
 
@@ -392,8 +427,11 @@ def queue_status(
         if remote is None:
             out[name] = {"dataset": target, "pushed": False}
             continue
+        twice = queue.dataset(target + OVERLAP)
+        twice_items = queue.records(twice) if twice is not None else []
+        items = [*queue.records(remote), *twice_items]
         rows, per_user = [], Counter()
-        for item in queue.records(remote):
+        for item in items:
             statuses = [r["status"] for r in item.get("responses") or []]
             state = (
                 "discarded"
@@ -419,6 +457,8 @@ def queue_status(
             "by_stratum": dict(by_stratum),
             "by_annotator": {f"{u} ({s})": n for (u, s), n in sorted(per_user.items())},
         }
+        if twice is not None:  # overlap_share: counted in the totals above too
+            out[name]["overlap"] = {"dataset": target + OVERLAP, "records": len(twice_items)}
         side = queue.dataset(target + ADJUDICATION)
         if side is not None:  # conflicts waiting for an adjudicator
             waiting = [i for i in queue.records(side) if not _answered(i)]

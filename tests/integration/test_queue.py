@@ -320,3 +320,23 @@ def test_task_overlap_and_guidelines_reach_argilla_and_quality_comes_back(tmp_pa
         resolved.filter(pl.col("question") == "label").select("record_id", "value").iter_rows()
     )
     assert all(json.loads(labels[r]) == "non_match" for r in disputed)
+
+
+def test_an_overlap_share_goes_to_a_dataset_answered_by_two(tmp_path, argilla_url):
+    """[tasks.NAME.queue] overlap_share: on the real server, the share is a second dataset whose
+    task distribution asks two people per record; the rest asks one."""
+    from tests.conftest import balanced_sample
+
+    extra = "\n[tasks.entity_match.queue]\noverlap_share = 0.3\n"
+    workspace, config = balanced_sample(tmp_path, target=20, seed=2, extra_toml=extra)
+    dataset = f"test-{uuid.uuid4().hex[:8]}"
+    (pushed,) = push_queue(Project(workspace, config), task="entity_match", dataset=dataset)
+    admin = {"X-Argilla-Api-Key": account()["api_key"]}
+    found = httpx.get(f"{argilla_url}/api/v1/me/datasets", headers=admin).json()["items"]
+    settings = {d["name"]: d for d in found}
+    assert settings[dataset]["distribution"] == {"strategy": "overlap", "min_submitted": 1}
+    twice = settings[f"{dataset}-overlap"]
+    assert twice["distribution"] == {"strategy": "overlap", "min_submitted": 2}
+    assert 0 < pushed.overlap < pushed.pushed
+    assert len(_remote(argilla_url, f"{dataset}-overlap")) == pushed.overlap
+    assert len(_remote(argilla_url, dataset)) == pushed.pushed - pushed.overlap
