@@ -160,7 +160,10 @@ def _push(project: Project, task, dataset, progress, only=None, notes=None) -> l
                 contradicted, on="record_id", how="semi"
             ).height
         people = int(tasks[name].queue.get("annotators", min_submitted))
-        once, twice = overlap_split(records, float(tasks[name].queue.get("overlap_share", 0)))
+        # the share answered twice is of the task's own dataset, not of a second look (curate
+        # review) or an adjudication (`only`), which go to one dataset each
+        share = float(tasks[name].queue.get("overlap_share", 0)) if only is None else 0.0
+        once, twice = overlap_split(records, share)
         if twice.height:
             result.overlap_dataset = target + OVERLAP
             twice_people = max(int(tasks[name].queue.get("overlap_annotators", 2)), 2)

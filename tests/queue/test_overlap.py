@@ -45,6 +45,10 @@ def test_a_share_is_answered_twice_and_agreement_is_measured_on_it(tmp_path):
     assert label["records"] == len(twice.records)  # measured where two people answered
     assert label["percent_agreement"] == round(1 - 3 / len(twice.records), 4)
     assert pulled.records_answered == pushed.pushed
+    # the conflicts go to the one adjudication dataset, none of it to an overlap of it
+    adjudication = queue.datasets["curate-entity_match-adjudication"]
+    assert set(adjudication.records) == disagree
+    assert not [d for d in queue.datasets if d.endswith("-adjudication-overlap")]
     status = queue_status(project, task="entity_match")["entity_match"]
     assert status["overlap"] == {"dataset": TWICE, "records": len(twice.records)}
     assert status["totals"] == {"completed": pushed.pushed}
