@@ -23,24 +23,10 @@ PLANTED = 8
 EXTRA = '\n[tasks.entity_match.answers]\nreferences = "audit"\n[queue]\nbackend = "memory"\n'
 
 
-@pytest.fixture(scope="module")
-def labelled(tmp_path_factory):
-    """The sample's candidates labelled by one careful annotator who follows the references,
-    but for PLANTED records with a reference, labelled the other way."""
-    workspace, config = balanced_sample(tmp_path_factory.mktemp("review"), 80, 5, EXTRA)
-    project = Project(workspace, config)
-    task = project.tasks["entity_match"]
-    candidates = workspace.read_table("candidates").sort("rank")
-    known = referenced_records(workspace).select("record_id", reference_label(task).alias("ref"))
-    refs = dict(known.drop_nulls().iter_rows())
-    with_ref = [r for r in candidates["record_id"] if r in refs]
-    assert len(with_ref) >= 3 * PLANTED
-    planted = set(random.Random(3).sample(with_ref, PLANTED))
+def _annotate(workspace, labels: dict[str, str]) -> None:
+    """One annotator ("ann") gave these labels (and "yes, a failure"); resolved by majority."""
     rows = []
-    for record_id, klass in candidates.select("record_id", "class").iter_rows():
-        label = refs.get(record_id, klass or "match")
-        if record_id in planted:
-            label = "match" if label == "non_match" else "non_match"
+    for record_id, label in labels.items():
         for question, value in (("label", label), ("is_failure", "yes")):
             rows.append(
                 {
@@ -59,6 +45,28 @@ def labelled(tmp_path_factory):
     annotations = pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA)
     annotations.write_parquet(workspace.root / "annotations.parquet")
     resolve(annotations, "majority", None)[0].write_parquet(workspace.root / "resolved.parquet")
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """The sample's candidates labelled by one careful annotator who follows the references,
+    but for PLANTED records with a reference, labelled the other way."""
+    workspace, config = balanced_sample(tmp_path_factory.mktemp("review"), 80, 5, EXTRA)
+    project = Project(workspace, config)
+    task = project.tasks["entity_match"]
+    candidates = workspace.read_table("candidates").sort("rank")
+    known = referenced_records(workspace).select("record_id", reference_label(task).alias("ref"))
+    refs = dict(known.drop_nulls().iter_rows())
+    with_ref = [r for r in candidates["record_id"] if r in refs]
+    assert len(with_ref) >= 3 * PLANTED
+    planted = set(random.Random(3).sample(with_ref, PLANTED))
+    labels = {}
+    for record_id, klass in candidates.select("record_id", "class").iter_rows():
+        label = refs.get(record_id, klass or "match")
+        if record_id in planted:
+            label = "match" if label == "non_match" else "non_match"
+        labels[record_id] = label
+    _annotate(workspace, labels)
     return workspace, config, planted
 
 
@@ -75,6 +83,42 @@ def test_planted_label_errors_rank_first(labelled):
     assert any(r.startswith("the reference says") for r in first["reasons"])
     clean = ranked.filter(~pl.col("record_id").is_in(list(planted)))
     assert clean["suspicion"].max() < 0.8
+
+
+def test_a_label_its_near_duplicates_contradict_ranks_first(tmp_path):
+    """Planted wrong labels where no reference says anything, only the record's near-duplicates
+    (three clusters of three candidates: two labelled match, one planted non_match)."""
+    workspace, config = balanced_sample(tmp_path, 80, 5, EXTRA)
+    task = Project(workspace, config).tasks["entity_match"]
+    known = referenced_records(workspace).select("record_id", reference_label(task).alias("ref"))
+    refs = dict(known.drop_nulls().iter_rows())
+    candidates = workspace.read_table("candidates").sort("rank")
+    free = [r for r in candidates["record_id"] if r not in refs][:9]
+    assert len(free) == 9
+    groups = {r: f"dup{i // 3}" for i, r in enumerate(free)}
+    clusters = workspace.read_table("clusters").with_columns(
+        pl.col("record_id").replace_strict(groups, default=pl.col("cluster_id")).alias("cluster_id")
+    )
+    workspace.write_table("clusters", clusters)
+    planted = {free[i] for i in (2, 5, 8)}
+    labels = {
+        r: refs.get(r, k or "match") for r, k in candidates.select("record_id", "class").iter_rows()
+    }
+    labels |= {r: "non_match" if r in planted else "match" for r in free}
+    _annotate(workspace, labels)
+    ranked = suspicions(workspace, Project(workspace, config).tasks)
+    top = ranked.head(len(planted))
+    # measured: precision at k = 3 of 1.0 (each planted label: 2 of 2 neighbours against it,
+    # 2/3 = 0.667); the other members of those clusters (1 of 2 against) are not suspected
+    assert set(top["record_id"]) == planted
+    assert top["suspicion"].to_list() == [pytest.approx(2 / 3, abs=1e-3)] * 3
+    assert all("near-duplicates were labelled otherwise" in r[0] for r in top["reasons"])
+    assert (
+        ranked.filter(pl.col("record_id").is_in(free) & ~pl.col("record_id").is_in(list(planted)))[
+            "suspicion"
+        ].max()
+        < 0.3
+    )
 
 
 def test_review_lists_and_pushes_them_and_export_leaves_them_out(labelled, runner):
