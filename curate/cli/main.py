@@ -111,7 +111,8 @@ def main(ctx: click.Context, workspace: str | None, config: str | None) -> None:
 
     \b
     The pipeline, one command per stage:
-      curate run                       all of it, from [[sources]] (skips what is up to date)
+      curate run                       all of it, from [[pulls]] and [[sources]] (skips what is
+                                       up to date)
       curate init                      write curate.toml and the workspace
       curate ingest LOGS...            read logs into canonical records
       curate pull [NAME]               or pull them from Phoenix / Langfuse ([[pulls]])

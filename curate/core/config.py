@@ -153,6 +153,13 @@ CONFIG_TEMPLATE = """\
 # [ingest]
 # chunk_mb = 32                 # how much of a file is decoded at once
 
+# [[pulls]]                     # `curate pull`: calls straight from a trace store, incrementally
+# kind = "phoenix"              # phoenix | langfuse
+# base_url = "http://127.0.0.1:6006"
+# project = "default"           # Phoenix's project (Langfuse: its keys name the project)
+# api_key_env = "PHOENIX_API_KEY"   # the variable that holds the key, never the key itself
+# task = "entity_match"
+
 # [argilla]                     # your own Argilla server (ARGILLA_API_URL / ARGILLA_API_KEY win)
 # api_url = "http://127.0.0.1:6900"
 """
