@@ -68,9 +68,7 @@ def ingest_logs(
     args = _args([str(p) for p in expanded], format_name, task, references, field_map)
     args["engine"] = engine.kind
     with workspace.stage("ingest", args) as run:
-        workspace.require_record_identity(
-            {f.name for f in available_formats().values() if f.native_id == "request"}
-        )
+        workspace.require_record_identity(_request_id_formats())
         clear_stale_staging(workspace)
         state = IngestState(workspace, task, refs, result, ctx.chunk_bytes)
         try:
@@ -120,7 +118,7 @@ def ingest_pages(
     workspace.create()
     result = IngestResult()
     with workspace.stage("ingest", dict(args or {}) | {"format": format_name}) as run:
-        workspace.require_record_identity(set())
+        workspace.require_record_identity(_request_id_formats())
         clear_stale_staging(workspace)
         state = IngestState(workspace, task, None, result, ctx.chunk_bytes)
         try:
@@ -133,6 +131,11 @@ def ingest_pages(
             state.discard()
         run.counts = result.to_dict() | {"sources": len(result.sources)}
     return result
+
+
+def _request_id_formats() -> set[str]:
+    """The formats whose native id names the request (see Workspace.require_record_identity)."""
+    return {f.name for f in available_formats().values() if f.native_id == "request"}
 
 
 def _no(*_: Any) -> None:
