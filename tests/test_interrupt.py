@@ -95,9 +95,10 @@ def test_ctrl_c_stops_ingest_at_once_and_loses_nothing(tmp_path):
     records = workspace.scan_records().select("source_id").collect()
     assert records.height == n and records["source_id"].n_unique() == n
     # the file's rows came in one commit, whole: an interrupted run committed nothing, or (when
-    # Ctrl-C came just after its commit, as it can on a loaded machine) all of it, and every
-    # later run found only duplicates (an entry of 0 rows each)
+    # Ctrl-C came just after its commit) all of it; a run that finished first committed all of
+    # it, and every run after that found only duplicates (an entry of 0 rows each): at most one
+    # entry per run (three tries and the last one)
     rows = [s["rows"] for s in workspace.manifest()["sources"]]
-    assert [r for r in rows if r] == [n] and len(rows) <= 1 + len(stopped), rows
+    assert [r for r in rows if r] == [n] and len(rows) <= 4, rows
     assert (result["ingested"], result["duplicates"]) == ((n, 0) if len(rows) == 1 else (0, n))
     assert not list((tmp_path / "ws" / "records").glob(".staging-*"))
