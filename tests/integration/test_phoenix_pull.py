@@ -201,6 +201,14 @@ def test_pulled_spans_are_the_records_of_the_same_spans_as_a_file(tmp_path, phoe
     assert (pulled["timestamp"] - exported["timestamp"]).abs().max() <= timedelta(microseconds=1)
     assert (pulled["latency_ms"] - exported["latency_ms"]).abs().max() < 0.01
     assert pulled.filter(pl.col("error").is_not_null()).height == 10  # every 13th
+    # each page's accounting: every span it held is a record, a duplicate, quarantined or skipped
+    pages = [s for s in p.workspace.manifest()["sources"] if "pull" in s]
+    assert len(pages) == result.pages
+    for page in pages:
+        read = (
+            page["rows"] + page["duplicates"] + page["quarantined"] + sum(page["skipped"].values())
+        )
+        assert read == page["pull"]["items"] > 0, page
     assert set(pulled["source"]) == {"pull:phoenix"}
 
 

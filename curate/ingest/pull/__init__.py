@@ -229,7 +229,8 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
             items=[i for i, _ in kept],
         )
         written.append(path)
-        yield source, store_key(spec) | {"cursor": None if backfill else page.cursor}
+        entry = {"cursor": None if backfill else page.cursor, "items": len(kept)}
+        yield source, store_key(spec) | entry
         if len(written) > 2:
             written.pop(0).unlink()
 
