@@ -33,7 +33,7 @@ case "${1:-}" in
       nohup "$BIN/phoenix" serve > "$STATE/log" 2>&1 &
     echo $! > "$STATE/pid"
     for _ in $(seq 90); do
-      if curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null; then
+      if "$BIN/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$PORT/healthz', timeout=2)" 2> /dev/null; then
         echo "Phoenix $VERSION up at http://127.0.0.1:$PORT (data in $DATA)"; exit 0
       fi
       kill -0 "$(cat "$STATE/pid")" 2> /dev/null || break
