@@ -44,6 +44,13 @@ def _file_state(path: Path) -> tuple[str, int, int] | None:
     return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
+def _plain(text: object) -> str:
+    """Text shown as it is: a message naming [[pulls]] or [tasks.X] is not markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _sources(config: Config) -> list[dict[str, Any]]:
     """[[sources]] with globs expanded, paths relative to curate.toml made absolute."""
     base = config.path.parent if config.path else Path.cwd()
@@ -99,16 +106,16 @@ class Pipeline:
             summary = action()
         except TooFewExamples as exc:  # not a failure: the labelling is not far enough yet
             self.result.stages[name] = {"ran": False, "why": str(exc)}
-            self.say(f"[yellow]{name}: not yet:[/] {exc}")
+            self.say(f"[yellow]{name}: not yet:[/] {_plain(exc)}")
             return True
         except CurateError as exc:
             self.result.stages[name] = {"ran": False, "error": str(exc)}
             self.result.failed = name
-            self.say(f"[red]{name} failed:[/] {exc}")
+            self.say(f"[red]{name} failed:[/] {_plain(exc)}")
             return False
         self.result.stages[name] = {"ran": True, **summary}
         shown = ", ".join(f"{k} {v}" for k, v in summary.items())
-        self.say(f"  {name}: {shown}")
+        self.say(f"  {name}: {_plain(shown)}")
         if fingerprint is not None:
             self._remember(name, fingerprint)
         return True

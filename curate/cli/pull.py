@@ -108,7 +108,7 @@ def _render(console, result: Any) -> None:
     for reason, n in result.skipped.items():
         console.print(f"  skipped {n:,} {escape(reason)}")
     if result.filtered:
-        console.print(f"  {result.filtered:,} left out by [pulls.filter] model")
+        console.print(f"  {result.filtered:,} left out by \\[pulls.filter] (model, tags, names)")
     if result.gone:
         console.print(
             f"  {result.gone:,} listed but not fetched (deleted since, or listed with no id)"

@@ -380,7 +380,7 @@ def redaction(out, data: dict[str, Any]) -> None:
     out.print(f"detection: {found_by}")
     for task, t in data["tasks"].items():
         if t["policy"] is None:
-            out.print(f"{task}: no [tasks.{task}.redact] policy: nothing is replaced")
+            out.print(f"{task}: no \\[tasks.{task}.redact] policy: nothing is replaced")
             continue
         counts = ", ".join(f"{e} {n}" for e, n in t["counts"].items()) or "nothing found"
         out.print(

@@ -60,7 +60,8 @@ class PullResult:
     window: dict[str, Any] = field(default_factory=dict)  # since, until, resumed_from
     pages: int = 0
     items: int = 0  # items the store gave
-    filtered: int = 0  # dropped by [pulls.filter] where the API cannot filter
+    filtered: int = 0  # dropped by [pulls.filter] where the API cannot filter (spans, traces by
+    # name, or a trace's generations by model)
     already_quarantined: int = 0  # items quarantined by an earlier pull, not again
     gone: int = 0  # listed by the store, deleted before they could be fetched
     ingested: int = 0

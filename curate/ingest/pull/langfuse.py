@@ -83,6 +83,7 @@ class LangfuseStore:
         at_latest: set[str] = set()
         number = 1
         models = set(wanted.get("model", []))
+        names = list(wanted.get("name", []))
         unfetchable: set[bytes] = set()
         counted = 0
         while True:
@@ -93,7 +94,8 @@ class LangfuseStore:
                 "page": number,
                 "fromTimestamp": _iso(bound) if bound else None,
                 "toTimestamp": _iso(until) if until else None,
-                "name": (wanted.get("name") or [None])[0],
+                # the API takes one name: with several, they are kept here
+                "name": names[0] if len(names) == 1 else None,
                 "tags": wanted.get("tags"),
             }
             answer = self.client.get("/api/public/traces", params)
@@ -113,7 +115,8 @@ class LangfuseStore:
             ]
             url = f"{self.spec.base_url}/api/public/traces?{urlencode(_shown(params), doseq=True)}"
             if fresh:
-                whole = [self._trace(t["id"]) for t in fresh]
+                named = [t for t in fresh if len(names) < 2 or t.get("name") in names]
+                whole = [self._trace(t["id"]) for t in named]
                 traces = [t for t in whole if t is not None]
                 items, filtered = _keep_models(traces, models)
                 newest = max(_key(t)[0] for t in fresh)
@@ -126,7 +129,7 @@ class LangfuseStore:
                     cursor=[_iso(latest), max(at_latest)],
                     url=url,
                     read=len(fresh),
-                    filtered=filtered,
+                    filtered=filtered + len(fresh) - len(named),
                     # deleted between the list and the fetch, or listed with no id
                     gone=len(whole) - len(traces) + len(unfetchable) - counted,
                 )

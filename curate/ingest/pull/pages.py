@@ -13,5 +13,5 @@ class Page:
     cursor: Any  # where the next page starts: committed with this page's records
     url: str  # the request that answered it (never the key: that is in a header)
     read: int  # items the store gave, before [pulls.filter] dropped any
-    filtered: int = 0  # dropped by a filter the store's API cannot apply (model, tags)
+    filtered: int = 0  # dropped by a filter the store's API cannot apply (model, tags, names)
     gone: int = 0  # listed, and could not be fetched: deleted since, or listed with no id

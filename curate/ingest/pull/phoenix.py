@@ -95,6 +95,22 @@ def otlp_item(span: dict[str, Any]) -> dict[str, Any]:
     return {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [otlp]}]}]}
 
 
+def _tags_of(span: dict[str, Any]) -> set[str]:
+    """OpenInference's `tag.tags` (a list; Phoenix's REST API flattens it to tag.tags.N)."""
+    attrs = span.get("attributes") or {}
+    tags = attrs.get("tag.tags")
+    found = {str(t) for t in tags} if isinstance(tags, list) else set()
+    return found | {str(v) for k, v in attrs.items() if k.startswith("tag.tags.")}
+
+
+def _wanted(span: Any, models: set[str], tags: set[str]) -> bool:
+    """[pulls.filter] model and tags, which Phoenix's API cannot filter by; what is not a span
+    is handed on (the otel reader quarantines it)."""
+    if not isinstance(span, dict):
+        return True
+    return (not models or _model_of(span) in models) and tags <= _tags_of(span)
+
+
 def _model_of(span: dict[str, Any]) -> str | None:
     attrs = span.get("attributes") or {}
     return (
@@ -154,7 +170,7 @@ class PhoenixStore:
             "name": wanted.get("name"),
             "cursor": span_cursor(start) if start else None,
         }
-        models = set(wanted.get("model", []))
+        models, tags = set(wanted.get("model", [])), set(wanted.get("tags", []))
         while True:
             answer = self.client.get(self.path, params)
             spans = answer.get("data") if isinstance(answer, dict) else None
@@ -163,9 +179,7 @@ class PhoenixStore:
             url = f"{self.spec.base_url}{self.path}?{urlencode(_shown(params), doseq=True)}"
             rowids = [span_rowid(s["id"]) for s in spans if isinstance(s, dict) and "id" in s]
             # what is not a span is handed on as it is: the otel reader quarantines it
-            kept = [
-                s for s in spans if not isinstance(s, dict) or not models or _model_of(s) in models
-            ]
+            kept = [s for s in spans if _wanted(s, models, tags)]
             if spans:
                 yield Page(
                     items=[otlp_item(s) if isinstance(s, dict) else s for s in kept],

@@ -237,3 +237,19 @@ def test_a_trace_deleted_mid_pull_and_a_listing_without_id(tmp_path, api, keys, 
         if t is not ghost
         for o in t["observations"]
     )
+
+
+def test_several_trace_names_are_filtered_here(tmp_path, api, keys, traces):
+    names = sorted({t["name"] for t in traces})[:2]
+    extra = "[pulls.filter]\nname = [" + ", ".join(f'"{n}"' for n in names) + "]\n"
+    p = project(tmp_path, api.url, extra)
+    (result,) = pull(p)
+    kept = [t for t in api.traces.values() if t["name"] in names]
+    assert 0 < len(kept) < len(api.traces)
+    assert result.filtered == len(api.traces) - len(kept)
+    trace_names = {
+        json.loads(m)["trace_name"] for m in p.workspace.scan_records().collect()["metadata"]
+    }
+    assert trace_names == set(names) & {
+        t["name"] for t in kept if any(o["type"] == "GENERATION" for o in t["observations"])
+    }

@@ -93,3 +93,28 @@ def test_a_cursor_belongs_to_its_store_and_project():
     assert last_cursor(manifest, prod) == 30
     assert last_cursor(manifest, other) is None  # same name, another project: from the start
     assert last_cursor(manifest, moved) == ["2026-11-01T00:00:00Z", "t1"]
+
+
+def test_tags_and_model_are_filtered_here_and_counted(tmp_path, serve):  # noqa: F811
+    def span(n: int, tags: dict, model: str) -> dict:
+        attrs = SPAN["attributes"] | {"llm.model_name": model} | tags
+        return SPAN | {
+            "id": base64.b64encode(f"Span:{n}".encode()).decode(),
+            "context": {"trace_id": "ab" * 16, "span_id": f"{n:016x}"},
+            "attributes": attrs,
+        }
+
+    spans = [
+        span(1, {"tag.tags.0": "prod", "tag.tags.1": "eu"}, "gpt-4o"),  # flattened, as REST gives
+        span(2, {"tag.tags": ["prod"]}, "gpt-4o"),
+        span(3, {"tag.tags.0": "staging"}, "gpt-4o"),
+        span(4, {"tag.tags.0": "prod"}, "gpt-4o-mini"),
+    ]
+    page = {"data": spans, "next_cursor": None}
+    server = serve((200, {"data": []}, {}), (200, {"data": []}, {}), (200, page, {}))
+    p = project(tmp_path, server.url)
+    toml = p.workspace.config_path
+    toml.write_text(toml.read_text() + '[pulls.filter]\ntags = ["prod"]\nmodel = ["gpt-4o"]\n')
+    (result,) = pull(Project(p.workspace, load_config(toml)))
+    assert (result.items, result.filtered, result.ingested) == (4, 2, 2)
+    assert sorted(p_records(tmp_path)["source_id"]) == [f"{1:016x}", f"{2:016x}"]
