@@ -7,7 +7,11 @@ reads. Pages are asked for by keyset, not by page number: each request starts at
 trace read (its timestamp, then its id), so a trace deleted or added before the current page
 while the pull runs cannot shift another past it; page numbers only step through traces that
 share one timestamp. Tested against recorded shapes of the API, not a live server (Langfuse
-needs ClickHouse): see tests/test_pull_langfuse.py.
+needs ClickHouse): see tests/ingest/pull/test_pull_langfuse.py.
+
+This is Langfuse's v1 read API, which self-hosted Langfuse v3 serves. Langfuse Cloud deprecated
+GET /traces for GET /api/public/v2/observations (cursor-paged, field groups) and GET /scores for
+/v3/scores; reading those is not done yet.
 """
 
 from __future__ import annotations
@@ -59,7 +63,17 @@ class LangfuseStore:
 
     def check(self) -> None:
         """The keys are accepted and the URL is Langfuse's API, before anything is read."""
-        answer = self.client.get("/api/public/traces", {"limit": 1})
+        try:
+            answer = self.client.get("/api/public/traces", {"limit": 1})
+        except PullError as exc:
+            if not isinstance(exc, NotFound) and "HTTP 410" not in str(exc):
+                raise
+            raise PullError(
+                f"{self.spec.where} does not serve GET /api/public/traces ({exc}). curate reads "
+                "Langfuse's v1 traces API, which self-hosted Langfuse v3 serves; Langfuse Cloud "
+                "has deprecated it for /api/public/v2/observations, which curate does not read "
+                "yet. Check base_url, or export the traces and `curate ingest` the file"
+            ) from None
         if not isinstance(answer, dict) or "data" not in answer:
             raise PullError(
                 f"{self.spec.where}: /api/public/traces answered no `data`; is base_url the "

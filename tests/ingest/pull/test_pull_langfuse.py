@@ -253,3 +253,19 @@ def test_several_trace_names_are_filtered_here(tmp_path, api, keys, traces):
     assert trace_names == set(names) & {
         t["name"] for t in kept if any(o["type"] == "GENERATION" for o in t["observations"])
     }
+
+
+def test_a_langfuse_without_the_v1_traces_api_says_what_curate_reads(tmp_path, api, keys):
+    """Langfuse Cloud deprecated GET /api/public/traces: where it is gone, the error says which
+    API curate reads and what to do instead."""
+    real_answer = api.answer
+    api.answer = lambda path, auth: (
+        (410, {"message": "Gone: use /api/public/v2/observations"}, {})
+        if path.startswith("/api/public/traces")
+        else real_answer(path, auth)
+    )
+    with pytest.raises(PullError) as caught:
+        pull(project(tmp_path, api.url))
+    message = str(caught.value)
+    assert "v1 traces API" in message and "/api/public/v2/observations" in message
+    assert "curate ingest" in message
