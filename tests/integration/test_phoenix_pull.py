@@ -260,7 +260,9 @@ def test_a_pull_killed_mid_way_resumes_without_gap_or_duplicate(tmp_path, phoeni
     kept = records(p).height
     committed = p.workspace.manifest()["sources"]
     assert 0 < kept == sum(s["rows"] for s in committed) < 1500
+    assert list((tmp_path / ".curate").glob(".pull-*"))  # the killed pull's pages
     (resumed,) = pull(p)
+    assert not list((tmp_path / ".curate").glob(".pull-*"))  # cleared by the next pull
     assert resumed.ingested == 1500 - kept  # no gap
     all_records = records(p)
     assert all_records.height == 1500 == all_records["record_id"].n_unique()  # no duplicate

@@ -14,7 +14,8 @@ The cursor is a key the store assigns in an order that new items cannot land beh
   arrives late still gets a higher id, where a cursor on its start time (set by the client)
   would step over it.
 - Langfuse: the trace's timestamp, then its id (the API offers no insertion order). A trace
-  can arrive after later-stamped ones (a client's clock, a queue): an overlap re-read covers it.
+  can arrive after later-stamped ones (a client's clock, a queue, and Langfuse's v1 read API
+  shows data up to about 10 minutes late): an overlap re-read covers it.
 
 Never `updated_at`: an item updated after the pull (a score added) moves ahead of the cursor and
 one updated before it moves behind, and paging by a key that moves while you page skips items.
@@ -26,6 +27,7 @@ quarantined before are not quarantined again.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -57,13 +59,13 @@ class PullResult:
     kind: str
     base_url: str
     project: str | None
-    window: dict[str, Any] = field(default_factory=dict)  # since, until, resumed_from
+    window: dict[str, Any] = field(default_factory=dict)  # since, until, resumed_after, backfill
     pages: int = 0
     items: int = 0  # items the store gave
     filtered: int = 0  # dropped by [pulls.filter] where the API cannot filter (spans, traces by
     # name, or a trace's generations by model)
     already_quarantined: int = 0  # items quarantined by an earlier pull, not again
-    gone: int = 0  # listed by the store, deleted before they could be fetched
+    gone: int = 0  # listed by the store, not fetched: deleted since, or listed with no id
     ingested: int = 0
     duplicates: int = 0  # already in the workspace (the overlap re-read, or a re-pull)
     quarantined: int = 0
@@ -212,6 +214,11 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
     on the server while this page is read and committed); a page's file is removed two pages
     later, when its reader is surely done with it."""
     backfill = result.window["backfill"]
+    # a pull killed before (kill -9) left its folder of pages: this runs under the workspace
+    # lock (ingest_pages holds it while it reads these pages), so no other pull owns them
+    for stale in folder.parent.glob(".pull-*"):
+        if stale != folder:
+            shutil.rmtree(stale, ignore_errors=True)
     written: list[Path] = []
     for page in store.pages(store.start(resumed), lower, until):
         result.pages += 1
