@@ -95,6 +95,17 @@ class Config:
         raise ConfigError(f"unknown task {name!r}: {where} defines {known}. Add [tasks.{name}].")
 
 
+def _times_as_text(data: dict[str, Any]) -> None:
+    """`[[pulls]] start = 2026-11-01` (a TOML date or datetime, unquoted) as the ISO text the
+    schema and the pull read, as if it had been quoted."""
+    import datetime as dt
+
+    pulls = data.get("pulls")
+    for entry in pulls if isinstance(pulls, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("start"), dt.date | dt.time):
+            entry["start"] = entry["start"].isoformat()
+
+
 def load_config(path: Path | None) -> Config:
     """Read and validate curate.toml; a missing path gives an empty config."""
     if path is None:
@@ -111,6 +122,7 @@ def load_config(path: Path | None) -> Config:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _times_as_text(data)
     validator = jsonschema.Draft202012Validator(load_schema("config"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:

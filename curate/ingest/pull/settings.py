@@ -72,7 +72,7 @@ def parse_time(value: Any, where: str) -> datetime:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(
-                f"{where} = {value!r} is not a time: give ISO 8601, e.g. 2026-11-01 or "
+                f"{where} = {value!r} is not a date and time: give ISO 8601, e.g. 2026-11-01 or "
                 "2026-11-01T08:00:00Z"
             ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

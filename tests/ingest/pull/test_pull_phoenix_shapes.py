@@ -118,3 +118,37 @@ def test_tags_and_model_are_filtered_here_and_counted(tmp_path, serve):  # noqa:
     (result,) = pull(Project(p.workspace, load_config(toml)))
     assert (result.items, result.filtered, result.ingested) == (4, 2, 2)
     assert sorted(p_records(tmp_path)["source_id"]) == [f"{1:016x}", f"{2:016x}"]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('"2026-11-01"', "2026-11-01T00:00:00+00:00"),
+        ("2026-11-01", "2026-11-01T00:00:00+00:00"),  # a TOML date, unquoted
+        ("2026-11-01T08:30:00+02:00", "2026-11-01T08:30:00+02:00"),
+        ("2026-11-01T08:30:00", "2026-11-01T08:30:00+00:00"),  # no zone: UTC
+    ],
+)
+def test_start_is_read_quoted_or_as_a_toml_date(tmp_path, written, expected):
+    from curate.ingest.pull.settings import pull_specs
+
+    toml = tmp_path / "curate.toml"
+    toml.write_text(
+        f'[[pulls]]\nkind = "phoenix"\nbase_url = "http://x"\nproject = "p"\nstart = {written}\n'
+    )
+    (spec,) = pull_specs(load_config(toml).data)
+    assert spec.start.isoformat() == expected
+
+
+def test_a_start_that_is_no_date_is_refused_by_name(tmp_path):
+    from curate.core.errors import ConfigError
+    from curate.ingest.pull.settings import pull_specs
+
+    toml = tmp_path / "curate.toml"
+    toml.write_text(
+        '[[pulls]]\nkind = "phoenix"\nbase_url = "http://x"\nproject = "p"\nstart = 10:00:00\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"\[\[pulls\]\] phoenix: start = '10:00:00' is not a date"
+    ):
+        pull_specs(load_config(toml).data)
