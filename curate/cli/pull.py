@@ -115,6 +115,11 @@ def _render(console, result: Any) -> None:
         )
     if result.already_quarantined:
         console.print(f"  {result.already_quarantined:,} quarantined by an earlier pull")
+    if result.feedback_updated:
+        console.print(
+            f"  {result.feedback_updated:,} records given the feedback of scores made since they "
+            "were pulled: run `curate detect` again (`curate run` does)"
+        )
     if result.retries:
         console.print(f"  {result.retries:,} requests retried (429, 5xx or cut off)")
     if result.window.get("backfill"):

@@ -53,7 +53,14 @@ REF_SCHEMA = {"record_id": pl.String, "reference": pl.String}
 
 def correct_references(workspace: Workspace, given: pl.DataFrame) -> int:
     """Give records already in the workspace the references of `given` (record_id, reference)
-    where theirs differ; the number of records changed.
+    where theirs differ; the number of records changed. A reference given is never a null."""
+    return correct_records(workspace, given.drop_nulls("reference"), ["reference"])
+
+
+def correct_records(workspace: Workspace, given: pl.DataFrame, columns: list[str]) -> int:
+    """Give records already in the workspace the values of `given` (record_id, *columns) where
+    theirs differ in any of them; the number of records changed. A null in `given` is a value
+    (it clears the stored one).
 
     A records part that holds such a record is written anew beside itself and put in its
     place in one journalled commit, so a reader sees the old part or the new one, whole.
@@ -61,21 +68,24 @@ def correct_references(workspace: Workspace, given: pl.DataFrame) -> int:
     given = given.unique("record_id", keep="last")
     if given.height == 0:
         return 0
+    renamed = given.select("record_id", *[pl.col(c).alias(f"{c}_given") for c in columns])
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_given")) for c in columns)
     changed = 0
     for part in workspace.parts("records"):
-        stored = pl.scan_parquet(part).select("record_id", "reference")
+        stored = pl.scan_parquet(part).select("record_id", *columns)
         differ = (
-            stored.join(given.lazy(), on="record_id", suffix="_given")
-            .filter(pl.col("reference").ne_missing(pl.col("reference_given")))
-            .select("record_id", "reference_given")
+            stored.join(renamed.lazy(), on="record_id")
+            .filter(differs)
+            .select("record_id", *[f"{c}_given" for c in columns])
             .collect()
         )
         if differ.height == 0:
             continue
         frame = pl.read_parquet(part)
         updated = frame.join(differ, on="record_id", how="left", maintain_order="left")
+        found = pl.col("record_id").is_in(differ["record_id"].implode())
         updated = updated.with_columns(
-            pl.coalesce("reference_given", "reference").alias("reference")
+            pl.when(found).then(pl.col(f"{c}_given")).otherwise(pl.col(c)).alias(c) for c in columns
         ).select(frame.columns)
         # staged where an interrupted run's leftovers are cleared (clear_stale_staging)
         folder = workspace.table_dir("records") / f".staging-{uuid.uuid4().hex[:12]}"

@@ -74,6 +74,8 @@ class PullResult:
     retries: int = 0
     seconds: float = 0.0
     cursor: Any = None  # after this pull
+    feedback_updated: int = 0  # stored records given the feedback of scores made since
+    scores_until: str | None = None  # Langfuse: the scores read up to this time
     complete: bool = False  # False: cut off (the pages before are kept; a pull again resumes)
     error: str | None = None
     started_at: str = ""
@@ -194,6 +196,8 @@ def pull_one(
             )
         for key in ("ingested", "duplicates", "quarantined", "skipped"):
             setattr(result, key, getattr(done, key))
+        if hasattr(store, "scores"):
+            _late_scores(workspace, store, spec, lower, result)
         result.complete = True
     except PullError as exc:
         result.error = str(exc)
@@ -241,6 +245,22 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
         yield source, store_key(spec) | entry
         if len(written) > 2:
             written.pop(0).unlink()
+
+
+def _late_scores(workspace, store, spec: PullSpec, lower, result: PullResult) -> None:
+    """Scores made since the last pull read them (less the overlap), as the feedback of the
+    records they are about (curate/ingest/pull/feedback.py)."""
+    from datetime import timedelta
+
+    from curate.ingest.pull.feedback import apply_scores, scores_start
+
+    until = now_utc()
+    start = scores_start(workspace.manifest(), store_key(spec))
+    since = start - timedelta(minutes=spec.overlap) if start else lower
+    scores = [score for page in store.scores(since, until) for score in page]
+    with workspace.lock("pull"):
+        result.feedback_updated = apply_scores(workspace, scores)
+    result.scores_until = until.isoformat()
 
 
 def _remember(workspace, result: PullResult) -> None:

@@ -154,6 +154,26 @@ class LangfuseStore:
             else:
                 return
 
+    def scores(self, since: datetime | None, until: datetime) -> Iterator[list[dict[str, Any]]]:
+        """The scores made in [since, until), a page at a time (`GET /api/public/scores`); the
+        window is fixed when the pull starts, so pages do not shift under new scores."""
+        number = 1
+        while True:
+            params = {
+                "page": number,
+                "limit": 100,
+                "fromTimestamp": _iso(since) if since else None,
+                "toTimestamp": _iso(until),
+            }
+            answer = self.client.get("/api/public/scores", params)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list):
+                raise PullError(f"{self.spec.where}: /api/public/scores answered no `data` list")
+            yield [s for s in data if isinstance(s, dict)]
+            if not data or number >= _pages(answer):
+                return
+            number += 1
+
     def _trace(self, trace_id: str) -> dict[str, Any] | None:
         """The whole trace; None when it was deleted since it was listed."""
         try:

@@ -139,12 +139,42 @@ class LangfuseAPI:
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if url.path == "/api/public/traces":
             return 200, self.list_traces(query), {}
+        if url.path == "/api/public/scores":
+            return 200, self.list_scores(query), {}
         if url.path.startswith("/api/public/traces/"):
             trace = self.traces.get(url.path.rsplit("/", 1)[-1])
             if trace is None:
                 return 404, {"message": "Trace not found within authorized project"}, {}
             return 200, trace, {}
         return 404, {"message": "not found"}, {}
+
+    def list_scores(self, query: dict[str, str]) -> dict[str, Any]:
+        """GET /api/public/scores: every trace's scores (as the exports hold them), by their
+        timestamp, pages numbered from 1."""
+        with self.lock:
+            scores = [
+                s
+                for t in self.traces.values()
+                for s in (t.get("scores") or [])
+                if isinstance(s, dict)
+            ]
+        if "fromTimestamp" in query:
+            scores = [s for s in scores if _time(s["timestamp"]) >= _time(query["fromTimestamp"])]
+        if "toTimestamp" in query:
+            scores = [s for s in scores if _time(s["timestamp"]) < _time(query["toTimestamp"])]
+        scores.sort(key=lambda s: _time(s["timestamp"]))
+        limit = min(int(query.get("limit", 50)), self.page_limit)
+        page = int(query.get("page", 1))
+        total = len(scores)
+        return {
+            "data": scores[(page - 1) * limit : page * limit],
+            "meta": {
+                "page": page,
+                "limit": limit,
+                "totalItems": total,
+                "totalPages": -(-total // limit),
+            },
+        }
 
     def list_traces(self, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:

@@ -269,3 +269,53 @@ def test_a_langfuse_without_the_v1_traces_api_says_what_curate_reads(tmp_path, a
     message = str(caught.value)
     assert "v1 traces API" in message and "/api/public/v2/observations" in message
     assert "curate ingest" in message
+
+
+def test_feedback_made_after_the_pull_reaches_the_records_it_is_about(tmp_path, api, keys):
+    """A score is often made long after its trace: the next pull reads the scores made since
+    (GET /api/public/scores) and gives their records that feedback; a score on the trace goes to
+    its last generation, as when the trace is read."""
+    p = project(tmp_path, api.url)
+    (first,) = pull(p)
+    assert first.feedback_updated == 0  # the scores read with the traces are the same
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    traces = [
+        t
+        for t in api.traces.values()
+        if sum(o["type"] == "GENERATION" for o in t["observations"]) >= 2
+    ]
+    on_generation, on_trace = traces[0], traces[1]
+    generation = next(o for o in on_generation["observations"] if o["type"] == "GENERATION")
+    last = max(
+        (o for o in on_trace["observations"] if o["type"] == "GENERATION"),
+        key=lambda o: o["startTime"],
+    )
+    with api.lock:
+        on_generation["scores"].append(
+            {"id": "late-1", "name": "user-feedback", "value": 0, "comment": "wrong label",
+             "observationId": generation["id"], "traceId": on_generation["id"], "timestamp": now,
+             "dataType": "NUMERIC"}
+        )  # fmt: skip
+        on_trace["scores"].append(
+            {"id": "late-2", "name": "thumbs", "value": 1, "comment": None, "observationId": None,
+             "traceId": on_trace["id"], "timestamp": now, "dataType": "NUMERIC"}
+        )  # fmt: skip
+        on_trace["scores"].append(  # not feedback: a judge's score leaves feedback alone
+            {"id": "late-3", "name": "hallucination", "value": 0.9, "observationId": last["id"],
+             "traceId": on_trace["id"], "timestamp": now, "dataType": "NUMERIC"}
+        )  # fmt: skip
+    (second,) = pull(p)
+    assert second.feedback_updated == 2
+    got = {
+        r["source_id"]: r
+        for r in p.workspace.scan_records().collect().iter_rows(named=True)
+        if r["source_id"] in (generation["id"], last["id"])
+    }
+    assert (got[generation["id"]]["feedback_score"], got[generation["id"]]["feedback_comment"]) == (
+        0.0,
+        "wrong label",
+    )
+    assert got[last["id"]]["feedback_score"] == 1.0
+    (third,) = pull(p)
+    assert third.feedback_updated == 0  # read again in the overlap: nothing changes
+    assert p.workspace.scan_records().collect().height == first.ingested  # no record added
