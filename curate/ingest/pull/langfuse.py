@@ -9,6 +9,9 @@ while the pull runs cannot shift another past it; page numbers only step through
 share one timestamp. Tested against recorded shapes of the API, not a live server (Langfuse
 needs ClickHouse): see tests/ingest/pull/test_pull_langfuse.py.
 
+Scores made after their trace was pulled are read by `scores` (GET /api/public/scores) and
+applied by curate/ingest/pull/feedback.py.
+
 This is Langfuse's v1 read API, which self-hosted Langfuse v3 serves. Langfuse Cloud deprecated
 GET /traces for GET /api/public/v2/observations (cursor-paged, field groups) and GET /scores for
 /v3/scores; reading those is not done yet.
