@@ -119,7 +119,8 @@ class StoreClient:
         if status in (401, 403):
             raise PullError(
                 f"{self.what} refused the key (HTTP {status} on {path}): check the API key in the "
-                "environment variable the pull names (api_key_env), and that it belongs to this "
+                "environment variable the pull names (api_key_env; public_key_env too for "
+                "Langfuse), and that it belongs to this "
                 "server and project"
             )
         if status == 404:

@@ -5,7 +5,8 @@ cannot run here: the pull is tested on recorded shapes, not a live Langfuse).
 What it does as Langfuse does: Basic auth with the project's key pair (401 otherwise),
 `GET /api/public/traces` ordered by timestamp (`orderBy=timestamp.asc`), `fromTimestamp`
 inclusive and `toTimestamp` exclusive, pages numbered from 1 with `meta.totalPages`, traces
-listed with their observations and scores as ids; `GET /api/public/traces/{id}` the whole trace.
+listed with their observations and scores as ids; `GET /api/public/traces/{id}` the whole trace;
+`GET /api/public/scores` every trace's scores by their timestamp.
 What it adds to test the client: at most `page_limit` traces a page whatever the client asks
 (50), a 429 every `rate_limit_every` requests, and traces that share a timestamp listed in no
 id order.
