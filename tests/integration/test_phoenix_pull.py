@@ -377,3 +377,45 @@ def test_a_wrong_key_is_refused_by_name_and_the_right_one_pulls(
     assert result.complete
     for path in (tmp_path / ".curate").rglob("*"):
         assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+
+
+def test_feedback_annotations_become_the_records_feedback(tmp_path, phoenix, name):
+    """A person's thumbs on a span in Phoenix (a span annotation) is the record's feedback: read
+    for the spans a pull reads, including those it re-reads in the overlap."""
+    app = App(phoenix, name)
+    app.send(6)
+    wait_for_spans(name, 6)
+    p = project(tmp_path, name, 'overlap = 1000\n[pulls.filter]\nspan_kind = ["LLM"]\n')
+    (first,) = pull(p)
+    assert first.ingested == 6 and first.feedback_updated == 0
+    spans = sorted(records(p)["source_id"])
+    notes = [
+        {"span_id": spans[0], "name": "user-feedback", "annotator_kind": "HUMAN",
+         "result": {"score": 0, "explanation": "the label is wrong"}},
+        {"span_id": spans[1], "name": "thumbs", "annotator_kind": "HUMAN",
+         "result": {"label": "thumbs_up"}},
+        {"span_id": spans[2], "name": "hallucination", "annotator_kind": "LLM",
+         "result": {"score": 0.9}},  # not feedback
+    ]  # fmt: skip
+    request = urllib.request.Request(
+        f"{phoenix}/v1/span_annotations",
+        data=json.dumps({"data": notes}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    deadline, updated = time.monotonic() + 30, 0
+    while time.monotonic() < deadline and updated < 2:  # Phoenix stores them a moment later
+        (again,) = pull(p)
+        assert again.ingested == 0
+        updated += again.feedback_updated
+        time.sleep(0.5)
+    assert updated == 2
+    got = {r["source_id"]: r for r in records(p).iter_rows(named=True)}
+    assert (got[spans[0]]["feedback_score"], got[spans[0]]["feedback_comment"]) == (
+        0.0,
+        "the label is wrong",
+    )
+    assert got[spans[1]]["feedback_score"] == 1.0
+    assert got[spans[2]]["feedback_score"] is None
+    (third,) = pull(p)
+    assert third.feedback_updated == 0  # nothing new

@@ -156,6 +156,7 @@ def pull_one(
     until: datetime | None = None,
     progress: PullProgress | None = None,
 ) -> PullResult:
+    from curate.ingest.pull.feedback import apply_annotations
     from curate.ingest.stage import ingest_pages
 
     workspace = project.workspace
@@ -178,8 +179,11 @@ def pull_one(
         store.check()
         skip = quarantined_items(workspace, spec.name)
         with tempfile.TemporaryDirectory(prefix=".pull-", dir=workspace.root) as folder:
+            read_spans: set[str] = set()  # what a pull reads, for Phoenix's annotations
             pages = prefetch(
-                _page_sources(store, spec, resumed, lower, until, Path(folder), skip, result)
+                _page_sources(
+                    store, spec, resumed, lower, until, Path(folder), skip, result, read_spans
+                )
             )
 
             def counted() -> Iterator[tuple[Source, dict[str, Any]]]:
@@ -198,6 +202,10 @@ def pull_one(
             setattr(result, key, getattr(done, key))
         if hasattr(store, "scores"):
             _late_scores(workspace, store, spec, lower, result)
+        if hasattr(store, "annotations"):
+            notes = store.annotations(sorted(read_spans))
+            with workspace.lock("pull"):
+                result.feedback_updated = apply_annotations(workspace, notes)
         result.complete = True
     except PullError as exc:
         result.error = str(exc)
@@ -212,7 +220,9 @@ def pull_one(
     return result
 
 
-def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, skip, result):
+def _page_sources(
+    store, spec: PullSpec, resumed, lower, until, folder: Path, skip, result, read: set[str]
+):
     """Each page written to a file of JSON lines (one item a line) as a Source, with what its
     manifest entry keeps of the pull. Fetched a page ahead (`prefetch`: the next request waits
     on the server while this page is read and committed); a page's file is removed two pages
@@ -230,6 +240,9 @@ def _page_sources(store, spec: PullSpec, resumed, lower, until, folder: Path, sk
         result.filtered += page.filtered
         result.gone += page.gone
         kept = [(i, item) for i, item in zip(page.ids, page.items, strict=True) if i not in skip]
+        read.update(
+            i.removeprefix("span ") for i in page.ids if i.startswith("span ") and "(" not in i
+        )
         result.already_quarantined += len(page.items) - len(kept)
         path = folder / f"page-{result.pages:06d}.jsonl"
         path.write_bytes(b"".join(orjson.dumps(item) + b"\n" for _, item in kept))

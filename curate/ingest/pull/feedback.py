@@ -1,4 +1,5 @@
-"""Feedback that comes after the call: Langfuse scores made once their trace was pulled.
+"""Feedback that comes after the call: Langfuse scores made once their trace was pulled, and
+Phoenix annotations of the spans a pull reads.
 
 A score is often made minutes or weeks after its trace (an LLM-as-judge run, a reviewer, the
 user's thumbs). A pull reads the scores made since its last one (`GET /api/public/scores`, with
@@ -7,6 +8,10 @@ the way `--references` corrects stored records: a score on an observation is its
 on the trace goes to the trace's last generation, as when the trace was read. Only scores named
 as feedback (FEEDBACK_NAMES of the langfuse format) change `feedback_score` and
 `feedback_comment`, the latest one winning; others (a hallucination judge) stay what they were.
+
+Phoenix annotations are asked for by span id (its API lists them no other way): those of the
+spans a pull reads, new or re-read in the overlap. An annotation made on a span after the
+overlap has passed it is not read.
 """
 
 from __future__ import annotations
@@ -55,6 +60,52 @@ def feedback_of(scores: list[dict[str, Any]], records: pl.DataFrame) -> pl.DataF
             "feedback_comment": pl.String,
         },
     )
+
+
+THUMBS = {"thumbs_up": 1.0, "thumbs-up": 1.0, "thumbs_down": 0.0, "thumbs-down": 0.0}
+
+
+def annotation_feedback(annotations: list[dict[str, Any]], records: pl.DataFrame) -> pl.DataFrame:
+    """(record_id, feedback_score, feedback_comment) from Phoenix span annotations named as
+    feedback: the score, else a thumbs label (up 1, down 0); the latest by updated_at wins."""
+    by_span = dict(records.select("source_id", "record_id").iter_rows())
+    latest: dict[str, tuple[float, Any]] = {}
+    for note in sorted(annotations, key=lambda a: str(a.get("updated_at") or "")):
+        result = note.get("result") if isinstance(note.get("result"), dict) else {}
+        score = result.get("score")
+        if not isinstance(score, int | float):
+            score = THUMBS.get(str(result.get("label", "")).lower())
+        name = str(note.get("name", "")).lower()
+        record = by_span.get(note.get("span_id"))
+        if name in FEEDBACK_NAMES and score is not None and record is not None:
+            latest[record] = (float(score), result.get("explanation") or None)
+    return pl.DataFrame(
+        {
+            "record_id": list(latest),
+            "feedback_score": [v[0] for v in latest.values()],
+            "feedback_comment": [v[1] for v in latest.values()],
+        },
+        schema={
+            "record_id": pl.String,
+            "feedback_score": pl.Float64,
+            "feedback_comment": pl.String,
+        },
+    )
+
+
+def apply_annotations(workspace, annotations: list[dict[str, Any]]) -> int:
+    """The stored otel records Phoenix's annotations give other feedback: corrected; how many."""
+    if not annotations:
+        return 0
+    spans = {a.get("span_id") for a in annotations}
+    records = (
+        workspace.scan_records()
+        .filter((pl.col("source_format") == "otel") & pl.col("source_id").is_in(list(spans)))
+        .select("record_id", "source_id")
+        .collect()
+    )
+    given = annotation_feedback(annotations, records)
+    return correct_records(workspace, given, ["feedback_score", "feedback_comment"])
 
 
 def apply_scores(workspace, scores: list[dict[str, Any]]) -> int:

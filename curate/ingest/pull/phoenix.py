@@ -150,6 +150,23 @@ class PhoenixStore:
                 "project (a name or an id, as Phoenix's Projects page shows it)"
             ) from None
 
+    def annotations(self, span_ids: list[str]) -> list[dict[str, Any]]:
+        """The annotations of these spans (Phoenix lists them by span id, 1,000 ids a request)."""
+        path = self.path.removesuffix("/spans") + "/span_annotations"
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(span_ids), 1000):
+            params: dict[str, Any] = {"span_ids": span_ids[start : start + 1000], "limit": 10_000}
+            while True:
+                answer = self.client.get(path, params)
+                data = answer.get("data") if isinstance(answer, dict) else None
+                if not isinstance(data, list):
+                    raise PullError(f"{self.spec.where}: {path} answered no `data` list")
+                found += [a for a in data if isinstance(a, dict)]
+                if not answer.get("next_cursor"):
+                    break
+                params["cursor"] = answer["next_cursor"]
+        return found
+
     def start(self, cursor: Any) -> Any:
         """Where a pull resumes: `overlap` span ids before the last one pulled (re-read and
         deduplicated; see curate/ingest/pull/__init__.py for why)."""
