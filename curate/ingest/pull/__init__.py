@@ -156,7 +156,6 @@ def pull_one(
     until: datetime | None = None,
     progress: PullProgress | None = None,
 ) -> PullResult:
-    from curate.ingest.pull.feedback import apply_annotations
     from curate.ingest.stage import ingest_pages
 
     workspace = project.workspace
@@ -200,12 +199,7 @@ def pull_one(
             )
         for key in ("ingested", "duplicates", "quarantined", "skipped"):
             setattr(result, key, getattr(done, key))
-        if hasattr(store, "scores"):
-            _late_scores(workspace, store, spec, lower, result)
-        if hasattr(store, "annotations"):
-            notes = store.annotations(sorted(read_spans))
-            with workspace.lock("pull"):
-                result.feedback_updated = apply_annotations(workspace, notes)
+        _later_feedback(workspace, store, spec, lower, read_spans, result)
         result.complete = True
     except PullError as exc:
         result.error = str(exc)
@@ -260,20 +254,26 @@ def _page_sources(
             written.pop(0).unlink()
 
 
-def _late_scores(workspace, store, spec: PullSpec, lower, result: PullResult) -> None:
-    """Scores made since the last pull read them (less the overlap), as the feedback of the
-    records they are about (curate/ingest/pull/feedback.py)."""
+def _later_feedback(workspace, store, spec: PullSpec, lower, read_spans, result) -> None:
+    """Feedback made after the calls, as the feedback of the records it is about
+    (curate/ingest/pull/feedback.py): Langfuse's scores made since the last pull read them (less
+    the overlap); Phoenix's annotations of the spans this pull read."""
     from datetime import timedelta
 
-    from curate.ingest.pull.feedback import apply_scores, scores_start
+    from curate.ingest.pull.feedback import apply_annotations, apply_scores, scores_start
 
-    until = now_utc()
-    start = scores_start(workspace.manifest(), store_key(spec))
-    since = start - timedelta(minutes=spec.overlap) if start else lower
-    scores = [score for page in store.scores(since, until) for score in page]
-    with workspace.lock("pull"):
-        result.feedback_updated = apply_scores(workspace, scores)
-    result.scores_until = until.isoformat()
+    if hasattr(store, "scores"):
+        until = now_utc()
+        start = scores_start(workspace.manifest(), store_key(spec))
+        since = start - timedelta(minutes=spec.overlap) if start else lower
+        scores = [score for page in store.scores(since, until) for score in page]
+        with workspace.lock("pull"):
+            result.feedback_updated = apply_scores(workspace, scores)
+        result.scores_until = until.isoformat()
+    else:
+        notes = store.annotations(sorted(read_spans))
+        with workspace.lock("pull"):
+            result.feedback_updated = apply_annotations(workspace, notes)
 
 
 def _remember(workspace, result: PullResult) -> None:
