@@ -3,7 +3,8 @@
 A pull pages through the store's API and hands each page to ingest as a source of its own, read
 by the same format as an exported file (Phoenix spans by `otel`, Langfuse traces by `langfuse`):
 the same records, record ids stable across pulls (the span or observation id), unreadable items
-quarantined with the item's id.
+quarantined with the item's id. After the pages, feedback made since the calls (Langfuse scores,
+Phoenix span annotations) is given to the stored records it is about (feedback.py).
 
 The cursor. Each page's manifest entry carries the cursor after it, committed in the same
 journalled step as the page's records: a pull killed mid-way (kill -9, a network error after
