@@ -218,7 +218,7 @@ class OTelGenAI(LogFormat):
     priority: ClassVar[int] = 50
     expects: ClassVar[str] = (
         'OTLP JSON traces: {"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]} with gen_ai.* '
-        "span attributes (one document or one per line)"
+        "span attributes, or OpenInference llm.* ones (one document or one per line)"
     )
 
     def sniff(self, sample: Sample) -> bool:
