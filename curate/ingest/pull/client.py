@@ -4,6 +4,7 @@ does), a clear error naming the server and what to check otherwise, the key neve
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -105,7 +106,7 @@ class StoreClient:
     def _once(self, path: str, params: dict[str, Any] | None) -> Any:
         self.requests += 1
         try:
-            with self.client.stream("GET", path, params=_params(params)) as response:
+            with self.client.stream("GET", path, params=present(params)) as response:
                 body = read_body(response, max_bytes=MAX_BODY_BYTES, timeout=self.timeout)
         except BodyTooLarge as exc:
             raise PullError(f"{self.what}: {exc} to {path}; lower page_size") from None
@@ -143,11 +144,17 @@ class StoreClient:
         return scrub_secrets(text, self.secrets)
 
 
-def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+def present(params: dict[str, Any] | None) -> dict[str, Any] | None:
     """Query parameters with no empty values (a list repeats the parameter)."""
     if params is None:
         return None
     return {k: v for k, v in params.items() if v is not None and v != []}
+
+
+def page_url(base_url: str, path: str, params: dict[str, Any]) -> str:
+    """The request that answered a page, as the manifest and quarantine name it (no key: that
+    travels in a header)."""
+    return f"{base_url}{path}?{urlencode(present(params) or {}, doseq=True)}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:

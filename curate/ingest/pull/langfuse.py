@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import orjson
 
 from curate.core.errors import ConfigError
-from curate.ingest.pull.client import NotFound, PullError, StoreClient
+from curate.ingest.pull.client import NotFound, PullError, StoreClient, page_url
 from curate.ingest.pull.pages import Page
 from curate.ingest.pull.settings import PullSpec, parse_time
 
@@ -130,7 +130,7 @@ class LangfuseStore:
                 or _key(t)[0] > latest
                 or (_key(t)[0] == latest and str(t["id"]) not in at_latest)
             ]
-            url = f"{self.spec.base_url}/api/public/traces?{urlencode(_shown(params), doseq=True)}"
+            url = page_url(self.spec.base_url, "/api/public/traces", params)
             if fresh:
                 named = [t for t in fresh if len(names) < 2 or t.get("name") in names]
                 whole = [self._trace(t["id"]) for t in named]
@@ -219,7 +219,3 @@ def _keep_models(traces: list[dict[str, Any]], models: set[str]) -> tuple[list[d
         dropped += len(observations) - len(keep)
         kept.append(trace | {"observations": keep})
     return kept, dropped
-
-
-def _shown(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None and v != []}

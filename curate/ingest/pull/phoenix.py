@@ -14,9 +14,9 @@ import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from curate.ingest.pull.client import NotFound, PullError, StoreClient
+from curate.ingest.pull.client import NotFound, PullError, StoreClient, page_url
 from curate.ingest.pull.pages import Page
 from curate.ingest.pull.settings import PullSpec
 
@@ -193,7 +193,7 @@ class PhoenixStore:
             spans = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(spans, list):
                 raise PullError(f"{self.spec.where}: {self.path} answered no `data` list")
-            url = f"{self.spec.base_url}{self.path}?{urlencode(_shown(params), doseq=True)}"
+            url = page_url(self.spec.base_url, self.path, params)
             rowids = [span_rowid(s["id"]) for s in spans if isinstance(s, dict) and "id" in s]
             # what is not a span is handed on as it is: the otel reader quarantines it
             kept = [s for s in spans if _wanted(s, models, tags)]
@@ -217,7 +217,3 @@ def _name(span: Any) -> str:
     context = span.get("context") if isinstance(span, dict) else None
     span_id = context.get("span_id") if isinstance(context, dict) else None
     return f"span {span_id}" if span_id else "span (no span id)"
-
-
-def _shown(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None and v != []}
