@@ -25,6 +25,10 @@ class NotFound(PullError):
     """HTTP 404: the path (a project, an item) is not on the server."""
 
 
+class TooLong(PullError):
+    """HTTP 414 or 431: the request's URL (or headers) were longer than the server takes."""
+
+
 class _Retry(Exception):
     """A 429, a 5xx or a broken connection: worth another try."""
 
@@ -129,6 +133,8 @@ class StoreClient:
                 f"{self.what} has no {path} (HTTP 404): {_detail(body)}. Check base_url (the "
                 "server's address, without an API path) and the project's name"
             )
+        if status in (414, 431):
+            raise TooLong(f"{self.what} refused a request as too long (HTTP {status} on {path})")
         if status >= 400:
             raise PullError(f"{self.what} answered HTTP {status} on {path}: {_detail(body)}")
         try:

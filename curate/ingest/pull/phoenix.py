@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from curate.ingest.pull.client import NotFound, PullError, StoreClient, page_url
+from curate.ingest.pull.client import NotFound, PullError, StoreClient, TooLong, page_url
 from curate.ingest.pull.pages import Page
 from curate.ingest.pull.settings import PullSpec
 
@@ -151,21 +151,35 @@ class PhoenixStore:
             ) from None
 
     def annotations(self, span_ids: list[str]) -> list[dict[str, Any]]:
-        """The annotations of these spans (Phoenix lists them by span id, 1,000 ids a request)."""
-        path = self.path.removesuffix("/spans") + "/span_annotations"
+        """The annotations of these spans (Phoenix lists them by span id): 1,000 ids a request,
+        as Phoenix takes; a server or proxy that refuses so long a URL (1,000 ids are 26 KB;
+        nginx passes 8 KB) is asked again with half as many, down to 50."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(span_ids), 1000):
-            params: dict[str, Any] = {"span_ids": span_ids[start : start + 1000], "limit": 10_000}
-            while True:
-                answer = self.client.get(path, params)
-                data = answer.get("data") if isinstance(answer, dict) else None
-                if not isinstance(data, list):
-                    raise PullError(f"{self.spec.where}: {path} answered no `data` list")
-                found += [a for a in data if isinstance(a, dict)]
-                if not answer.get("next_cursor"):
-                    break
-                params["cursor"] = answer["next_cursor"]
+        size, start = 1000, 0
+        while start < len(span_ids):
+            try:
+                found += self._annotations(span_ids[start : start + size])
+            except TooLong:
+                if size <= 50:
+                    raise
+                size //= 2
+                continue
+            start += size
         return found
+
+    def _annotations(self, span_ids: list[str]) -> list[dict[str, Any]]:
+        path = self.path.removesuffix("/spans") + "/span_annotations"
+        params: dict[str, Any] = {"span_ids": span_ids, "limit": 10_000}
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.client.get(path, params)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list):
+                raise PullError(f"{self.spec.where}: {path} answered no `data` list")
+            found += [a for a in data if isinstance(a, dict)]
+            if not answer.get("next_cursor"):
+                return found
+            params["cursor"] = answer["next_cursor"]
 
     def start(self, cursor: Any) -> Any:
         """Where a pull resumes: `overlap` span ids before the last one pulled (re-read and

@@ -152,3 +152,61 @@ def test_a_start_that_is_no_date_is_refused_by_name(tmp_path):
         ConfigError, match=r"\[\[pulls\]\] phoenix: start = '10:00:00' is not a date"
     ):
         pull_specs(load_config(toml).data)
+
+
+def test_annotations_are_asked_for_in_shorter_requests_where_a_proxy_refuses_long_urls(tmp_path):
+    """1,000 span ids make a 26 KB URL; behind a proxy that takes 8 KB (nginx's default), the
+    request is refused with 414 and asked again with fewer ids, until it passes."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    spans = [
+        SPAN
+        | {
+            "id": base64.b64encode(f"Span:{n}".encode()).decode(),
+            "context": {"trace_id": "ab" * 16, "span_id": f"{n:016x}"},
+        }
+        for n in range(1, 601)
+    ]
+    asked: list[int] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            if len(self.path) > 8192:
+                status, body = 414, {"detail": "Request-URI Too Large"}
+            elif url.path.endswith("/span_annotations"):
+                ids = parse_qs(url.query)["span_ids"]
+                asked.append(len(ids))
+                note = {"span_id": f"{599:016x}", "name": "user-feedback",
+                        "result": {"score": 0.0}, "updated_at": "2026-12-01T10:00:00+00:00"}  # fmt: skip
+                status, body = 200, {"data": [note] if note["span_id"] in ids else []}
+            elif (
+                url.path.endswith("/spans")
+                and "cursor" not in url.query
+                and "limit=1&" not in self.path + "&"
+            ):
+                status, body = 200, {"data": spans, "next_cursor": None}
+            else:
+                status, body = 200, {"data": []}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        p = project(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+        (result,) = pull(p)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.ingested == 600 and result.feedback_updated == 1
+    assert asked and max(asked) <= 300 and sum(asked) == 600  # every span asked for, once
