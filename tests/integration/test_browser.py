@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 
@@ -13,6 +12,7 @@ import pytest
 
 from curate.core.project import Project
 from curate.queue.stage import pull_queue, push_queue
+from tests.conftest import unavailable
 from tests.integration.conftest import account
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -24,9 +24,7 @@ def browser():
         message = (
             "Debian's chromium and chromium-driver are not installed (make stack-deps does it)"
         )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(message)
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
