@@ -176,9 +176,8 @@ def _ingest_inputs(pipe: Pipeline) -> str:
 def _ingest(pipe: Pipeline) -> dict[str, Any]:
     from curate.ingest.stage import ingest_logs
 
-    totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
-    for source in pipe.sources:
-        done = ingest_logs(
+    return _totals(
+        ingest_logs(
             pipe.project,
             source["files"],
             task=source.get("task"),
@@ -186,7 +185,16 @@ def _ingest(pipe: Pipeline) -> dict[str, Any]:
             format_name=source.get("format", "auto"),
             progress=pipe.progress,
         )
-        for key in totals:
+        for source in pipe.sources
+    )
+
+
+def _totals(results) -> dict[str, int]:
+    """Records added, duplicates and quarantined rows over ingest (or pull) results."""
+    keys = ("ingested", "duplicates", "quarantined")
+    totals = dict.fromkeys(keys, 0)
+    for done in results:
+        for key in keys:
             totals[key] += getattr(done, key)
     return totals
 
@@ -195,11 +203,7 @@ def _pull_traces(pipe: Pipeline) -> dict[str, Any]:
     """[[pulls]]: what is new in each trace store, before the files are ingested."""
     from curate.ingest.pull import pull
 
-    totals = {"ingested": 0, "duplicates": 0, "quarantined": 0}
-    for done in pull(pipe.project):
-        for key in totals:
-            totals[key] += getattr(done, key)
-    return totals
+    return _totals(pull(pipe.project))
 
 
 def _detect(pipe: Pipeline) -> dict[str, Any]:
