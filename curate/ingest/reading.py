@@ -20,6 +20,7 @@ from curate.core.workspace import now_utc
 from curate.ingest.formats import detect_format, get_format
 from curate.ingest.formats.base import LogFormat, Quarantined, ReadContext, Source
 from curate.ingest.inputs import local_copy
+from curate.ingest.packs import Unpacked, local_units
 from curate.ingest.results import SourceSummary
 
 T = TypeVar("T")
@@ -99,7 +100,13 @@ def read_outputs(
     Daft workers, several at once; a file over 4 chunks is streamed here instead, so no
     worker holds a huge file in memory."""
     if not engine.distributed:
-        for item, fmt in outputs:
+        # small files are read in packs (ingest/packs.py), the next pack while this one is
+        # handled; the others streamed one by one
+        for unit in prefetch(local_units(outputs, ctx, task)):
+            if isinstance(unit, list):
+                yield from (_parsed(file) for file in unit)
+                continue
+            item, fmt = unit
             if isinstance(item, Source):
                 yield from _stream(item, fmt, ctx, task)
             else:
@@ -160,6 +167,14 @@ def _stream(source: Source, fmt: LogFormat, ctx: ReadContext, task: str | None) 
         summary.skipped = {k: v for k, v in skipped.items() if v}
 
     yield Parsed(source.location, summary, batches(), source.size, warnings)
+
+
+def _parsed(file: Unpacked) -> Parsed:
+    """A file of a pack as if it had been streamed alone."""
+    source, fmt = file.source, file.format
+    summary = SourceSummary(source.display, fmt, source.sha256, skipped=file.skipped)
+    batches = [(file.records, quarantine_frame(source, fmt, file.quarantined))]
+    return Parsed(source.location, summary, batches, source.size, file.warnings)
 
 
 def _finalized(

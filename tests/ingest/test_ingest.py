@@ -7,6 +7,7 @@ import pytest
 from curate.core.config import Config
 from curate.core.errors import ConfigError, InputError, UnknownFormat
 from curate.core.project import Project
+from curate.ingest import packs
 from curate.ingest import reading as ingest_module
 from curate.ingest.stage import ingest_logs
 from tests.conftest import chat_line, quarantine, records, write_jsonl
@@ -119,12 +120,14 @@ def test_an_interrupted_source_leaves_nothing_behind(tmp_path, workspace, monkey
         return real_finalize(df, **kwargs)
 
     monkeypatch.setattr(ingest_module, "finalize", failing_finalize)
+    monkeypatch.setattr(packs, "finalize", failing_finalize)  # a.jsonl is small: packed
     config = Config(data={"ingest": {"chunk_mb": 0.002}})
     with pytest.raises(KeyboardInterrupt):
         ingest_logs(Project(workspace, config), [good, bad])
     assert records(workspace)["source"].unique().to_list() == ["a.jsonl"]
     assert not list(workspace.table_dir("records").glob(".staging-*"))
     monkeypatch.setattr(ingest_module, "finalize", real_finalize)
+    monkeypatch.setattr(packs, "finalize", real_finalize)
     result = ingest_logs(Project(workspace), [good, bad])
     assert (result.ingested, result.duplicates) == (38, 1)
 

@@ -78,6 +78,11 @@ class LogFormat:
     # "request" (a Batch custom_id, a table's id column: a second model answers it again). It
     # decides the record's identity (curate.core.records.finalize).
     native_id: ClassVar[str] = "call"
+    # True: the reader takes each line on its own (lines it groups, it groups by
+    # `source.part(line)` too), reads the source only through `iter_line_chunks`, and gives no
+    # skipped counts or warnings; then consecutive small files are decoded together, as one
+    # source, and split back (curate/ingest/packs.py): a decode's fixed cost is paid once.
+    packable: ClassVar[bool] = False
     # a side input holds no records of its own: it completes another format's (a Batch API
     # input file holds the requests its output file answers). The name of that format, or None;
     # `side_input` says for people what the file is, and how to give it with the other one.

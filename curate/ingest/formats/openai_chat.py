@@ -93,6 +93,7 @@ def _json_path_where(lines: pl.Series, needle: str, paths: list[str]) -> pl.Seri
 class OpenAIChat(LogFormat):
     name: ClassVar[str] = "openai_chat"
     priority: ClassVar[int] = 70
+    packable: ClassVar[bool] = True
     expects: ClassVar[str] = (
         "JSON lines holding an OpenAI chat completion (`choices`, or `response.choices`) and its "
         "request `messages`, or streamed `chat.completion.chunk` lines"
@@ -118,7 +119,9 @@ class OpenAIChat(LogFormat):
 
     def read(self, source: Source, ctx: ReadContext) -> Iterator[Batch]:
         # Chunks decode in parallel (polars releases the GIL); results come in order.
-        stream_chunks: dict[str, tuple[int, list[Any]]] = {}
+        # (file, completion id) -> (first line, its chunks): the chunks of one completion in
+        # one file (a pack of files holds several)
+        stream_chunks: dict[tuple[int, str], tuple[int, list[Any]]] = {}
         offset = 0  # lines before this chunk
         for line_count, batch, streams in ordered_map(
             _decode_chunk, source.iter_line_chunks(ctx.chunk_bytes, ctx.max_line_bytes)
@@ -126,8 +129,11 @@ class OpenAIChat(LogFormat):
             batch.records = batch.records.with_columns(pl.col("source_line") + offset)
             for q in batch.quarantined:
                 q.line += offset
-            for key, (number, chunks) in streams.items():
-                stream_chunks.setdefault(key, (number + offset, []))[1].extend(chunks)
+            for key, chunks in streams.items():
+                for number, chunk in chunks:
+                    line = number + offset
+                    part = (source.part(line), key)
+                    stream_chunks.setdefault(part, (line, []))[1].append(chunk)
             offset += line_count
             yield batch
         if stream_chunks:
@@ -139,16 +145,17 @@ class OpenAIChat(LogFormat):
             yield finish_exchanges(exchange_rows_to_frame(rows, raws), [])
 
 
-def _decode_chunk(chunk: bytes) -> tuple[int, Batch, dict[str, tuple[int, list[Any]]]]:
-    """(lines in the chunk, its batch numbered from line 1, its streamed-chunk lines)."""
+def _decode_chunk(chunk: bytes) -> tuple[int, Batch, dict[str, list[tuple[int, Any]]]]:
+    """(lines in the chunk, its batch numbered from line 1, its streamed-chunk lines by
+    completion id, each with its line)."""
     lines = read_lines_frame(chunk)
     numbers = pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64)
-    streams: dict[str, tuple[int, list[Any]]] = {}
+    streams: dict[str, list[tuple[int, Any]]] = {}
     return lines.len(), decode_exchange_lines(lines, numbers, streams), streams
 
 
 def decode_exchange_lines(
-    lines: pl.Series, numbers: pl.Series, stream_chunks: dict[str, tuple[int, list[Any]]]
+    lines: pl.Series, numbers: pl.Series, stream_chunks: dict[str, list[tuple[int, Any]]]
 ) -> Batch:
     """Decode a chunk of log lines in bulk; the lines the bulk decoder rejects take Python's.
 
@@ -189,7 +196,7 @@ def decode_exchange_lines(
             quarantined.append(Quarantined(number, f"not valid JSON: {exc}", cut_raw(raw)))
             continue
         if isinstance(obj, dict) and obj.get("object") == "chat.completion.chunk":
-            stream_chunks.setdefault(str(obj.get("id")), (number, []))[1].append(obj)
+            stream_chunks.setdefault(str(obj.get("id")), []).append((number, obj))
             continue
         add_exchange(number, raw, obj, rows, raws, quarantined)
     if rows:

@@ -235,6 +235,11 @@ class Source:
         """The whole (decompressed) content; for formats that are one document."""
         return b"".join(self.iter_chunks(1 << 24))
 
+    def part(self, line: int) -> int:
+        """Which file holds line `line`: always this one (a pack of files says which of them,
+        curate/ingest/packs.py)."""
+        return 0
+
     @property
     def is_json_array(self) -> bool:
         """The file is one JSON array (`[{...}, {...}]`) rather than JSON lines."""
