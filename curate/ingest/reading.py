@@ -231,6 +231,8 @@ class _WorkerSpec:
 def quarantine_frame(source: Source, format_name: str, rows: list[Quarantined]) -> pl.DataFrame:
     """Unreadable rows as a quarantine frame, one row per line (its first reason); the file's
     sha256 is filled in at commit."""
+    if not rows:
+        return QUARANTINE_SCHEMA.to_frame()
     seen: set[int] = set()
     rows = [q for q in rows if not (q.line in seen or seen.add(q.line))]
     items = source.items
