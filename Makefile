@@ -115,6 +115,7 @@ mutate: install
 
 bench: install phoenix-up
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/small_files.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/redact.py

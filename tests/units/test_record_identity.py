@@ -135,3 +135,25 @@ def test_a_frame_with_few_columns_gets_the_others_typed_and_empty():
     assert out.schema == RECORD_SCHEMA
     assert out["messages"].to_list() == [[]] and out["prompt_version"].to_list() == [None]
     assert out["record_id"].item() == _id("f", "id:x")
+
+
+WHITE = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x85", "\xa0", "\u2003", "\u2028", "\u3000"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_spacing_is_folded_as_any_run_of_white_space_to_one_space(seed):
+    """input_key's replacement of only what changes equals the plain `\\s+` -> " " (the
+    stored input_hash depends on it), on text dense with every kind of white space."""
+    import random
+
+    from curate.core.text import input_key
+
+    rng = random.Random(seed)
+    alphabet = [*WHITE, "a", "B", "é", "\x1c", "-"]
+    texts = ["".join(rng.choices(alphabet, k=rng.randrange(0, 30))) for _ in range(2000)]
+    texts += ["a b", " a  b ", "a\tb", "a \n b", "x\u3000\u3000y", ""]
+    frame = pl.DataFrame({"t": texts})
+    got = frame.select(input_key(pl.col("t")))["t"].to_list()
+    plain = pl.col("t").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    assert got == frame.select(plain)["t"].to_list()
+    assert got[-6:] == ["a b", "a b", "a b", "a b", "x y", ""]
