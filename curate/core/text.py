@@ -41,11 +41,7 @@ def input_key(expr: pl.Expr) -> pl.Expr:
     # what `\s+` -> " " changes, and only that: a run of two or more, or one that is not a
     # space (a single space stays as it is). The same text as replace_all(r"\s+", " "), ~4x
     # faster: most of an input's spaces are single, and replacing each was the cost
-    return (
-        expr.str.to_lowercase()
-        .str.replace_all(r"\s{2,}|[\s&&[^ ]]", " ")
-        .str.strip_chars()
-    )
+    return expr.str.to_lowercase().str.replace_all(r"\s{2,}|[\s&&[^ ]]", " ").str.strip_chars()
 
 
 def match_key(expr: pl.Expr) -> pl.Expr:

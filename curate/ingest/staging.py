@@ -82,7 +82,11 @@ def clear_stale_staging(workspace: Workspace) -> None:
 
 
 def _count(counter: Counter[str], values: pl.Series) -> None:
-    counter.update("(none)" if v is None else v for v in values.to_list())
+    if values.len() < 1000:  # a small file's batch: a polars call would cost more than it
+        counter.update("(none)" if v is None else v for v in values.to_list())
+        return
+    for value, n in values.fill_null("(none)").value_counts().iter_rows():
+        counter[value] += n
 
 
 class IngestState:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import polars as pl
+import pyarrow as pa
 
-from curate.core.records import to_json
+from curate.core.records import MESSAGE, to_json
 
 ROLES = {
     "human": "user",
@@ -346,3 +348,33 @@ def normalize_finish(value: Any) -> str | None:
         return GEMINI_FINISH[value]
     word = str(value)
     return ANTHROPIC_FINISH.get(word, word.lower())
+
+
+def turns(*columns: tuple[str, pl.Series]) -> pl.Series:
+    """One list of messages per row from columns of text, one message per (role, column) in the
+    order given, where the row's text is not null: [(`system`, prompts), (`user`, questions)]
+    gives [system, user], [user], [system] or [] per row.
+
+    Built from the flat messages and each row's count (an Arrow list's offsets): polars'
+    concat_list of structs, then a filter in list.eval, cost 8 us a row; this, 0.5.
+    """
+    n = len(columns[0][1])
+    rows = pl.int_range(0, n, eager=True, dtype=pl.Int64)
+    long = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "row": rows,
+                    "order": pl.repeat(k, n, eager=True, dtype=pl.Int32),
+                    "role": pl.repeat(role, n, eager=True, dtype=pl.String),
+                    "content": text.cast(pl.String),
+                }
+            )
+            for k, (role, text) in enumerate(columns)
+        ]
+    )
+    flat = long.filter(pl.col("content").is_not_null()).sort("row", "order")
+    counts = sum(text.is_not_null().cast(pl.Int64) for _, text in columns)
+    offsets = pa.array(pl.concat([pl.Series([0], dtype=pl.Int64), counts.cum_sum()]).to_arrow())
+    messages = flat.select(pl.struct("role", "content").cast(MESSAGE).alias("m"))["m"].to_arrow()
+    return pl.Series("messages", pa.LargeListArray.from_arrays(offsets, messages))

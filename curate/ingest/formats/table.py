@@ -28,7 +28,8 @@ from curate.ingest.formats.base import (
     parse_timestamps,
     read_lines_frame,
 )
-from curate.ingest.formats.messages import read_messages
+from curate.ingest.formats.csv_rows import polars_rows
+from curate.ingest.formats.messages import read_messages, turns
 
 ALIASES = {"id": "source_id"}
 SPECIAL = {"input", "system", "messages"}
@@ -139,20 +140,8 @@ def _messages(resolved: pl.DataFrame, field_map: dict[str, str]) -> pl.Series:
     def text(name: str) -> pl.Series:
         return resolved.select(_as(pl.col(name), pl.String, resolved.schema[name]))[name]
 
-    user = text("input")
-    system = text("system") if "system" in field_map else None
-    frame = pl.DataFrame(
-        {"user": user, "system": system if system is not None else [None] * len(user)}
-    )
-    return frame.select(
-        pl.concat_list(
-            pl.struct(role=pl.lit("system"), content=pl.col("system")).cast(MESSAGE),
-            pl.struct(role=pl.lit("user"), content=pl.col("user")).cast(MESSAGE),
-        )
-        .list.eval(pl.element().filter(pl.element().struct.field("content").is_not_null()))
-        .cast(pl.List(MESSAGE))
-        .alias("messages")
-    )["messages"]
+    given = [("system", text("system"))] if "system" in field_map else []
+    return turns(*given, ("user", text("input")))
 
 
 def _kind(source: Source) -> str:
@@ -211,8 +200,9 @@ class Table(LogFormat):
     def _read_csv(self, source: Source, field_map: dict[str, str]) -> Iterator[Batch]:
         """CSV/TSV by the standard csv module, which keeps each row's file line: a row with more
         or fewer fields than the header goes to quarantine with its line number."""
-        text = source.read_all().decode("utf-8-sig", errors="replace")
+        data = source.read_all()
         separator = "\t" if source.name.lower().endswith(".tsv") else ","
+        text = data.decode("utf-8-sig", errors="replace")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
         try:
             header = next(reader)
@@ -229,6 +219,17 @@ class Table(LogFormat):
             if renamed
             else []
         )
+        fast = polars_rows(data, separator, header) if reader.line_num == 1 else None
+        if fast is not None:  # every row well formed: polars read them (csv_rows.py)
+            for offset in range(0, max(fast.height, 1), CHUNK_ROWS):
+                frame = fast.slice(offset, CHUNK_ROWS)
+                if frame.height:
+                    batch = _batch(map_frame(frame, field_map, source), field_map)
+                    batch.warnings, warnings = warnings, []
+                    yield batch
+            if warnings:
+                yield Batch(pl.DataFrame(), [], warnings=warnings)
+            return
         rows: list[list[str]] = []
         numbers: list[int] = []
         quarantined: list[Quarantined] = []

@@ -101,3 +101,26 @@ def test_ragged_csv_rows_go_to_quarantine_with_their_line(tmp_path, workspace):
         (3, "3 fields where the header has 2"),
         (4, "1 fields where the header has 2"),
     ]
+
+
+def test_turns_are_the_non_null_texts_in_order():
+    """The offsets-built lists equal polars' concat_list + filter on every null pattern."""
+    from curate.core.records import MESSAGE
+    from curate.ingest.formats.messages import turns
+
+    system = pl.Series([None, "Be brief.", None, "S", "", None] * 50, dtype=pl.String)
+    user = pl.Series([None, "q", "only user", None, "", "x"] * 50, dtype=pl.String)
+    got = turns(("system", system), ("user", user))
+    frame = pl.DataFrame({"s": system, "u": user})
+    expected = frame.select(
+        pl.concat_list(
+            pl.struct(role=pl.lit("system"), content=pl.col("s")).cast(MESSAGE),
+            pl.struct(role=pl.lit("user"), content=pl.col("u")).cast(MESSAGE),
+        )
+        .list.eval(pl.element().filter(pl.element().struct.field("content").is_not_null()))
+        .cast(pl.List(MESSAGE))
+    ).to_series()
+    assert got.dtype == pl.List(MESSAGE) and len(got) == 300
+    assert got.to_list() == expected.to_list()
+    assert [len(m) for m in got.to_list()[:6]] == [0, 2, 1, 1, 2, 1]
+    assert turns(("user", pl.Series([], dtype=pl.String))).to_list() == []
