@@ -363,9 +363,11 @@ class Workspace:
         of today's date (UTC): `records/date=2026-11-29/part-...parquet`. The Hive-style
         folders let polars, Daft, DuckDB or Spark read a table as one partitioned dataset and
         skip the days a query does not need."""
-        now = time.gmtime()
+        ns = time.time_ns()  # to the nanosecond: the parts of one commit keep their order
+        now = time.gmtime(ns // 1_000_000_000)
         day = time.strftime("%Y-%m-%d", now)
-        name = f"part-{time.strftime('%Y%m%dT%H%M%S', now)}-{uuid.uuid4().hex[:8]}.parquet"
+        stamp = f"{time.strftime('%Y%m%dT%H%M%S', now)}.{ns % 1_000_000_000:09d}"
+        name = f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         folder = self.table_dir(table) / f"date={day}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
