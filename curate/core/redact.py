@@ -16,6 +16,7 @@ off. A policy is per task, in curate.toml:
     actions = { IBAN_CODE = "mask" }   # per entity type
     where = ["queue", "export", "judge", "eval"]   # default: all four
     keep_fields = ["first_name", "surname", "dob"]   # pair fields the task needs as they are
+    phone_regions = ["US", "GB"]   # national phone formats looked for (default: Presidio's 8)
 
 `pseudonym` preserves equality within a record, across both sides of a pair: the same value
 gets the same placeholder (`<EMAIL_ADDRESS_1>` on both sides when the emails are equal,
@@ -67,6 +68,7 @@ class Policy:
     actions: dict[str, str] = field(default_factory=dict)
     where: tuple[str, ...] = PLACES
     keep_fields: tuple[str, ...] = ()
+    phone_regions: tuple[str, ...] | None = None  # None: Presidio's default regions
     # where the entities were listed ("[tasks.NAME.redact] entities"), or "" for the default
     listed_in: str = ""
 
@@ -86,8 +88,19 @@ class Policy:
             actions=dict(spec.get("actions", {})),
             where=tuple(spec.get("where", PLACES)),
             keep_fields=tuple(spec.get("keep_fields", ())),
+            phone_regions=tuple(spec["phone_regions"]) if "phone_regions" in spec else None,
             listed_in=f"[tasks.{task.name}.redact] entities" if "entities" in spec else "",
         )
+        if policy.phone_regions is not None:
+            import phonenumbers
+
+            unknown = [r for r in policy.phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]
+            if unknown or not policy.phone_regions:
+                raise ConfigError(
+                    f"[tasks.{task.name}.redact] phone_regions: "
+                    + (f"{unknown[0]!r} is no region phonenumbers knows" if unknown else "empty")
+                    + "; give ISO 3166 country codes, e.g. [\"US\", \"GB\", \"DE\"]"
+                )
         for name, action in [("action", policy.action), *policy.actions.items()]:
             if action not in ACTIONS:
                 raise ConfigError(
@@ -101,26 +114,32 @@ class Policy:
 
 
 @cache
-def engine() -> tuple[Any, bool]:
+def _nlp() -> tuple[Any, bool]:
+    """A spaCy English model when one is installed (and whether it is one), else a blank
+    pipeline that only tokenizes."""
+    import spacy
+
+    for name in SPACY_MODELS:
+        try:
+            return spacy.load(name), True
+        except OSError:
+            continue
+    return spacy.blank("en"), False
+
+
+@cache
+def engine(phone_regions: tuple[str, ...] | None = None) -> tuple[Any, bool]:
     """(Presidio's batch analyzer, whether it has NER): a spaCy English model when one is
     installed, else a blank pipeline (patterns only). Offline: the URL recognizer's suffix
-    list is tldextract's shipped one, never a download."""
-    import spacy
+    list is tldextract's shipped one, never a download. `phone_regions`: the countries whose
+    national phone formats are looked for (None: Presidio's default list)."""
     import tldextract
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
     tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-    nlp, has_ner = None, False
-    for name in SPACY_MODELS:
-        try:
-            nlp, has_ner = spacy.load(name), True
-            break
-        except OSError:
-            continue
-    if nlp is None:
-        nlp = spacy.blank("en")
+    nlp, has_ner = _nlp()
 
     class Loaded(SpacyNlpEngine):
         def __init__(self) -> None:
@@ -142,6 +161,9 @@ def engine() -> tuple[Any, bool]:
     registry.load_predefined_recognizers(nlp_engine=nlp_engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(AnyDomainEmail())
+    if phone_regions is not None:
+        registry.remove_recognizer("PhoneRecognizer")
+        registry.add_recognizer(PhoneRecognizer(supported_regions=list(phone_regions)))
     analyzer = AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
     return BatchAnalyzerEngine(analyzer_engine=analyzer), has_ner
 
@@ -199,7 +221,7 @@ def redact_records(
     fields) share one."""
     from presidio_anonymizer.entities import OperatorConfig
 
-    batch, has_ner = engine()
+    batch, has_ner = engine(policy.phone_regions)
     entities = detectable_entities(policy, batch, has_ner)
     if not entities:  # an empty list would make Presidio look for every entity type
         return [{k: list(v) for k, v in record.items()} for record in records], Found()
@@ -214,7 +236,11 @@ def redact_records(
     # each distinct text analysed once: most calls share their system prompt
     distinct = list(dict.fromkeys(t for *_, t in flat))
     analysed = batch.analyze_iterator(
-        distinct, language="en", entities=entities, batch_size=256, n_process=1
+        distinct,
+        language="en",
+        entities=entities,
+        batch_size=256,
+        n_process=1,
     )
     hits_of = dict(zip(distinct, analysed, strict=True))
     results = [hits_of[t] for *_, t in flat]

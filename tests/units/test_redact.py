@@ -239,3 +239,34 @@ def test_a_pair_path_through_a_value_that_is_no_record():
     task = _task({}, pair={"left": "metadata.pair.a.inner", "right": "metadata.pair.b.inner"})
     meta = json.dumps({"pair": {"a": "text", "b": {"inner": {"email": "b@example.com"}}}})
     assert kept_values(meta, task, policy) == {"b@example.com"}
+
+
+def test_phone_regions_choose_the_national_formats_looked_for():
+    """A national number is found only in its own region's list; one with its +country code
+    under any list; the default list is Presidio's (GB's national format found)."""
+    uk, intl = "ring 020 7946 0958 today", "ring +44 20 7946 0958 today"
+    policy = Policy(entities=("PHONE_NUMBER",), phone_regions=("US",))
+    assert _one(uk, policy)[0] == uk
+    assert _one(intl, policy)[0] == "ring <PHONE_NUMBER_1> today"
+    gb = Policy(entities=("PHONE_NUMBER",), phone_regions=("GB",))
+    assert _one(uk, gb)[0] == "ring <PHONE_NUMBER_1> today"
+    assert _one(uk, Policy(entities=("PHONE_NUMBER",)))[0] == "ring <PHONE_NUMBER_1> today"
+    assert Policy.of(_task({"phone_regions": ["US", "GB"]})).phone_regions == ("US", "GB")
+    assert Policy.of(_task({})).phone_regions is None
+
+
+@pytest.mark.parametrize(
+    ("regions", "message"),
+    [
+        (["XX"], "'XX' is no region phonenumbers knows"),
+        (["US", "UK"], "'UK' is no region phonenumbers knows"),
+        ([], "empty"),
+    ],
+)
+def test_an_unknown_phone_region_is_named(regions, message):
+    with pytest.raises(ConfigError) as raised:
+        Policy.of(_task({"phone_regions": regions}))
+    assert str(raised.value) == (
+        f"[tasks.people.redact] phone_regions: {message}; give ISO 3166 country codes, "
+        'e.g. ["US", "GB", "DE"]'
+    )
