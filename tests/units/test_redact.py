@@ -270,3 +270,40 @@ def test_an_unknown_phone_region_is_named(regions, message):
         f"[tasks.people.redact] phone_regions: {message}; give ISO 3166 country codes, "
         'e.g. ["US", "GB", "DE"]'
     )
+
+
+CORPUS = [
+    "my SSN is 078-05-1120, social security number",
+    "ssn 219-09-9999 and US SSN 123-45-6789",
+    "call my cell phone 415 555 1234 or +44 20 7946 0958",
+    "phone: (415) 555-1234, telephone 020 7946 0958",
+    "credit card 4111 1111 1111 1111 visa, and card 4111111111111112",
+    "iban DE89 3704 0044 0532 0130 00 for the bank transaction",
+    "ip 192.168.0.1 and 2001:db8::1 in the log",
+    "email me at a.b@c.de or email x@y, oa14@lee.coom",
+    'Record A: name Mary Allen, born 1971-03-14, email mary.allen7@example.org. Call +1 415 555 '
+    '2811.\nRecord B: name Allen Mary, email mallen@mail.com. Paid with 4111 1111 1111 1111.',
+    '{"decision": "match", "email": "mary.allen7@example.org"}',
+    "nothing personal here at all",
+    "",
+]
+
+
+@pytest.mark.parametrize("regions", [None, ("US",)])
+def test_patterns_only_analysis_finds_what_presidios_pipeline_finds(regions):
+    """curate's analysis without a spaCy pipeline (no model: patterns only) gives exactly the
+    findings of Presidio's batch analyzer run with the blank pipeline's tokens, context words
+    near the numbers included."""
+    from curate.core.redact import analyze
+
+    batch, has_ner = engine(regions)
+    assert not has_ner  # the test environment has no spaCy model: the fast path is taken
+    entities = list(PATTERN_ENTITIES)
+
+    def key(results):
+        return sorted((r.entity_type, r.start, r.end, round(r.score, 9)) for r in results)
+
+    reference = batch.analyze_iterator(CORPUS, language="en", entities=entities, batch_size=4)
+    expected = [key(r) for r in reference]
+    assert [key(r) for r in analyze(CORPUS, entities, regions)] == expected
+    assert sum(map(len, expected)) >= 15  # the corpus holds what it should
