@@ -247,7 +247,7 @@ def _without_ner(monkeypatch):
     from curate.core import redact
 
     batch, _ = redact.engine()
-    monkeypatch.setattr(redact, "engine", lambda: (batch, False))
+    monkeypatch.setattr(redact, "engine", lambda phone_regions=None: (batch, False))
 
 
 TEXT = "mail a@b.com or call +1 212 555 0101; I am John Smith"
