@@ -30,6 +30,8 @@ from curate.core.errors import ConfigError
 KINDS = ("local", "daft")
 ENV_RAY_ADDRESS = "CURATE_RAY_ADDRESS"
 PARTITION_ROWS = 250_000
+# the local engine's partitions: rows past this are read and handled a partition at a time
+LOCAL_PARTITION_ROWS = 500_000
 FILES_PER_TASK = 16
 
 # a function over one partition: a polars frame in, named tables out
@@ -43,6 +45,7 @@ class Engine:
     partition_rows: int = PARTITION_ROWS
     files_per_task: int = FILES_PER_TASK
     s3: dict[str, Any] = field(default_factory=dict)
+    local_partition_rows: int = LOCAL_PARTITION_ROWS
 
     @classmethod
     def from_config(
@@ -69,6 +72,9 @@ class Engine:
             partition_rows=int(section.get("partition_rows", PARTITION_ROWS)),
             files_per_task=int(section.get("files_per_task", FILES_PER_TASK)),
             s3=dict(section.get("s3", {})),
+            local_partition_rows=max(
+                int(section.get("local_partition_rows", LOCAL_PARTITION_ROWS)), 1
+            ),
         )
 
     @property
@@ -94,21 +100,32 @@ class Engine:
         """`fn` over the rows of these Parquet files (read in `schema`), in partitions that
         keep rows with equal `key` together; the tables each call returned, by name.
 
-        Local: one call over all rows. Daft: about `partition_rows` rows per call, at least
-        two per core, spread over the cores or the Ray cluster.
+        Local: one call over all rows, or, past `local_partition_rows`, one call per
+        partition of about that many rows (rows hashed by `key`), each read when its turn
+        comes, so memory holds one partition. Daft: about `partition_rows` rows per call, at
+        least two per core, spread over the cores or the Ray cluster.
         """
         if not files:
             return {}
         if self.kind == "local":
-            frame = pl.scan_parquet(
+            scan = pl.scan_parquet(
                 files,
                 schema=schema,
                 missing_columns="insert",
                 extra_columns="ignore",
                 cast_options=pl.ScanCastOptions(missing_struct_fields="insert"),
                 hive_partitioning=False,
-            ).collect()
-            return {name: [table] for name, table in fn(frame).items()}
+                parallel="prefiltered",  # a partition's rows decoded, not every row each time
+            )
+            parts = math.ceil(rows / self.local_partition_rows)
+            if parts <= 1:
+                return {name: [table] for name, table in fn(scan.collect()).items()}
+            out: dict[str, list[pl.DataFrame]] = {}
+            bucket = pl.col(key).hash() % parts
+            for part in range(parts):
+                for name, table in fn(scan.filter(bucket == part).collect()).items():
+                    out.setdefault(name, []).append(table)
+            return out
         return _daft_partitions(self, files, schema, fn, key, rows)
 
     def map_frame(

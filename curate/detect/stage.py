@@ -149,7 +149,7 @@ def find_failures(
             ),
         }
         found, labelled, sizes = (
-            pl.concat([empty[name], *out.get(name, [])], how="vertical_relaxed")
+            pl.concat([empty[name], *out.pop(name, [])], how="vertical_relaxed", rechunk=False)
             for name in ("findings", "labels", "sizes")
         )
         sizes = sizes.group_by("task", "model", "prompt_version").agg(
@@ -172,9 +172,12 @@ def find_failures(
             previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
             meta = pl.concat([meta, _with_meta(previous, workspace)])
             findings = pl.concat([previous, findings])
-        findings = findings.sort("record_id", "detector")
+        # labels (a row per record) written a slice of their order at a time, and let go
+        # before the findings are sorted: two sorted copies at 5M records took detect past 2 GB
+        run.write("labels", labelled, sort_by=["record_id"])
+        del labelled
+        findings = findings.sort("record_id", "detector", maintain_order=True)
         run.write("findings", findings)
-        run.write("labels", labelled.sort("record_id"))
         _summarize(result, findings, meta, sizes, detectors, checked)
         result.token_limit = limit_hits(at_token_limit(workspace, project.config), findings)
         note = limit_note(result.token_limit)

@@ -46,18 +46,25 @@ def sample_project(root: Path) -> Project:
     return project
 
 
-def detect_both(project: Project) -> tuple[dict, dict]:
-    """Detect with each engine: (result dict, findings, labels) per engine."""
-    out = {}
-    for engine in (Engine(), DAFT):
+# the local engine a partition at a time (as past half a million records), partitions this small
+PARTITIONED = Engine(local_partition_rows=700)
+
+
+def detect_both(project: Project, other: Engine = DAFT) -> tuple[tuple, tuple]:
+    """Detect with the local engine in one call and with `other`: (result dict, findings,
+    labels) of each."""
+    out = []
+    for engine in (Engine(), other):
         result = find_failures(project, engine=engine).to_dict()
         result.pop("engine")
-        out[engine.kind] = (
-            result,
-            project.workspace.read_table("findings"),
-            project.workspace.read_table("labels"),
+        out.append(
+            (
+                result,
+                project.workspace.read_table("findings"),
+                project.workspace.read_table("labels"),
+            )
         )
-    return out["local"], out["daft"]
+    return out[0], out[1]
 
 
 def test_detect_on_daft_equals_local_on_the_sample(tmp_path):
@@ -69,6 +76,15 @@ def test_detect_on_daft_equals_local_on_the_sample(tmp_path):
     # inconsistent compares records across partitions' boundaries only if the engine keeps
     # each input's records together: it must have found something to compare
     assert local[0]["detectors"]["inconsistent"]["count"] > 0
+
+
+def test_local_detect_a_partition_at_a_time_equals_one_call(tmp_path):
+    project = sample_project(tmp_path)
+    whole, parted = detect_both(project, PARTITIONED)
+    assert whole[0]["records"] > 4 * PARTITIONED.local_partition_rows  # several partitions
+    assert whole[0] == parted[0]
+    assert whole[1].equals(parted[1]) and whole[2].equals(parted[2])
+    assert whole[0]["detectors"]["inconsistent"]["count"] > 0
 
 
 def test_detect_on_daft_equals_local_on_200k_generated_records(tmp_path):
@@ -83,6 +99,8 @@ def test_detect_on_daft_equals_local_on_200k_generated_records(tmp_path):
     for start in range(0, frame.height, 70_000):
         frame.slice(start, 70_000).write_parquet(workspace.part_path("records"))
     project = Project(workspace, Config(path=tmp_path / "curate.toml", data={"tasks": TASKS}))
+    whole, parted = detect_both(project, Engine(local_partition_rows=30_000))
+    assert whole[0] == parted[0] and whole[1].equals(parted[1]) and whole[2].equals(parted[2])
     local, daft = detect_both(project)
     assert local[0]["records"] == 200_000
     assert local[0] == daft[0]

@@ -108,3 +108,33 @@ def test_a_bad_lock_timeout_is_a_clear_error(runner, tmp_path, monkeypatch, valu
     result = runner.invoke(main, ["--workspace", str(tmp_path / ".curate"), "ingest", str(path)])
     assert result.exit_code == 1 and "CURATE_LOCK_TIMEOUT" in result.output
     assert not isinstance(result.exception, ValueError)
+
+
+def test_a_table_written_sorted_a_slice_at_a_time_is_the_sorted_table(tmp_path, monkeypatch):
+    """StageRun.write(sort_by=...) writes the rows in order a slice of the order at a time
+    (detect's labels at millions of records): the same table as a sort, ties in their order."""
+    import polars as pl
+
+    from curate.core import workspace as workspace_module
+
+    monkeypatch.setattr(workspace_module, "SORTED_SLICE_ROWS", 7)
+    ws = Workspace(tmp_path / ".curate")
+    ws.create()
+    ids = [f"r{(i * 37) % 50:02d}" for i in range(50)] + ["r03", "r03"]
+    frame = pl.DataFrame(
+        {
+            "record_id": ids,
+            "task": ["t"] * len(ids),
+            "label_raw": [str(i) for i in range(len(ids))],  # the ties' order shows here
+            "label": ["x"] * len(ids),
+            "label_status": ["ok"] * len(ids),
+            "class": [None] * len(ids),
+        },
+        schema_overrides={"class": pl.String},
+    )
+    with ws.stage("detect", {}) as run:
+        run.write("labels", frame, sort_by=["record_id"])
+    got = ws.read_table("labels")
+    expected = frame.sort("record_id", maintain_order=True)
+    assert got.select(expected.columns).equals(expected.cast(dict(got.schema)))
+    assert got.filter(pl.col("record_id") == "r03")["label_raw"].to_list() == ["19", "50", "51"]
