@@ -23,7 +23,11 @@ from pathlib import Path
 from ingest import DATA, measure
 from scale import TOML, make_logs
 
-SETTINGS = {"one call": 10**9, "partitions of 500k (default)": 500_000, "partitions of 250k": 250_000}
+SETTINGS = {
+    "one call": 10**9,
+    "partitions of 500k (default)": 500_000,
+    "partitions of 250k": 250_000,
+}
 
 
 def _project(root: Path, rows: int):
