@@ -194,24 +194,64 @@ def _context_enhancer() -> Any:
     return Enhancer()
 
 
+POOL_TEXTS = 4_000  # distinct texts from which patterns-only analysis runs on every core
+
+
 def analyze(texts: list[str], entities: list[str], phone_regions=None) -> Iterator[list[Any]]:
-    """Presidio's findings in each text. Without a spaCy model (patterns only), no pipeline is
-    run: the blank one gives tokens without lemmas, which no pattern needs and which never
-    match a context word, so the findings are the same without them (tests/units/
-    test_redact.py compares), at twice the speed. With a model, Presidio's batch analyzer
-    runs it over the texts (NER, and context words by their lemmas)."""
+    """Presidio's findings in each text, in order. Without a spaCy model (patterns only), no
+    pipeline is run: the blank one gives tokens without lemmas, which no pattern needs and
+    which never match a context word, so the findings are the same without them (tests/units/
+    test_redact.py compares), at twice the speed; from POOL_TEXTS texts on, on every core
+    (processes of their own: the matchers are Python, one core each). With a model, Presidio's
+    batch analyzer runs it over the texts (NER, and context words by their lemmas)."""
     batch, has_ner = engine(phone_regions)
     if has_ner:
         yield from batch.analyze_iterator(
             texts, language="en", entities=entities, batch_size=256, n_process=1
         )
         return
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(texts) >= POOL_TEXTS:
+        yield from _in_pool(texts, entities, phone_regions, workers)
+        return
+    yield from _patterns(texts, entities, phone_regions)
+
+
+def _patterns(texts: list[str], entities: list[str], phone_regions=None) -> list[list[Any]]:
+    """The pattern recognizers' findings in each text, without an NLP pipeline."""
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-    analyzer = batch.analyzer_engine
+    analyzer = engine(phone_regions)[0].analyzer_engine
     none = NlpArtifacts([], [], [], [], analyzer.nlp_engine, "en")  # type: ignore[arg-type]
-    for text in texts:
-        yield analyzer.analyze(text=text, language="en", entities=entities, nlp_artifacts=none)
+    return [
+        analyzer.analyze(text=text, language="en", entities=entities, nlp_artifacts=none)
+        for text in texts
+    ]
+
+
+def _warm(phone_regions) -> None:
+    """A worker's engine, built before its first slice."""
+    engine(phone_regions)
+
+
+def _in_pool(texts, entities, phone_regions, workers: int) -> Iterator[list[Any]]:
+    """_patterns over slices of the texts in `workers` processes (spawned: polars' threads do
+    not survive a fork), results in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(200, len(texts) // (workers * 8))
+    slices = [texts[i : i + size] for i in range(0, len(texts), size)]
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm,
+        initargs=(phone_regions,),
+    ) as pool:
+        for found in pool.map(
+            _patterns, slices, [entities] * len(slices), [phone_regions] * len(slices)
+        ):
+            yield from found
 
 
 @cache

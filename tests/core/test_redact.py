@@ -312,3 +312,22 @@ def test_the_default_policy_replaces_patterns_and_false_turns_it_off(
     for text in (pushed, exported):
         assert bool(EMAIL.search(text)) == emails_kept
         assert ("<EMAIL_ADDRESS_1>" in text) != emails_kept
+
+
+def test_many_texts_are_analysed_on_every_core_with_the_same_findings(monkeypatch):
+    """From POOL_TEXTS distinct texts on (patterns only), slices of them are analysed in
+    spawned processes: the findings, in order, are those of one process."""
+    from curate.core import redact
+
+    _without_ner(monkeypatch)  # patterns only, whatever is installed
+    monkeypatch.setattr(redact.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(redact, "POOL_TEXTS", 10)
+    texts = [f"{t} {i}" for i in range(200) for t in (TEXT, "nothing here", "ip 10.0.0.1")]
+    here = redact._patterns(texts, list(redact.PATTERN_ENTITIES))
+    pooled = list(redact.analyze(texts, list(redact.PATTERN_ENTITIES)))
+
+    def key(results):
+        return [sorted((r.entity_type, r.start, r.end, r.score) for r in rs) for rs in results]
+
+    assert len(pooled) == len(texts) and key(pooled) == key(here)
+    assert sum(map(len, here)) >= 600

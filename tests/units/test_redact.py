@@ -281,8 +281,8 @@ CORPUS = [
     "iban DE89 3704 0044 0532 0130 00 for the bank transaction",
     "ip 192.168.0.1 and 2001:db8::1 in the log",
     "email me at a.b@c.de or email x@y, oa14@lee.coom",
-    'Record A: name Mary Allen, born 1971-03-14, email mary.allen7@example.org. Call +1 415 555 '
-    '2811.\nRecord B: name Allen Mary, email mallen@mail.com. Paid with 4111 1111 1111 1111.',
+    "Record A: name Mary Allen, born 1971-03-14, email mary.allen7@example.org. Call +1 415 555 "
+    "2811.\nRecord B: name Allen Mary, email mallen@mail.com. Paid with 4111 1111 1111 1111.",
     '{"decision": "match", "email": "mary.allen7@example.org"}',
     "nothing personal here at all",
     "",
