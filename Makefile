@@ -116,6 +116,7 @@ mutate: install
 bench: install phoenix-up
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/small_files.py
+	$(BIN)/python bench/tables.py
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/redact.py
@@ -124,6 +125,7 @@ bench: install phoenix-up
 # 5M records (3.2 GB of logs, generated once): local engine, Daft, Daft on a local Ray cluster
 bench-scale: install
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/detect_memory.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .test-stack .pytest_cache .ruff_cache .tools

@@ -202,24 +202,13 @@ class Table(LogFormat):
         or fewer fields than the header goes to quarantine with its line number."""
         data = source.read_all()
         separator = "\t" if source.name.lower().endswith(".tsv") else ","
-        text = data.decode("utf-8-sig", errors="replace")
+        # the header read from the first line alone, where it is one line (its quotes closed)
+        first = data.split(b"\n", 1)[0]
+        one_line = first.count(b'"') % 2 == 0
+        text = (first if one_line else data).decode("utf-8-sig", errors="replace")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-        try:
-            header = next(reader)
-        except (StopIteration, csv.Error) as exc:
-            raise InputError(
-                f"{source.display}: no CSV header row ({exc or 'empty file'})."
-            ) from None
-        header, renamed = _unique_names(header)
-        warnings = (
-            [
-                f"{source.display}: header names {', '.join(renamed)} repeat or are blank; "
-                "read as " + ", ".join(header)
-            ]
-            if renamed
-            else []
-        )
-        fast = polars_rows(data, separator, header) if reader.line_num == 1 else None
+        header, warnings = self._header(reader, source)
+        fast = polars_rows(data, separator, header) if one_line else None
         if fast is not None:  # every row well formed: polars read them (csv_rows.py)
             for offset in range(0, max(fast.height, 1), CHUNK_ROWS):
                 frame = fast.slice(offset, CHUNK_ROWS)
@@ -230,6 +219,10 @@ class Table(LogFormat):
             if warnings:
                 yield Batch(pl.DataFrame(), [], warnings=warnings)
             return
+        if one_line:  # the whole file for the csv module, from the top
+            text = data.decode("utf-8-sig", errors="replace")
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+            next(reader)
         rows: list[list[str]] = []
         numbers: list[int] = []
         quarantined: list[Quarantined] = []
@@ -264,6 +257,23 @@ class Table(LogFormat):
                 rows, numbers, quarantined, warnings = [], [], [], []
         if rows or quarantined or warnings:
             yield self._csv_batch(header, rows, numbers, quarantined, warnings, field_map, source)
+
+    @staticmethod
+    def _header(reader, source: Source) -> tuple[list[str], list[str]]:
+        """The header's names made unique, and the warning when some were changed."""
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error) as exc:
+            raise InputError(
+                f"{source.display}: no CSV header row ({exc or 'empty file'})."
+            ) from None
+        header, renamed = _unique_names(header)
+        if not renamed:
+            return header, []
+        return header, [
+            f"{source.display}: header names {', '.join(renamed)} repeat or are blank; "
+            "read as " + ", ".join(header)
+        ]
 
     @staticmethod
     def _csv_batch(header, rows, numbers, quarantined, warnings, field_map, source) -> Batch:
