@@ -471,7 +471,7 @@ class StageRun:
         if sort_by is None or frame.height == 0:
             frame.write_parquet(staged)
         else:
-            _write_sorted(frame, sort_by, staged)
+            tables.write_sorted(frame, sort_by, staged)
         self._staged[table] = staged
 
     def finish(self) -> None:
@@ -485,23 +485,3 @@ class StageRun:
         for path in self._staged.values():
             path.unlink(missing_ok=True)
         self._staged.clear()
-
-
-SORTED_SLICE_ROWS = 500_000
-
-
-def _write_sorted(frame: pl.DataFrame, by: list[str], path: Path) -> None:
-    """The frame's rows written in the order of `by` (ties in their order), a slice of the
-    order at a time: a sorted copy of a 5M-row table is what took detect past 2 GB."""
-    import pyarrow.parquet as pq
-
-    order = frame.select(pl.arg_sort_by(by, maintain_order=True)).to_series()
-    writer = None
-    try:
-        for start in range(0, len(order), SORTED_SLICE_ROWS):
-            part = frame[order.slice(start, SORTED_SLICE_ROWS)].to_arrow()
-            writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
-            writer.write_table(part)
-    finally:
-        if writer is not None:
-            writer.close()

@@ -172,8 +172,7 @@ def find_failures(
             previous = read_findings(workspace).filter(~pl.col("detector").is_in(only))
             meta = pl.concat([meta, _with_meta(previous, workspace)])
             findings = pl.concat([previous, findings])
-        # labels (a row per record) written a slice of their order at a time, and let go
-        # before the findings are sorted: two sorted copies at 5M records took detect past 2 GB
+        # labels written in order a slice at a time, let go before the findings' sort (memory)
         run.write("labels", labelled, sort_by=["record_id"])
         del labelled
         findings = findings.sort("record_id", "detector", maintain_order=True)

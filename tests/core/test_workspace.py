@@ -115,9 +115,9 @@ def test_a_table_written_sorted_a_slice_at_a_time_is_the_sorted_table(tmp_path, 
     (detect's labels at millions of records): the same table as a sort, ties in their order."""
     import polars as pl
 
-    from curate.core import workspace as workspace_module
+    from curate.core import tables as tables_module
 
-    monkeypatch.setattr(workspace_module, "SORTED_SLICE_ROWS", 7)
+    monkeypatch.setattr(tables_module, "SORTED_SLICE_ROWS", 7)
     ws = Workspace(tmp_path / ".curate")
     ws.create()
     ids = [f"r{(i * 37) % 50:02d}" for i in range(50)] + ["r03", "r03"]
