@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import time
 
 from curate.core.redact import Policy, engine, redact_records
@@ -64,6 +65,8 @@ def main() -> None:
     start = time.perf_counter()
     _, found = redact_records(records, policy)
     curate = time.perf_counter() - start
+    curate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     analyzer = batch.analyzer_engine
     sample = [t for r in records[: args.baseline_records] for t in (r["prompt"][0], r["answer"][0])]
     start = time.perf_counter()
@@ -82,6 +85,11 @@ def main() -> None:
         f"{1 / per_record_baseline:9,.0f} records/s"
     )
     print(f"curate / per-text baseline = {curate / (per_record_baseline * args.records):.2f}x time")
+    print(
+        f"peak RSS: curate's process {curate_rss:,.0f} MB (the records and texts included), "
+        f"largest worker process {worker_rss:,.0f} MB; the baseline's process "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (the same one)"
+    )
 
 
 if __name__ == "__main__":
