@@ -239,19 +239,24 @@ def _in_pool(texts, entities, phone_regions, workers: int) -> Iterator[list[Any]
     not survive a fork), results in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     size = max(200, len(texts) // (workers * 8))
     slices = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm,
-        initargs=(phone_regions,),
-    ) as pool:
-        for found in pool.map(
-            _patterns, slices, [entities] * len(slices), [phone_regions] * len(slices)
-        ):
-            yield from found
+    try:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm,
+            initargs=(phone_regions,),
+        ) as pool:
+            found = list(
+                pool.map(_patterns, slices, [entities] * len(slices), [phone_regions] * len(slices))
+            )
+    except (OSError, BrokenProcessPool):  # no processes to be had here: one core it is
+        found = [_patterns(texts, entities, phone_regions)]
+    for one in found:
+        yield from one
 
 
 @cache

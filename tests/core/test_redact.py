@@ -331,3 +331,24 @@ def test_many_texts_are_analysed_on_every_core_with_the_same_findings(monkeypatc
 
     assert len(pooled) == len(texts) and key(pooled) == key(here)
     assert sum(map(len, here)) >= 600
+
+
+def test_where_no_process_can_be_started_the_texts_are_analysed_here(monkeypatch):
+    """A machine that refuses new processes (a sandbox, a limit) gets the same findings from
+    this process."""
+    import concurrent.futures
+
+    from curate.core import redact
+
+    class Refused:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no new processes")
+
+    _without_ner(monkeypatch)
+    monkeypatch.setattr(redact.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(redact, "POOL_TEXTS", 10)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Refused)
+    texts = [f"{TEXT} {i}" for i in range(30)]
+    got = list(redact.analyze(texts, list(redact.PATTERN_ENTITIES)))
+    here = redact._patterns(texts, list(redact.PATTERN_ENTITIES))
+    assert [len(r) for r in got] == [len(r) for r in here] and sum(map(len, got)) >= 60
